@@ -1,0 +1,95 @@
+"""Ember: a PyTorch-style deep-learning framework whose hardware backends are plugins.
+
+>>> import ember as torch
+>>> x = torch.ones(2, 2, requires_grad=True)
+>>> (x * 3).sum().backward(); x.grad
+tensor([[3., 3.],
+        [3., 3.]])
+"""
+if __name__ != "ember":
+    # NOTE: the repository root is the package; importing it under another name (pytest's
+    # rootdir import, `import main`) would create a second copy of every class and registry.
+    raise ImportError(f"the ember package was imported as {__name__!r}; import it as 'ember' "
+                      "(install it with `pip install -e .`, and run pytest from the repository "
+                      "root so that --confcutdir=tests applies)")
+
+import sys as _sys
+
+from .core import dtypes as _dtypes
+from .core.dtypes import (bfloat16, bool_ as bool, dtype, float16, float32, float64,  # noqa
+                          get_default_dtype, int8, int16, int32, int64, promote_types,
+                          result_type as _result_type, set_default_dtype, uint8)
+from .core.device import device, get_default_device, set_default_device  # noqa: F401
+from .core.tensor import Size, Tensor  # noqa: F401
+from .core import methods as _methods  # noqa: F401  (binds Tensor methods)
+from .core.autograd import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
+                            is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .core.ops.elementwise import *  # noqa: F401,F403
+from .core.ops.elementwise import abs, pow, round, where, add, sub, mul, div  # noqa: F401
+from .core.ops.reduction import *  # noqa: F401,F403
+from .core.ops.reduction import (all, any, max, min, sum, mean, prod, std, var,  # noqa: F401
+                                 sort, argsort, topk, cumsum, cumprod, norm, logsumexp,
+                                 argmax, argmin, amax, amin, median, unique)
+from .core.ops.shape import *  # noqa: F401,F403
+from .core.ops.shape import (cat, stack, split, chunk, flatten, reshape, squeeze,  # noqa: F401
+                             unsqueeze, transpose, permute, flip, roll, narrow, select,
+                             unbind, movedim, broadcast_tensors, broadcast_shapes, clone,
+                             view_as, expand as _expand)
+from .core.ops.indexing import *  # noqa: F401,F403
+from .core.ops.indexing import gather, scatter, scatter_add, index_select, masked_fill  # noqa
+from .core.ops.linalg import *  # noqa: F401,F403
+from .core.ops.creation import *  # noqa: F401,F403
+from .core.ops.creation import (Generator, arange, as_tensor, empty, eye, from_numpy,  # noqa
+                                full, linspace, manual_seed, ones, rand, randint, randn,
+                                randperm, tensor, zeros, range_ as range)
+from .core.ops.elementwise import relu, sigmoid, tanh, exp, log  # noqa: F401
+from .core.printing import set_printoptions  # noqa: F401
+from .core import autograd  # noqa: F401
+from . import backends  # noqa: F401
+
+from .core.compat import *  # noqa: F401,F403,E402
+from .core.compat import (BFloat16Tensor, BoolTensor, ByteTensor, CharTensor,  # noqa: F401
+                          DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor,
+                          ShortTensor)
+
+def _alias(name, module):
+    """Expose ember.core.<x> as ember.<name> (one module object under both names)."""
+    full = f"{__name__}.{name}"
+    _sys.modules[full] = module
+    prefix = module.__name__ + "."
+    for mod_name, mod in list(_sys.modules.items()):
+        if mod_name.startswith(prefix):
+            _sys.modules[full + "." + mod_name[len(prefix):]] = mod
+    if "." not in name:
+        globals()[name] = module
+
+
+from .core import linalg_api as linalg  # noqa: E402
+_sys.modules[__name__ + ".linalg"] = linalg
+from .core import testing  # noqa: E402
+_sys.modules[__name__ + ".testing"] = testing
+from .backends import cuda_api as cuda, opencl_api as opencl  # noqa: E402
+_sys.modules[__name__ + ".cuda"] = cuda
+_sys.modules[__name__ + ".opencl"] = opencl
+from .core import accelerator  # noqa: E402
+_sys.modules[__name__ + ".accelerator"] = accelerator
+
+from .core import nn as _nn  # noqa: E402
+_alias("nn", _nn)
+from .core import optim as _optim  # noqa: E402
+_alias("optim", _optim)
+from .core import utils as _utils  # noqa: E402
+_alias("utils", _utils)
+from .core import data as _data  # noqa: E402
+_alias("utils.data", _data)
+from .core.serialization import load, save  # noqa: E402,F401
+
+del _sys
+
+# torch's dtype aliases (defined last: they shadow builtins in this module's namespace)
+float = float32
+double = float64
+half = float16
+long = int64
+int = int32
+short = int16

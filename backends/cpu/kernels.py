@@ -1,0 +1,307 @@
+"""The cpu backend's kernel table: NumPy callables, one per primitive (see plugins/api.py).
+
+``make_kernels(xp)`` builds the table for any NumPy-compatible array namespace, so the cuda
+backend reuses it with CuPy and overrides only what differs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import ml_dtypes
+
+from ...plugins.api import (BINARY_ARITH, BINARY_BITWISE, BINARY_COMPARE, BINARY_LOGICAL,
+                            UNARY_FLOAT, UNARY_PREDICATE, UNARY_SAME)
+
+_LOW_PRECISION = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
+
+
+def make_kernels(xp, ndarray=None, erf=None):
+    ndarray = ndarray or xp.ndarray
+
+    def arr(r):
+        # NumPy returns scalars from 0-d ufuncs and full reductions; kernels return arrays.
+        return r if type(r) is ndarray else xp.asarray(r)
+
+    def upcast(f):
+        # NumPy (and ml_dtypes) compute half precision slowly or inexactly; compute in float32
+        # and round once, as torch's cpu kernels do.
+        def k(x, *args, **kw):
+            dt = x.dtype
+            if dt in _LOW_PRECISION:
+                r = f(x.astype(np.float32), *args, **kw)
+                if isinstance(r, tuple):
+                    return (arr(r[0]).astype(dt),) + tuple(r[1:])
+                return arr(r).astype(dt)
+            return f(x, *args, **kw)
+        return k
+
+    def unary(f):
+        return upcast(lambda x: arr(f(x)))
+
+    def sigmoid(x):
+        # NOTE: exp(-x) overflows harmlessly to inf for very negative x (result 0), as in torch.
+        return 1.0 / (1.0 + xp.exp(-x))
+
+    def float_erf(x):
+        if erf is not None:
+            return erf(x)
+        if x.dtype == np.float64:
+            return _erf64(x)
+        return _erf32(x)
+
+    float_fns = {
+        "exp": xp.exp, "log": xp.log, "log1p": xp.log1p, "expm1": xp.expm1, "sqrt": xp.sqrt,
+        "sin": xp.sin, "cos": xp.cos, "tan": xp.tan, "tanh": xp.tanh, "sigmoid": sigmoid,
+        "erf": float_erf, "asin": xp.arcsin, "acos": xp.arccos, "atan": xp.arctan,
+        "sinh": xp.sinh, "cosh": xp.cosh, "log2": xp.log2, "exp2": xp.exp2,
+        "reciprocal": lambda x: 1.0 / x,
+    }
+    assert set(float_fns) == set(UNARY_FLOAT)
+    k = {name: unary(f) for name, f in float_fns.items()}
+
+    def keep_int(f):
+        def g(x):
+            if x.dtype.kind in "iub":
+                return x.copy()
+            return arr(f(x))
+        return g
+
+    def sign(x):
+        if x.dtype == np.bool_:
+            return x.copy()
+        return arr(xp.sign(x))
+
+    same = {"neg": lambda x: arr(xp.negative(x)), "abs": lambda x: arr(xp.abs(x)), "sign": sign,
+            "floor": keep_int(xp.floor), "ceil": keep_int(xp.ceil), "round": keep_int(xp.round),
+            "trunc": keep_int(xp.trunc)}
+    assert set(same) == set(UNARY_SAME)
+    k.update(same)
+    preds = {"isnan": xp.isnan, "isinf": xp.isinf, "isfinite": xp.isfinite,
+             "logical_not": xp.logical_not}
+    assert set(preds) == set(UNARY_PREDICATE)
+    k.update({n: (lambda f: lambda x: arr(f(x)))(f) for n, f in preds.items()})
+    k["bitwise_not"] = lambda x: arr(xp.invert(x))
+
+    def binary(f):
+        return lambda a, b: arr(f(a, b))
+
+    arith = {"add": xp.add, "sub": xp.subtract, "mul": xp.multiply, "div": xp.true_divide,
+             "floor_divide": xp.floor_divide, "remainder": xp.remainder, "pow": xp.power,
+             "maximum": xp.maximum, "minimum": xp.minimum, "atan2": xp.arctan2}
+    assert set(arith) == set(BINARY_ARITH)
+    compare = {"eq": xp.equal, "ne": xp.not_equal, "lt": xp.less, "le": xp.less_equal,
+               "gt": xp.greater, "ge": xp.greater_equal}
+    assert set(compare) == set(BINARY_COMPARE)
+    logical = {"logical_and": xp.logical_and, "logical_or": xp.logical_or,
+               "logical_xor": xp.logical_xor}
+    assert set(logical) == set(BINARY_LOGICAL)
+    bitwise = {"bitwise_and": xp.bitwise_and, "bitwise_or": xp.bitwise_or,
+               "bitwise_xor": xp.bitwise_xor}
+    assert set(bitwise) == set(BINARY_BITWISE)
+    for table in (arith, compare, logical, bitwise):
+        k.update({n: binary(f) for n, f in table.items()})
+
+    def low_precision_binary(f):
+        def g(a, b):
+            dt = getattr(a, "dtype", None) or b.dtype
+            if dt in _LOW_PRECISION:
+                a = a.astype(np.float32) if hasattr(a, "astype") else a
+                b = b.astype(np.float32) if hasattr(b, "astype") else b
+                return arr(f(a, b)).astype(dt)
+            return arr(f(a, b))
+        return g
+
+    for n in ("div", "pow", "atan2", "remainder", "floor_divide"):
+        k[n] = low_precision_binary(arith[n])
+
+    k["where"] = lambda c, a, b: arr(xp.where(c, a, b))
+    k["cast"] = lambda x, dtype: x.astype(dtype.np)
+    k["contiguous"] = lambda x: xp.array(x, order="C", copy=True)
+
+    # reductions
+    @upcast
+    def sum_(x, axes, keepdim):
+        return arr(xp.sum(x, axis=axes, keepdims=keepdim, dtype=x.dtype))
+
+    @upcast
+    def prod(x, axes, keepdim):
+        return arr(xp.prod(x, axis=axes, keepdims=keepdim, dtype=x.dtype))
+
+    k["sum"], k["prod"] = sum_, prod
+    k["amax"] = lambda x, axes, keepdim: arr(xp.max(x, axis=axes, keepdims=keepdim))
+    k["amin"] = lambda x, axes, keepdim: arr(xp.min(x, axis=axes, keepdims=keepdim))
+
+    def argext(f):
+        def g(x, axis, keepdim):
+            if x.dtype in _LOW_PRECISION:
+                x = x.astype(np.float32)
+            return arr(f(x, axis=axis, keepdims=keepdim)).astype(np.int64)
+        return g
+
+    k["argmax"], k["argmin"] = argext(xp.argmax), argext(xp.argmin)
+
+    @upcast
+    def cumsum(x, axis):
+        return xp.cumsum(x, axis=axis, dtype=x.dtype)
+
+    @upcast
+    def cumprod(x, axis):
+        return xp.cumprod(x, axis=axis, dtype=x.dtype)
+
+    k["cumsum"], k["cumprod"] = cumsum, cumprod
+
+    def sort(x, axis, descending, stable):
+        src = x.astype(np.float32) if x.dtype in _LOW_PRECISION else x
+        if descending:
+            # Stable descending order: sort the reversed array ascending and reverse back, so
+            # equal elements keep their original order (torch's stable descending sort).
+            n = x.shape[axis]
+            rev = xp.flip(src, axis)
+            idx = xp.flip(xp.argsort(rev, axis=axis, kind="stable"), axis)
+            idx = (n - 1) - idx
+        else:
+            idx = xp.argsort(src, axis=axis, kind="stable")
+        idx = idx.astype(np.int64)
+        return xp.take_along_axis(x, idx, axis), idx
+
+    k["sort"] = sort
+    k["matmul"] = upcast(lambda a, b: arr(xp.matmul(a, b.astype(a.dtype))))
+
+    # views
+    def view(x, shape):
+        try:
+            return xp.reshape(x, shape, copy=False)
+        except ValueError:
+            return None
+
+    k["view"] = view
+    k["permute"] = lambda x, axes: xp.transpose(x, axes)
+    k["expand"] = lambda x, shape: xp.broadcast_to(x, shape)
+    k["getitem_basic"] = lambda x, index: x[index + (Ellipsis,)]
+    k["as_strided"] = lambda x, shape, strides: xp.lib.stride_tricks.as_strided(
+        x, shape, tuple(s * x.itemsize for s in strides))
+    k["strides"] = lambda x: tuple(s // x.itemsize for s in x.strides)
+
+    # gathers and scatters
+    k["getitem_advanced"] = lambda x, index: arr(x[index])
+
+    def setitem(x, index, value):
+        try:
+            if index == ():
+                x[...] = value
+            else:
+                x[index] = value
+        except ValueError as e:
+            if "read-only" in str(e):
+                raise RuntimeError("unsupported operation: more than one element of the written-"
+                                   "to tensor refers to a single memory location. Please clone() "
+                                   "the tensor before performing the operation.") from None
+            raise
+
+    def index_add(x, index, values):
+        xp.add.at(x, index, values)
+
+    k["setitem"], k["index_add"] = setitem, index_add
+
+    def grid(index, axis):
+        g = list(xp.ogrid[tuple(slice(0, s) for s in index.shape)]) if index.ndim else []
+        g[axis] = index
+        return tuple(g)
+
+    def check_index(index, size, op):
+        if index.size and (int(index.min()) < -size or int(index.max()) >= size):
+            bad = int(index.max()) if int(index.max()) >= size else int(index.min())
+            raise IndexError(f"{op}(): index {bad} is out of bounds for dimension with size {size}")
+
+    def gather(x, axis, index):
+        check_index(index, x.shape[axis], "gather")
+        return arr(x[grid(index, axis)])
+
+    def scatter(x, axis, index, src):
+        check_index(index, x.shape[axis], "scatter")
+        out = x.copy()
+        out[grid(index, axis)] = src[tuple(slice(0, s) for s in index.shape)]
+        return out
+
+    def scatter_add(x, axis, index, src):
+        check_index(index, x.shape[axis], "scatter_add")
+        out = x.copy()
+        xp.add.at(out, grid(index, axis), src[tuple(slice(0, s) for s in index.shape)])
+        return out
+
+    k["gather"], k["scatter"], k["scatter_add"] = gather, scatter, scatter_add
+    k["nonzero"] = lambda x: xp.argwhere(x).astype(np.int64)
+    k["cat"] = lambda arrays, axis: xp.concatenate(arrays, axis=axis)
+    k["flip"] = lambda x, axes: xp.flip(x, axes).copy()
+
+    # creation
+    k["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype.np)
+    k["full"] = lambda shape, value, dtype, index: xp.full(shape, value, dtype.np)
+    k["arange"] = lambda start, stop, step, dtype, index: xp.arange(start, stop, step,
+                                                                    dtype=dtype.np)
+    return k
+
+
+def linalg_kernels(xp):
+    """Decompositions for ember.linalg (not primitives: a backend may leave them out)."""
+    la = xp.linalg
+
+    def svd(x):
+        return tuple(la.svd(x, full_matrices=False))
+
+    def svd_full(x):
+        return tuple(la.svd(x, full_matrices=True))
+
+    return {"linalg_inv": la.inv, "linalg_det": lambda x: xp.asarray(la.det(x)),
+            "linalg_svd": svd, "linalg_svd_full": svd_full,
+            "linalg_qr": lambda x: tuple(la.qr(x)), "linalg_eigh": lambda x: tuple(la.eigh(x)),
+            "linalg_cholesky": lambda x: (la.cholesky(x),)}
+
+
+def _erf32(x):
+    # Abramowitz & Stegun 7.1.26 refined (Numerical Recipes erfc): |error| < 1.2e-7, below
+    # float32 resolution. Computed in float64 and rounded once.
+    z = np.abs(x.astype(np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = (-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277)))))))))
+    r = 1.0 - t * np.exp(poly)
+    return np.copysign(r, x).astype(x.dtype)
+
+
+_erf_vec = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf64(x):
+    return np.asarray(_erf_vec(x), dtype=np.float64)
+
+
+class CpuGenerator:
+    """NumPy's PCG64 stream; torch's mt19937 stream is not reproduced (seeds are per backend)."""
+
+    def __init__(self, seed):
+        self.rng = np.random.Generator(np.random.PCG64(seed))
+
+    def get_state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+def rng_kernels():
+    def uniform(gen, shape, dtype):
+        wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32
+        return gen.rng.random(shape, dtype=wide).astype(dtype.np, copy=False)
+
+    def normal(gen, shape, dtype):
+        wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32
+        return gen.rng.standard_normal(shape, dtype=wide).astype(dtype.np, copy=False)
+
+    def integers(gen, low, high, shape, dtype):
+        return gen.rng.integers(low, high, size=shape, dtype=np.int64).astype(dtype.np,
+                                                                              copy=False)
+
+    return {"rand_uniform": uniform, "rand_normal": normal, "rand_int": integers}

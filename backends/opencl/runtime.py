@@ -1,0 +1,205 @@
+"""Devices, queues, memory and the program cache of the OpenCL backend.
+
+Everything that talks to the driver goes through here, so that driver errors become Ember errors
+that name the kernel and the device, and so that program builds are counted (PoCL compiles
+slowly: the number of programs is the test suite's startup cost).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pyopencl as cl
+
+#: NumPy dtype name -> OpenCL C storage type. bool is stored as uchar holding 0 or 1.
+CTYPE = {
+    "bool": "uchar", "uint8": "uchar", "int8": "char", "int16": "short", "int32": "int",
+    "int64": "long", "float16": "half", "float32": "float", "float64": "double",
+}
+#: OpenCL C unsigned type of each storage size: used to move bits and to wrap integer arithmetic.
+UTYPE = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
+BASE_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float32")
+
+#: Work-group size of the elementwise kernels. Fixed, because PoCL compiles one work-group
+#: function per (kernel, local size): letting the driver pick would recompile for each size.
+ELEMENTWISE_WG = 64
+
+#: Build statistics, for measuring how many programs a workload compiles.
+STATS = {"builds": 0, "build_seconds": 0.0}
+
+
+class OpenCLError(RuntimeError):
+    """A driver error, with the kernel and device it happened on."""
+
+
+class OutOfMemoryError(OpenCLError):
+    """The device could not allocate a buffer."""
+
+
+def kind(dtype: np.dtype) -> str:
+    """'b' bool, 'u' unsigned, 'i' signed, 'f' floating."""
+    return "b" if dtype == np.bool_ else dtype.kind
+
+
+_OOM_CODES = {cl.status_code.MEM_OBJECT_ALLOCATION_FAILURE, cl.status_code.OUT_OF_RESOURCES,
+              cl.status_code.OUT_OF_HOST_MEMORY}
+
+
+@dataclass(eq=False)
+class Device:
+    """One OpenCL device with its own context and in-order queue."""
+
+    index: int
+    cl_device: cl.Device
+    context: cl.Context
+    queue: cl.CommandQueue
+    name: str
+    fp64: bool
+    fp16: bool
+    int64_atomics: bool
+    little_endian: bool
+    programs: dict = field(default_factory=dict)
+    kernels: dict = field(default_factory=dict)
+    consts: dict = field(default_factory=dict)
+
+    def __repr__(self):
+        return f"<opencl:{self.index} {self.name}>"
+
+    # -- programs -------------------------------------------------------------------------
+    def kernel(self, family: tuple, name: str, source: Callable[[], str]) -> cl.Kernel:
+        """Kernel ``name`` of the program ``family`` (a hashable key such as ("unary",
+        "float32")), building the program from ``source()`` on first use."""
+        key = (family, name)
+        k = self.kernels.get(key)
+        if k is None:
+            prog = self.programs.get(family)
+            if prog is None:
+                prog = self._build(family, source())
+                self.programs[family] = prog
+            k = self.kernels[key] = cl.Kernel(prog, name)
+        return k
+
+    def _build(self, family, src: str) -> cl.Program:
+        pre = []
+        if self.fp64:
+            pre.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable")
+        if self.fp16:
+            pre.append("#pragma OPENCL EXTENSION cl_khr_fp16 : enable")
+        if self.int64_atomics:
+            pre.append("#pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable")
+        full = "\n".join(pre) + "\n" + PRELUDE + src
+        t0 = time.perf_counter()
+        try:
+            prog = cl.Program(self.context, full).build(options=["-cl-mad-enable"])
+        except cl.Error as e:
+            raise OpenCLError(f"ember: building OpenCL program {family} failed on {self}:\n{e}"
+                              ) from None
+        STATS["builds"] += 1
+        STATS["build_seconds"] += time.perf_counter() - t0
+        return prog
+
+    # -- launches and memory ----------------------------------------------------------------
+    def launch(self, kernel: cl.Kernel, gsize, lsize, *args) -> None:
+        """Enqueue ``kernel`` (asynchronously); driver errors name the kernel and the device."""
+        try:
+            kernel(self.queue, gsize, lsize, *args)
+        except cl.Error as e:
+            cls = OutOfMemoryError if e.code in _OOM_CODES else OpenCLError
+            raise cls(f"ember: OpenCL kernel {kernel.function_name} failed on {self} "
+                      f"(global {gsize}, local {lsize}): {e}") from None
+
+    def alloc(self, nbytes: int) -> cl.Buffer:
+        # NOTE: never zero bytes (invalid in OpenCL) and a multiple of 8, so that the sub-word
+        # atomics may touch the whole aligned 32-bit word around the last element.
+        size = max(8, (nbytes + 7) // 8 * 8)
+        if size > self.cl_device.max_mem_alloc_size:
+            raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: the "
+                                   f"device's largest buffer is "
+                                   f"{self.cl_device.max_mem_alloc_size} bytes")
+        try:
+            return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, size)
+        except cl.Error as e:
+            raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: {e}"
+                                   ) from None
+
+    def upload(self, host: np.ndarray) -> cl.Buffer:
+        """A new buffer holding ``host`` (contiguous); the copy is enqueued, not waited for."""
+        buf = self.alloc(host.nbytes)
+        if host.nbytes:
+            cl.enqueue_copy(self.queue, buf, np.ascontiguousarray(host), is_blocking=False)
+        return buf
+
+    def const(self, values) -> cl.Buffer:
+        """A cached read-only int64 buffer (shapes and strides for kernels): launches with the
+        same geometry reuse it instead of uploading again."""
+        host = np.asarray(values, dtype=np.int64)
+        key = host.tobytes()
+        buf = self.consts.get(key)
+        if buf is None:
+            if len(self.consts) > 4096:
+                self.consts.clear()
+            buf = self.consts[key] = self.upload(host)
+        return buf
+
+
+#: Helpers every program may use. ember_offset maps a row-major linear index over ``nd`` dims to
+#: an element offset: meta holds the shape, then per operand its offset and its strides.
+PRELUDE = r"""
+inline long ember_offset(long i, int nd, global const long* meta, int op) {
+    global const long* st = meta + nd + op * (nd + 1);
+    long off = st[0];
+    if (nd == 1) return off + i * st[1];
+    for (int d = nd - 1; d >= 0; --d) {
+        long s = meta[d];
+        long q = i / s;
+        off += (i - q * s) * st[1 + d];
+        i = q;
+    }
+    return off;
+}
+"""
+
+_DEVICES: list[Device] | None = None
+
+
+def devices() -> list[Device]:
+    """All OpenCL devices of all platforms, created on first call. ``EMBER_OPENCL_DEVICE=i``
+    moves physical device ``i`` to the front, so that ``opencl:0`` (the default) is that one."""
+    global _DEVICES
+    if _DEVICES is None:
+        found = []
+        for platform in cl.get_platforms():
+            try:
+                found.extend(platform.get_devices())
+            except cl.Error:
+                continue  # a platform without devices of its own
+        choice = os.environ.get("EMBER_OPENCL_DEVICE")
+        if choice:
+            i = int(choice)
+            if not 0 <= i < len(found):
+                raise OpenCLError(f"ember: EMBER_OPENCL_DEVICE={choice} but only {len(found)} "
+                                  "OpenCL devices exist")
+            found.insert(0, found.pop(i))
+        _DEVICES = [_make_device(i, d) for i, d in enumerate(found)]
+    return _DEVICES
+
+
+def _make_device(index: int, d: cl.Device) -> Device:
+    ctx = cl.Context([d])
+    ext = d.extensions.split()
+    return Device(index=index, cl_device=d, context=ctx, queue=cl.CommandQueue(ctx),
+                  name=f"{d.name.strip()} ({d.platform.name.strip()})",
+                  fp64="cl_khr_fp64" in ext, fp16="cl_khr_fp16" in ext,
+                  int64_atomics="cl_khr_int64_base_atomics" in ext,
+                  little_endian=bool(d.endian_little))
+
+
+def device(index: int) -> Device:
+    devs = devices()
+    if not 0 <= index < len(devs):
+        raise OpenCLError(f"ember: no OpenCL device {index}; {len(devs)} available: "
+                          + ", ".join(f"opencl:{x.index} {x.name}" for x in devs))
+    return devs[index]

@@ -1,0 +1,213 @@
+"""Training-step throughput of an MLP (784-256-128-10, batch 128, SGD momentum 0.9,
+cross-entropy): Ember on every available device, PyTorch (CPU, if importable) and the same math
+hand-written in NumPy, in one run, as a table with ratios against torch.
+
+Run::
+
+    python benchmarks/mlp_train.py [--seconds 3] [--threads N] [--devices cpu,opencl]
+
+Every contender runs with the same thread count (``--threads``, default: all cores): it is set
+for the BLAS behind NumPy (and so Ember's cpu backend) through the usual environment variables
+before NumPy is imported, and for torch with ``torch.set_num_threads``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Callable
+
+BATCH, SIZES, LR, MOMENTUM = 128, (784, 256, 128, 10), 0.01, 0.9
+
+
+def parse_args(doc: str) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per contender")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--devices", default=None,
+                   help="comma-separated ember devices (default: every available one)")
+    p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--no-numpy", action="store_true")
+    args = p.parse_args()
+    # NOTE: BLAS libraries read these once, when loaded; so set them before numpy is imported.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    return args
+
+
+def time_steps(step: Callable[[], object], sync: Callable[[object], None], seconds: float,
+               warmup: int) -> tuple[float, int]:
+    """Run ``step`` for about ``seconds`` after ``warmup`` untimed steps; return (steps/s, n).
+    ``sync(out)`` waits for the last step's result (for asynchronous devices)."""
+    out = None
+    for _ in range(warmup):
+        out = step()
+    sync(out)
+    n, t0 = 0, time.perf_counter()
+    deadline = t0 + seconds
+    while True:
+        out = step()
+        n += 1
+        if time.perf_counter() >= deadline:
+            break
+    sync(out)
+    return n / (time.perf_counter() - t0), n
+
+
+def print_table(title: str, rows: list[tuple[str, float | None, str]], threads: int) -> None:
+    """rows: (contender, steps/s or None, note)."""
+    ref = next((r for name, r, _ in rows if name.startswith("torch") and r), None)
+    print()
+    print(f"{title}  ({threads} thread{'s' if threads != 1 else ''} for every contender)")
+    print(f"{'contender':<22}{'steps/s':>10}{'vs torch':>10}  note")
+    print("-" * 70)
+    for name, rate, note in rows:
+        rs = f"{rate:10.1f}" if rate else f"{'-':>10}"
+        ratio = f"{rate / ref:9.2f}x" if (rate and ref) else f"{'-':>10}"
+        print(f"{name:<22}{rs}{ratio}  {note}")
+    print("(vs torch: steps/s divided by torch's; above 1 is faster than torch)")
+
+
+def ember_devices(args) -> list[str]:
+    import ember
+    if args.devices:
+        return [d.strip() for d in args.devices.split(",") if d.strip()]
+    return list(ember.backends.available())
+
+
+def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None:
+    """Time every contender; each *_step(...) builds its model and returns (step, sync)."""
+    rows: list[tuple[str, float | None, str]] = []
+    try:
+        devices = ember_devices(args)
+    except Exception as e:  # ember itself failed to import: report it, time the rest
+        devices, rows = [], [("ember", None, f"failed: {type(e).__name__}: {e}")]
+    for dev in devices:
+        try:
+            step, sync = ember_step(dev)
+            rate, n = time_steps(step, sync, args.seconds, args.warmup)
+            rows.append((f"ember ({dev})", rate, f"{n} steps"))
+        except Exception as e:
+            rows.append((f"ember ({dev})", None, f"failed: {type(e).__name__}: {e}"[:200]))
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+            step, sync = torch_step()
+            rate, n = time_steps(step, sync, args.seconds, args.warmup)
+            rows.append((f"torch {torch.__version__.split('+')[0]} (cpu)", rate,
+                         f"{n} steps, torch.get_num_threads()={torch.get_num_threads()}"))
+        except ImportError:
+            rows.append(("torch", None, "not installed"))
+    if not args.no_numpy:
+        import numpy as np
+        step, sync = numpy_step()
+        rate, n = time_steps(step, sync, args.seconds, args.warmup)
+        rows.append((f"numpy {np.__version__} (hand-written)", rate, f"{n} steps"))
+    print_table(title, rows, args.threads)
+
+
+# -- the three implementations of one MLP training step --------------------------------------
+
+def _data(seed: int = 0):
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((BATCH, SIZES[0])).astype(np.float32)
+    y = rng.integers(0, SIZES[-1], BATCH).astype(np.int64)
+    return x, y
+
+
+def ember_mlp(device: str):
+    import ember
+    import ember.nn as nn
+    import ember.nn.functional as F
+    ember.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                          nn.Linear(128, 10)).to(device)
+    opt = ember.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    x, y = _data()
+    xb, yb = ember.tensor(x).to(device), ember.tensor(y).to(device)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, lambda loss: loss.item()
+
+
+def torch_mlp():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                          nn.Linear(128, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    x, y = _data()
+    xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xb), yb)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step, lambda loss: loss.item()
+
+
+def numpy_mlp():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    params = []
+    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        params.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
+        params.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+    bufs = [np.zeros_like(p) for p in params]
+    x, y = _data()
+    onehot = np.eye(SIZES[-1], dtype=np.float32)[y]
+
+    def step():
+        w1, b1, w2, b2, w3, b3 = params
+        a1 = x @ w1 + b1
+        h1 = np.maximum(a1, 0)
+        a2 = h1 @ w2 + b2
+        h2 = np.maximum(a2, 0)
+        logits = h2 @ w3 + b3
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        s = e.sum(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(s[:, 0]) - z[np.arange(BATCH), y]))
+        d = (e / s - onehot) / BATCH
+        grads = [None] * 6
+        grads[4], grads[5] = h2.T @ d, d.sum(0)
+        d = (d @ w3.T) * (a2 > 0)
+        grads[2], grads[3] = h1.T @ d, d.sum(0)
+        d = (d @ w2.T) * (a1 > 0)
+        grads[0], grads[1] = x.T @ d, d.sum(0)
+        for p, g, b in zip(params, grads, bufs):
+            b *= MOMENTUM
+            b += g
+            p -= LR * b
+        return loss
+
+    return step, lambda loss: None
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    run_contenders(args, f"MLP {'-'.join(map(str, SIZES))} training step, batch {BATCH}, "
+                         f"SGD momentum {MOMENTUM}, cross_entropy",
+                   ember_mlp, torch_mlp, numpy_mlp)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    main()

@@ -1,0 +1,104 @@
+"""ember.autograd: define-by-run reverse-mode differentiation.
+
+>>> x = ember.tensor(2.0, requires_grad=True)
+>>> (dy,) = ember.autograd.grad(x ** 3, x, create_graph=True)
+>>> ember.autograd.grad(dy, x)[0]     # second derivative, 6x
+tensor(12.)
+"""
+from __future__ import annotations
+
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: F401
+                        is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .graph import Node  # noqa: F401
+from .function import Function, FunctionCtx, once_differentiable  # noqa: F401
+from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
+from . import graph as _graph
+from . import functional  # noqa: F401
+
+
+def _make_grads(outputs, grad_outputs, is_grads_batched=False):
+    from ..tensor import Tensor
+    from ..ops.creation import ones_like
+    res = []
+    for out, g in zip(outputs, grad_outputs):
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if not out._dtype.is_floating_point:
+                raise RuntimeError(f"grad can be implicitly created only for real scalar "
+                                   f"outputs but got {out._dtype}")
+            g = ones_like(out)
+        elif not isinstance(g, Tensor):
+            from ..ops.creation import tensor
+            g = tensor(g, dtype=out._dtype, device=out._device)
+        elif g.shape != out.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output[0] has a shape of "
+                               f"{g.shape} and output[0] has a shape of {out.shape}.")
+        res.append(g)
+    return res
+
+
+def _as_tuple(x):
+    from ..tensor import Tensor
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             grad_variables=None, inputs=None):
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad``."""
+    tensors = _as_tuple(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    else:
+        grad_tensors = list(_as_tuple(grad_tensors)) if not isinstance(grad_tensors, list) \
+            else grad_tensors
+    grads = _make_grads(tensors, grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    ins = None
+    if inputs is not None:
+        ins = _as_tuple(inputs)
+        if not ins:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    results = _graph.run_backward(tensors, grads, retain_graph, create_graph, inputs=ins,
+                                  allow_unused=True, accumulate=True)
+    if ins is not None:
+        # non-leaf inputs get their gradient accumulated into .grad, as torch does
+        for t, g in zip(ins, results):
+            if t._grad_fn is not None and g is not None:
+                g = g if create_graph else g.detach()
+                t._grad = g if t._grad is None else t._grad + g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned (not accumulated)."""
+    outputs = _as_tuple(outputs)
+    inputs = _as_tuple(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    else:
+        grad_outputs = list(_as_tuple(grad_outputs))
+    grads = _make_grads(outputs, grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    res = _graph.run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
+                              allow_unused=allow_unused, accumulate=False)
+    if materialize_grads:
+        from ..ops.creation import zeros_like
+        res = [zeros_like(i) if r is None else r for r, i in zip(res, inputs)]
+    return tuple(res)
+
+
+class Variable:
+    """Legacy alias: ``Variable(t)`` returns t (optionally requiring grad), as modern torch."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        if requires_grad:
+            data.requires_grad_(True)
+        return data

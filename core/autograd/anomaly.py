@@ -1,0 +1,50 @@
+"""Anomaly detection: name the op whose backward produced NaN (torch.autograd.detect_anomaly)."""
+from __future__ import annotations
+
+import threading
+
+_state = threading.local()
+
+
+def enabled() -> bool:
+    return getattr(_state, "on", False)
+
+
+class detect_anomaly:
+    """Context manager / decorator: backward raises naming the node whose gradient is NaN."""
+
+    def __init__(self, check_nan=True):
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self._prev = enabled()
+        _state.on = self.check_nan
+
+    def __exit__(self, *exc):
+        _state.on = self._prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with detect_anomaly(self.check_nan):
+                return fn(*a, **k)
+        return wrapper
+
+
+class set_detect_anomaly(detect_anomaly):
+    def __init__(self, mode, check_nan=True):
+        super().__init__(check_nan and mode)
+        self._prev = enabled()
+        _state.on = bool(mode) and check_nan
+
+
+def check(node, grads):
+    from ..ops.elementwise import isnan
+    from ..ops.reduction import any as _any
+    for i, g in enumerate(grads):
+        if g is not None and g._dtype.is_floating_point and bool(_any(isnan(g))):
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               "output.")

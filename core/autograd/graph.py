@@ -1,0 +1,405 @@
+"""The tape: graph nodes recorded as ops run, and the engine that walks them backward.
+
+A Node is created per differentiable op call. It holds edges to the nodes of its inputs
+(``next_functions``), what the op's backward rule needs (saved tensors, with the version they had
+when saved), and the input shapes/dtypes so gradients are summed back over broadcast dims and
+cast to the input's dtype. Backward rules are written in ember ops, so running them with grad
+enabled (``create_graph=True``) records a graph of the backward itself.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import weakref
+
+from . import grad_mode
+
+_seq = itertools.count()
+
+
+class SavedTensor:
+    """A tensor kept for backward, with the version it had when saved."""
+
+    __slots__ = ("tensor", "version", "is_output", "data", "dtype", "device", "vc", "base",
+                 "output_nr_hint")
+
+    def __init__(self, t, is_output=False):
+        self.version = t._version[0]
+        self.is_output = is_output
+        self.output_nr_hint = 0
+        if is_output:
+            # NOTE: an output saved by its own node would form a cycle (out -> node -> out); keep
+            # its buffer and rebuild the tensor on unpack, as torch does.
+            self.tensor = None
+            self.data, self.dtype, self.device, self.vc = t._data, t._dtype, t._device, t._version
+            self.base = t._base
+        else:
+            self.tensor = t
+
+    def unpack(self, node, output_nr=0):
+        vc = self.vc if self.is_output else self.tensor._version
+        if vc[0] != self.version:
+            t = self.tensor
+            desc = (f"[{node.name()} output {output_nr}]" if self.is_output else
+                    f"[ember.{(t._dtype.name)} {list(t.shape)}]")
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: {desc}, is at version {vc[0]}; expected version "
+                f"{self.version} instead. Hint: the backtrace further above shows the operation "
+                "that failed to compute its gradient. The variable in question was changed in "
+                "there or anywhere later. Good luck!")
+        if not self.is_output:
+            return self.tensor
+        from ..tensor import Tensor
+        t = Tensor._wrap(self.data, self.dtype, self.device)
+        t._version = self.vc
+        t._requires_grad = True
+        t._grad_fn, t._output_nr = node, output_nr
+        return t
+
+
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+          "backward through the graph a second time or if you need to access saved tensors after "
+          "calling backward.")
+
+
+class Node:
+    """A recorded op: ``grad_fn`` of the tensors it produced."""
+
+    __slots__ = ("next_functions", "_saved", "_ctx", "_meta", "_out_meta", "_seq", "_pre_hooks",
+                 "_hooks", "_tensor_hooks", "metadata", "_anomaly", "__weakref__")
+    _backward = None     # the op's backward rule: (ctx, *grads) -> grads per input
+    _n_outputs = 1
+    _saves = False
+
+    def __init__(self, next_functions, saved, ctx, meta, out_meta=None):
+        self.next_functions = next_functions
+        self._saved = saved      # (saved inputs or None, saved outputs or None)
+        self._ctx = ctx          # the op's non-tensor parameters (a dict)
+        self._meta = meta        # (shape, dtype) of each input
+        self._out_meta = out_meta
+        self._seq = next(_seq)
+        self._pre_hooks = self._hooks = self._tensor_hooks = None
+        self.metadata = {}
+        self._anomaly = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    @property
+    def saved_tensors(self):
+        ins, outs = self.unpack_saved()
+        return tuple(t for t in (ins or ()) + (outs or ()) if hasattr(t, "_data"))
+
+    def unpack_saved(self):
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_FREED)
+        ins, outs = saved
+        if ins is not None:
+            ins = tuple(s.unpack(self) if type(s) is SavedTensor else s for s in ins)
+        if outs is not None:
+            outs = tuple(s.unpack(self, i) if s is not None else None
+                         for i, s in enumerate(outs))
+        return ins, outs
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) after this node ran; may return new grad_inputs."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return _Handle(self._hooks, fn)
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) before this node runs; may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = []
+        self._pre_hooks.append(fn)
+        return _Handle(self._pre_hooks, fn)
+
+    def _add_tensor_hook(self, output_nr, fn):
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        hooks = self._tensor_hooks.setdefault(output_nr, [])
+        hooks.append(fn)
+        return _Handle(hooks, fn)
+
+    def apply(self, grads):
+        """Gradients for each input, given the gradients of each output."""
+        return type(self)._backward(BackwardContext(self), *grads)
+
+    def release(self):
+        self._saved = None
+
+
+class BackwardContext:
+    """What a backward rule sees: ``inputs`` and ``out``/``outs`` (when the op saves them),
+    ``params`` (the op's non-tensor arguments) and ``needs_input_grad``."""
+
+    __slots__ = ("node", "_ins", "_outs", "params")
+
+    def __init__(self, node):
+        self.node = node
+        self.params = node._ctx
+        self._ins = self._outs = None
+        if node._saved is not None or type(node)._saves:
+            self._ins, self._outs = node.unpack_saved()
+
+    @property
+    def inputs(self):
+        return self._ins
+
+    @property
+    def out(self):
+        return self._outs[0]
+
+    @property
+    def outs(self):
+        return self._outs
+
+    @property
+    def needs_input_grad(self):
+        return tuple(e is not None for e in self.node.next_functions)
+
+    def input_shape(self, i):
+        return self.node._meta[i][0]
+
+
+class AccumulateGrad(Node):
+    """The sink for a leaf tensor: adds the incoming gradient into ``leaf.grad``."""
+
+    __slots__ = ("_variable", "_post_hooks")
+
+    def __init__(self, leaf):
+        super().__init__((), None, None, ())
+        self._saved = None
+        self._variable = weakref.ref(leaf)
+        self._post_hooks = None
+
+    @property
+    def variable(self):
+        return self._variable()
+
+    def accumulate(self, g, create_graph):
+        t = self._variable()
+        if t is None:
+            return
+        if not create_graph:
+            g = g.detach()
+        if g.shape != t.shape:
+            from ..ops import shape as shape_ops
+            g = shape_ops.sum_to(g, t.shape)
+        if g._dtype is not t._dtype:
+            g = g.to(t._dtype)
+        if t._grad is None:
+            # NOTE: broadcast gradients are read-only views; optimizers update .grad in place.
+            t._grad = g if (g.is_contiguous() and g._base is None and create_graph is False
+                            and not _is_user_owned(g)) else g.clone()
+        elif create_graph:
+            t._grad = t._grad + g
+        else:
+            with grad_mode.no_grad():
+                t._grad = t._grad + g
+        if self._post_hooks:
+            for h in self._post_hooks:
+                h(t)
+
+
+def _is_user_owned(g):
+    return getattr(g, "_user_grad", False)
+
+
+class _Handle:
+    """Returned by register_hook; ``remove()`` takes the hook out."""
+
+    def __init__(self, hooks, fn):
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self):
+        try:
+            self._hooks.remove(self._fn)
+        except ValueError:
+            pass
+
+
+class GraphRoot:
+    pass
+
+
+def _apply_tensor_hooks(hooks, g):
+    for h in hooks:
+        r = h(g)
+        if r is not None:
+            g = r
+    return g
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
+                 allow_unused=False, accumulate=True):
+    """Walk the graph from ``outputs``; accumulate into leaves' .grad (``accumulate``) or return
+    the gradients of ``inputs``."""
+    from ..tensor import Tensor
+    from . import anomaly
+    roots = []
+    for t, g in zip(outputs, grad_outputs):
+        edge = t._grad_edge()
+        if edge is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        roots.append((edge, g))
+
+    capture = {}
+    if inputs is not None:
+        for i, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"inputs[{i}] must be a Tensor, got {type(t).__name__}")
+            edge = t._grad_edge()
+            if edge is None:
+                if not t.requires_grad:
+                    raise RuntimeError("One of the differentiated Tensors does not require grad")
+                continue
+            capture.setdefault(edge, []).append(i)
+
+    # Dependency counts over the reachable graph.
+    deps = {}
+    order_seen = set()
+    stack = [e[0][0] for e in roots]
+    for n in stack:
+        order_seen.add(n)
+    while stack:
+        n = stack.pop()
+        for nxt in n.next_functions:
+            if nxt is None:
+                continue
+            nn = nxt[0]
+            deps[nn] = deps.get(nn, 0) + 1
+            if nn not in order_seen:
+                order_seen.add(nn)
+                stack.append(nn)
+
+    needed = None
+    if not accumulate:
+        # Only run the nodes that lead to an input we were asked about.
+        capture_nodes = {e[0] for e in capture}
+        needed = set()
+        memo = {}
+
+        def leads(n):
+            r = memo.get(n)
+            if r is not None:
+                return r
+            memo[n] = False
+            r = n in capture_nodes
+            for nxt in n.next_functions:
+                if nxt is not None and leads(nxt[0]):
+                    r = True
+            memo[n] = r
+            return r
+        for n in order_seen:
+            if leads(n):
+                needed.add(n)
+
+    buffers = {}
+    for (node, nr), g in roots:
+        buf = buffers.setdefault(node, [None] * node._n_outputs)
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+    results = [None] * (len(inputs) if inputs is not None else 0)
+    heap = []
+    for node in {e[0][0] for e in roots}:
+        if deps.get(node, 0) == 0:
+            heapq.heappush(heap, (-node._seq, id(node), node))
+
+    prev_enabled = grad_mode.state.enabled
+    grad_mode.state.enabled = bool(create_graph)
+    try:
+        while heap:
+            _, _, node = heapq.heappop(heap)
+            grads = buffers.pop(node, None) or [None] * node._n_outputs
+            if node._tensor_hooks:
+                for nr, hooks in node._tensor_hooks.items():
+                    if grads[nr] is not None:
+                        grads[nr] = _apply_tensor_hooks(hooks, grads[nr])
+            if capture:
+                for nr in range(len(grads)):
+                    for i in capture.get((node, nr), ()):
+                        results[i] = grads[nr]
+            if node._pre_hooks:
+                for h in node._pre_hooks:
+                    r = h(tuple(grads))
+                    if r is not None:
+                        grads = list(r)
+            run = needed is None or node in needed
+            if isinstance(node, AccumulateGrad):
+                if accumulate and grads[0] is not None and (
+                        inputs is None or (node, 0) in capture):
+                    node.accumulate(grads[0], create_graph)
+                in_grads = ()
+            elif run and any(g is not None for g in grads):
+                if any(g is None for g in grads):
+                    grads = _materialize(node, grads)
+                in_grads = node.apply(grads)
+                if not isinstance(in_grads, tuple):
+                    in_grads = (in_grads,)
+                if anomaly.enabled():
+                    anomaly.check(node, in_grads)
+                if node._hooks:
+                    for h in node._hooks:
+                        r = h(in_grads, tuple(grads))
+                        if r is not None:
+                            in_grads = tuple(r)
+                if not retain_graph:
+                    node.release()
+            else:
+                in_grads = ()
+                if not retain_graph and run:
+                    node.release()
+            nexts = node.next_functions
+            for i, nxt in enumerate(nexts):
+                if nxt is None:
+                    continue
+                nn, nr = nxt
+                g = in_grads[i] if i < len(in_grads) else None
+                if g is not None:
+                    shape, dtype = node._meta[i]
+                    if g.shape != shape:
+                        from ..ops import shape as shape_ops
+                        g = shape_ops.sum_to(g, shape)
+                    if g._dtype is not dtype:
+                        g = g.to(dtype)
+                    buf = buffers.get(nn)
+                    if buf is None:
+                        buf = buffers[nn] = [None] * nn._n_outputs
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                d = deps[nn] - 1
+                deps[nn] = d
+                if d == 0:
+                    heapq.heappush(heap, (-nn._seq, id(nn), nn))
+    finally:
+        grad_mode.state.enabled = prev_enabled
+
+    if inputs is not None and not allow_unused and accumulate is False:
+        for i, r in enumerate(results):
+            if r is None:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+    return results
+
+
+def _materialize(node, grads):
+    # Outputs that received no gradient contribute zeros (e.g. the unused half of split()).
+    outs = node._out_meta
+    from .. import ops
+    res = list(grads)
+    ref = next(g for g in grads if g is not None)
+    for i, g in enumerate(grads):
+        if g is None and outs is not None:
+            shape, dtype = outs[i]
+            res[i] = ops.creation.zeros(shape, dtype=dtype, device=ref.device)
+    return res

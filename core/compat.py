@@ -1,0 +1,111 @@
+"""Small torch-compatible names of the top-level namespace (constants, legacy types ...)."""
+from __future__ import annotations
+
+import builtins
+
+from .dtypes import (bfloat16, bool_, float16, float32, float64, int8, int16, int32, int64,
+                     uint8)
+from .tensor import Tensor
+
+e = 2.718281828459045
+pi = 3.141592653589793
+inf = builtins.float("inf")
+nan = builtins.float("nan")
+newaxis = None
+strided = "strided"
+contiguous_format = preserve_format = channels_last = "memory_format"
+
+
+def is_tensor(obj) -> "builtins.bool":
+    """True for ember tensors (torch.is_tensor)."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(t) -> "builtins.bool":
+    return t.dtype.is_floating_point
+
+
+def is_nonzero(t):
+    return t.__bool__()
+
+
+def numel(t):
+    return t.numel()
+
+
+def result_type(a, b):
+    from .dtypes import result_type as _rt
+    return _rt(a, b)
+
+
+def can_cast(from_, to):
+    from .tensor import _can_cast
+    return _can_cast(from_, to)
+
+
+def typename(t):
+    return t.type()
+
+
+def get_num_threads():
+    import os
+    return os.cpu_count() or 1
+
+
+def set_num_threads(n):
+    """Accepted for compatibility; NumPy's BLAS thread count is set by its environment."""
+
+
+def get_num_interop_threads():
+    return 1
+
+
+def set_num_interop_threads(n):
+    pass
+
+
+def use_deterministic_algorithms(mode, *, warn_only=False):
+    pass
+
+
+def are_deterministic_algorithms_enabled():
+    return True
+
+
+def compile(model=None, **kwargs):
+    """Accepted for compatibility: returns the model unchanged (see ember.jit)."""
+    if model is None:
+        return lambda m: m
+    return model
+
+
+def _legacy_tensor_type(name, dt):
+    def __new__(cls, *args, device=None):
+        from .ops.creation import empty, tensor
+        if len(args) == 1 and not isinstance(args[0], builtins.int):
+            return tensor(args[0], dtype=dt, device=device)
+        return empty(*args, dtype=dt, device=device)
+
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, Tensor) and obj.dtype is dt
+    meta = type(name + "Meta", (type,), {"__instancecheck__": __instancecheck__})
+    return meta(name, (), {"__new__": __new__, "dtype": dt})
+
+
+FloatTensor = _legacy_tensor_type("FloatTensor", float32)
+DoubleTensor = _legacy_tensor_type("DoubleTensor", float64)
+HalfTensor = _legacy_tensor_type("HalfTensor", float16)
+BFloat16Tensor = _legacy_tensor_type("BFloat16Tensor", bfloat16)
+LongTensor = _legacy_tensor_type("LongTensor", int64)
+IntTensor = _legacy_tensor_type("IntTensor", int32)
+ShortTensor = _legacy_tensor_type("ShortTensor", int16)
+CharTensor = _legacy_tensor_type("CharTensor", int8)
+ByteTensor = _legacy_tensor_type("ByteTensor", uint8)
+BoolTensor = _legacy_tensor_type("BoolTensor", bool_)
+
+
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in {
+    "builtins", "annotations", "Tensor", "bfloat16", "bool_", "float16", "float32", "float64",
+    "int8", "int16", "int32", "int64", "uint8"}]

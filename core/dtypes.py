@@ -1,0 +1,181 @@
+"""Dtypes and torch's type-promotion rules.
+
+A dtype is a small immutable value; each exists once, so ``a.dtype is ember.float32`` holds.
+"""
+from __future__ import annotations
+
+import numpy as np
+import ml_dtypes
+
+
+class dtype:
+    """An element type, as ``torch.dtype``: ``ember.float32``, ``ember.int64`` ..."""
+
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "category", "_rank")
+
+    def __init__(self, name, np_dtype, category, rank):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.itemsize = self.np.itemsize
+        self.category = category  # 0 bool, 1 integer, 2 floating
+        self.is_floating_point = category == 2
+        self.is_signed = category == 2 or (category == 1 and self.np.kind == "i")
+        self._rank = rank
+
+    is_complex = False
+
+    def __repr__(self):
+        return f"ember.{self.name}"
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    @property
+    def is_integer(self):
+        return self.category == 1
+
+    def to_real(self):
+        return self
+
+
+bool_ = dtype("bool", np.bool_, 0, 0)
+uint8 = dtype("uint8", np.uint8, 1, 1)
+int8 = dtype("int8", np.int8, 1, 1)
+int16 = dtype("int16", np.int16, 1, 2)
+int32 = dtype("int32", np.int32, 1, 3)
+int64 = dtype("int64", np.int64, 1, 4)
+float16 = dtype("float16", np.float16, 2, 5)
+bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 2, 5)
+float32 = dtype("float32", np.float32, 2, 6)
+float64 = dtype("float64", np.float64, 2, 7)
+
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+BY_NAME = {d.name: d for d in ALL}
+BY_NAME["bool"] = bool_
+_BY_NP = {d.np: d for d in ALL}
+
+# Aliases torch programs use.
+ALIASES = {
+    "float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
+    "short": int16, "bool": bool_, "uint8": uint8, "int8": int8, "int16": int16,
+    "int32": int32, "int64": int64, "float16": float16, "float32": float32, "float64": float64,
+    "bfloat16": bfloat16,
+}
+
+
+def _dtype_by_name(name):
+    return BY_NAME[name]
+
+
+def from_numpy_dtype(np_dtype) -> dtype:
+    """The ember dtype of a NumPy dtype; TypeError for ones Ember has no equivalent of."""
+    try:
+        return _BY_NP[np.dtype(np_dtype)]
+    except (KeyError, TypeError):
+        raise TypeError(f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported "
+                        "types are: float64, float32, float16, bfloat16, int64, int32, int16, int8, "
+                        "uint8, and bool.") from None
+
+
+def to_dtype(d) -> dtype:
+    """Accept an ember dtype, a NumPy dtype, a Python type or a dtype name."""
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return _default[0]
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str):
+        name = d.split(".")[-1]
+        if name in ALIASES:
+            return ALIASES[name]
+    if hasattr(d, "name") and getattr(d, "name", None) in BY_NAME and type(d).__name__ == "dtype":
+        return BY_NAME[d.name]  # a torch.dtype-like object
+    try:
+        return from_numpy_dtype(d)
+    except TypeError:
+        raise TypeError(f"{d!r} is not a dtype Ember knows") from None
+
+
+_default = [float32]
+
+
+def get_default_dtype() -> dtype:
+    """The dtype of floating-point tensors made from Python floats (float32 unless changed).
+
+    >>> ember.get_default_dtype()
+    ember.float32
+    """
+    return _default[0]
+
+
+def set_default_dtype(d) -> None:
+    """Set the default floating-point dtype (float16, bfloat16, float32 or float64), as torch."""
+    d = to_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"only floating-point types are supported as the default type, got {d}")
+    _default[0] = d
+
+
+def _promote_pair(a: dtype, b: dtype) -> dtype:
+    if a is b:
+        return a
+    if a.category != b.category:
+        hi, lo = (a, b) if a.category > b.category else (b, a)
+        return hi
+    if a.category == 2:
+        if {a, b} == {float16, bfloat16}:
+            return float32
+        return a if a._rank > b._rank else b
+    if a.category == 1:
+        return _BY_NP[np.promote_types(a.np, b.np)]  # uint8+int8 -> int16, as torch
+    return a
+
+
+_PROMOTE = {(a, b): _promote_pair(a, b) for a in ALL for b in ALL}
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    """torch.promote_types: the smallest dtype both convert to without losing category."""
+    return _PROMOTE[a, b]
+
+
+def _scalar_dtype(value) -> dtype:
+    if isinstance(value, bool):
+        return bool_
+    if isinstance(value, int):
+        return int64
+    if isinstance(value, float):
+        return _default[0]
+    raise TypeError(f"expected a tensor or a Python number, got {type(value).__name__}")
+
+
+def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
+    # torch's combine_categories: a lower-priority group only matters if it is of a higher category
+    if higher is None:
+        return lower
+    if lower is None or higher.is_floating_point:
+        return higher
+    if higher is bool_ or lower.is_floating_point:
+        return _PROMOTE[higher, lower]
+    return higher
+
+
+def result_type(*operands) -> dtype:
+    """torch.result_type over tensors and Python scalars: dimensioned tensors outrank 0-dim
+    tensors, which outrank Python scalars, unless a lower group is of a higher category
+    (bool < integer < floating)."""
+    dim = zero = wrapped = None
+    for x in operands:
+        d = getattr(x, "dtype", None)
+        if isinstance(d, dtype):
+            if x.ndim:
+                dim = d if dim is None else _PROMOTE[dim, d]
+            else:
+                zero = d if zero is None else _PROMOTE[zero, d]
+        else:
+            s = _scalar_dtype(x)
+            wrapped = s if wrapped is None else _PROMOTE[wrapped, s]
+    return _combine(dim, _combine(zero, wrapped))

@@ -1,0 +1,22 @@
+"""``ember.nn``: modules, layers, losses, ``functional``, ``init`` and ``utils``, as torch.nn.
+
+Built only on ember's public tensor API, so every backend gets every layer (and its gradients).
+
+>>> import ember
+>>> net = ember.nn.Sequential(ember.nn.Linear(4, 8), ember.nn.ReLU(), ember.nn.Linear(8, 2))
+>>> net(ember.randn(3, 4)).shape
+ember.Size([3, 2])
+"""
+# NOTE: submodules are imported eagerly so ``ember.nn.functional`` etc. exist as attributes
+# when the top-level package aliases ember.nn -> ember.core.nn.
+from . import parameter
+from .parameter import Parameter
+from . import functional
+from . import init
+from . import modules
+from .modules import *  # noqa: F401,F403
+from .modules import __all__ as _modules_all
+from .modules.module import RemovableHandle
+from . import utils
+
+__all__ = ["Parameter", "functional", "init", "modules", "utils", "parameter"] + list(_modules_all)

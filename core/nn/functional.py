@@ -1,0 +1,1141 @@
+"""``ember.nn.functional``: layers and losses as functions, built only from public tensor ops.
+
+Everything here is a composite of ember tensor ops, so every backend runs it and autograd flows
+through it. Convolution and pooling use im2col (``Tensor.as_strided`` windows) and a single
+batched matmul per call; nothing loops over pixels in Python.
+
+>>> import ember
+>>> import ember.nn.functional as F
+>>> F.relu(ember.tensor([-1.0, 2.0]))
+tensor([0., 2.])
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from typing import Optional, Sequence
+
+import ember
+
+__all__ = [
+    "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "unfold", "max_pool1d",
+    "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+    "batch_norm", "layer_norm", "group_norm", "dropout", "dropout1d", "dropout2d", "embedding",
+    "one_hot", "pad", "softmax", "log_softmax", "softmin", "relu", "relu6", "leaky_relu", "prelu",
+    "gelu", "silu", "mish", "elu", "selu", "celu", "softplus", "softsign", "hardtanh",
+    "hardsigmoid", "hardswish", "tanhshrink", "threshold", "tanh", "sigmoid", "logsigmoid",
+    "glu", "normalize", "cosine_similarity", "pairwise_distance", "scaled_dot_product_attention",
+    "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+    "cosine_embedding_loss", "margin_ranking_loss", "multi_head_attention_forward",
+]
+
+
+# ---------------------------------------------------------------------------------- helpers
+def _ntuple(x, n: int, name: str = "argument") -> tuple:
+    if isinstance(x, (list, tuple)):
+        if len(x) == 1:
+            return tuple(x) * n
+        if len(x) != n:
+            raise ValueError(f"expected {name} to be a single int or a tuple of {n} ints, got {x}")
+        return tuple(int(v) for v in x)
+    return (int(x),) * n
+
+
+def _where(cond, a, b):
+    """``ember.where`` that accepts a Python number for either branch."""
+    ref = a if isinstance(a, ember.Tensor) else b
+    if not isinstance(a, ember.Tensor):
+        a = ember.full((), a, dtype=ref.dtype, device=ref.device)
+    if not isinstance(b, ember.Tensor):
+        b = ember.full((), b, dtype=ref.dtype, device=ref.device)
+    return ember.where(cond, a, b)
+
+
+def _reduce(loss, reduction: str):
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _legacy_reduction(size_average, reduce, reduction):
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return "none"
+    return "mean" if size_average else "sum"
+
+
+def _narrow(x, dim: int, start: int, stop: int, step: int = 1):
+    index = [slice(None)] * x.dim()
+    index[dim] = slice(start, stop, step)
+    return x[tuple(index)]
+
+
+def _channel_view(t, ndim: int, channel_dim: int = 1):
+    """Reshape a per-channel vector (C,) so it broadcasts against an ndim-d input."""
+    shape = [1] * ndim
+    shape[channel_dim] = -1
+    return t.reshape(shape)
+
+
+# ---------------------------------------------------------------------------------- linear
+def linear(input, weight, bias=None):
+    """``y = x @ weight.T + bias``.
+
+    >>> import ember
+    >>> F.linear(ember.ones(1, 2), ember.ones(3, 2)).shape
+    ember.Size([1, 3])
+    """
+    out = ember.matmul(input, weight.t()) if weight.dim() == 2 else ember.matmul(input, weight)
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """``y[..., o] = sum_ij x1[..., i] * weight[o, i, j] * x2[..., j] + bias[o]``."""
+    out_f, in1, in2 = weight.shape
+    lead = tuple(input1.shape[:-1])
+    x1 = input1.reshape(-1, in1)
+    x2 = input2.reshape(-1, in2)
+    tmp = ember.matmul(x1, weight.permute(1, 0, 2).reshape(in1, out_f * in2))
+    out = (tmp.reshape(-1, out_f, in2) * x2.unsqueeze(1)).sum(-1)
+    if bias is not None:
+        out = out + bias
+    return out.reshape(lead + (out_f,))
+
+
+# ---------------------------------------------------------------------------------- padding
+def pad(input, pad: Sequence[int], mode: str = "constant", value: Optional[float] = None):
+    """Pad the last ``len(pad) // 2`` dims; ``pad`` lists (left, right) from the last dim back.
+
+    Modes: 'constant' (negative pads crop), 'reflect', 'replicate', 'circular'.
+
+    >>> import ember
+    >>> F.pad(ember.ones(1, 2), (1, 1)).tolist()
+    [[0.0, 1.0, 1.0, 0.0]]
+    """
+    pad = [int(p) for p in pad]
+    if len(pad) % 2:
+        raise ValueError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise ValueError("Padding length should be less than or equal to two times the input "
+                         "dimension but got padding length {} and input of dimension {}"
+                         .format(len(pad), input.dim()))
+    if mode != "constant" and value not in (None, 0):
+        raise ValueError(f"Padding mode \"{mode}\" doesn't take in value argument.")
+    out = input
+    for i in range(len(pad) // 2):
+        dim = input.dim() - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        if left == 0 and right == 0:
+            continue
+        n = out.shape[dim]
+        # negative pads crop first
+        if left < 0 or right < 0:
+            out = _narrow(out, dim, max(-left, 0), n - max(-right, 0))
+            n = out.shape[dim]
+            left, right = max(left, 0), max(right, 0)
+        parts = []
+        if mode == "constant":
+            fill = 0.0 if value is None else value
+            for width in (left, right):
+                shape = list(out.shape)
+                shape[dim] = width
+                parts.append(ember.full(tuple(shape), fill, dtype=out.dtype, device=out.device)
+                             if width else None)
+        elif mode == "reflect":
+            if left >= n or right >= n:
+                raise RuntimeError(
+                    f"Argument #4: Padding size should be less than the corresponding input "
+                    f"dimension, but got: padding ({left}, {right}) at dimension {dim} of input "
+                    f"{tuple(input.shape)}")
+            parts = [_narrow(out, dim, 1, left + 1).flip([dim]) if left else None,
+                     _narrow(out, dim, n - 1 - right, n - 1).flip([dim]) if right else None]
+        elif mode == "replicate":
+            def edge(start, width):
+                shape = list(out.shape)
+                shape[dim] = width
+                return _narrow(out, dim, start, start + 1).expand(*shape)
+            parts = [edge(0, left) if left else None, edge(n - 1, right) if right else None]
+        elif mode == "circular":
+            if left > n or right > n:
+                raise ValueError("Padding value causes wrapping around more than once.")
+            parts = [_narrow(out, dim, n - left, n) if left else None,
+                     _narrow(out, dim, 0, right) if right else None]
+        else:
+            raise NotImplementedError(f"pad: unsupported mode '{mode}'")
+        pieces = [p for p in (parts[0], out, parts[1]) if p is not None]
+        out = ember.cat(pieces, dim)
+    return out
+
+
+# ---------------------------------------------------------------------------------- im2col
+def _contiguous_strides(shape) -> list[int]:
+    strides, acc = [], 1
+    for s in reversed(shape):
+        strides.append(acc)
+        acc *= s
+    return strides[::-1]
+
+
+def _out_size(size: int, k: int, s: int, d: int) -> int:
+    return (size - d * (k - 1) - 1) // s + 1
+
+
+def _windows(x, kernel, stride, dilation):
+    """Sliding windows of an (N, C, H, W) tensor (already padded) as an
+    (N, C, kh, kw, OH, OW) view: no copy, autograd flows through ``as_strided``."""
+    x = x.contiguous()
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(
+            f"Calculated output size: ({oh}x{ow}). Output size is too small for input of spatial "
+            f"size ({h}x{w}) with kernel ({kh}x{kw}), stride ({sh}x{sw}) and dilation "
+            f"({dh}x{dw})")
+    s_n, s_c, s_h, s_w = _contiguous_strides(x.shape)
+    return x.as_strided((n, c, kh, kw, oh, ow),
+                        (s_n, s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w))
+
+
+def _im2col(x, kernel, stride, dilation):
+    """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW) and (OH, OW)."""
+    win = _windows(x, kernel, stride, dilation)
+    n, c, kh, kw, oh, ow = win.shape
+    return win.reshape(n, c * kh * kw, oh * ow), (oh, ow)
+
+
+def _conv_padding(padding, kernel, dilation, stride, nd: int):
+    """Return per-dim (left, right) padding for a conv's ``padding`` argument."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            out = []
+            for k, d in zip(kernel, dilation):
+                total = d * (k - 1)
+                # NOTE: torch puts the odd extra element of 'same' padding on the right
+                out.append((total // 2, total - total // 2))
+            return out
+        raise ValueError(f"Invalid padding string '{padding}', should be one of "
+                         "{'valid', 'same'}")
+    return [(p, p) for p in _ntuple(padding, nd, "padding")]
+
+
+def _pad_spatial(x, pads, value=0.0):
+    """pads: list of (left, right) for the spatial dims in order."""
+    if all(l == 0 and r == 0 for l, r in pads):
+        return x
+    flat = []
+    for l, r in reversed(pads):
+        flat += [l, r]
+    return pad(x, flat, "constant", value)
+
+
+def _conv_nd(input, weight, bias, stride, padding, dilation, groups, nd: int, name: str):
+    unbatched = input.dim() == nd + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.dim() != nd + 2:
+        raise RuntimeError(f"Expected {nd + 1}D (unbatched) or {nd + 2}D (batched) input to "
+                           f"{name}, but got input of size: {list(input.shape)}")
+    kernel = tuple(weight.shape[2:])
+    stride = _ntuple(stride, nd, "stride")
+    dilation = _ntuple(dilation, nd, "dilation")
+    pads = _conv_padding(padding, kernel, dilation, stride, nd)
+    n, c_in = input.shape[:2]
+    c_out = weight.shape[0]
+    if c_in != weight.shape[1] * groups:
+        raise RuntimeError(
+            f"Given groups={groups}, weight of size {list(weight.shape)}, expected input"
+            f"{list(input.shape)} to have {weight.shape[1] * groups} channels, but got {c_in} "
+            "channels instead")
+    x = _pad_spatial(input, pads)
+    if nd == 1:
+        x = x.unsqueeze(2)
+        kernel, stride, dilation = (1,) + kernel, (1,) + stride, (1,) + dilation
+    cols, (oh, ow) = _im2col(x, kernel, stride, dilation)
+    ck = cols.shape[1] // groups
+    if groups == 1:
+        out = ember.matmul(weight.reshape(c_out, ck), cols)
+    else:
+        cols = cols.reshape(n, groups, ck, oh * ow)
+        w = weight.reshape(groups, c_out // groups, ck)
+        out = ember.matmul(w, cols)
+    out = out.reshape((n, c_out, ow) if nd == 1 else (n, c_out, oh, ow))
+    if bias is not None:
+        out = out + _channel_view(bias, out.dim())
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-d convolution (cross-correlation) over an (N, C, L) input."""
+    return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-d convolution (cross-correlation) over an (N, C, H, W) input.
+
+    >>> import ember
+    >>> F.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).tolist()
+    [[[[4.0, 4.0], [4.0, 4.0]]]]
+    """
+    return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
+
+
+def _dilate_input(x, stride):
+    """Insert (stride - 1) zeros between the elements of each spatial dim of (N, C, H, W)."""
+    for dim, s in zip((2, 3), stride):
+        if s == 1:
+            continue
+        size = x.shape[dim]
+        zshape = list(x.shape)
+        zshape.insert(dim + 1, s - 1)
+        zeros = ember.zeros(tuple(zshape), dtype=x.dtype, device=x.device)
+        x = ember.cat([x.unsqueeze(dim + 1), zeros], dim + 1)
+        shape = list(x.shape)
+        shape[dim:dim + 2] = [size * s]
+        x = _narrow(x.reshape(shape), dim, 0, (size - 1) * s + 1)
+    return x
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 2-d convolution: the gradient of conv2d with respect to its input.
+
+    Computed as a stride-1 conv2d of the zero-dilated input with the flipped, transposed kernel.
+    """
+    unbatched = input.dim() == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    stride = _ntuple(stride, 2, "stride")
+    padding = _ntuple(padding, 2, "padding")
+    output_padding = _ntuple(output_padding, 2, "output_padding")
+    dilation = _ntuple(dilation, 2, "dilation")
+    c_in, c_out_g, kh, kw = weight.shape
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= s and op >= d:
+            raise RuntimeError("output padding must be smaller than either stride or dilation, "
+                               f"but got output_padding={output_padding}, stride={stride}, "
+                               f"dilation={dilation}")
+    x = _dilate_input(input, stride)
+    pads = []
+    for k, p, d, op in zip((kh, kw), padding, dilation, output_padding):
+        edge = d * (k - 1) - p
+        pads.append((edge, edge + op))
+    x = _pad_spatial(x, pads)
+    # (C_in, C_out/g, kh, kw) -> (C_out, C_in/g, kh, kw), flipped in space
+    w = weight.reshape(groups, c_in // groups, c_out_g, kh, kw).transpose(1, 2)
+    w = w.reshape(groups * c_out_g, c_in // groups, kh, kw).flip([2, 3])
+    out = conv2d(x, w, bias, 1, 0, dilation, groups)
+    return out.squeeze(0) if unbatched else out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L) sliding blocks, as torch.nn.functional.unfold."""
+    kernel = _ntuple(kernel_size, 2, "kernel_size")
+    pads = [(p, p) for p in _ntuple(padding, 2, "padding")]
+    unbatched = input.dim() == 3
+    x = _pad_spatial(input.unsqueeze(0) if unbatched else input, pads)
+    cols, _ = _im2col(x, kernel, _ntuple(stride, 2), _ntuple(dilation, 2))
+    return cols.squeeze(0) if unbatched else cols
+
+
+# ---------------------------------------------------------------------------------- pooling
+def _pool_geometry(size, k, s, p, d, ceil_mode):
+    """Output size and the extra right padding that ceil_mode needs (torch's rule)."""
+    span = size + 2 * p - d * (k - 1) - 1
+    if ceil_mode:
+        out = -(-span // s) + 1
+        # NOTE: torch drops a last window that would start inside the right padding
+        if (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = span // s + 1
+    extra = max(0, (out - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
+    return out, extra
+
+
+def _pool_prepare(input, kernel_size, stride, padding, dilation, ceil_mode, nd, fill):
+    kernel = _ntuple(kernel_size, nd, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (list, tuple)) and not stride) \
+        else _ntuple(stride, nd, "stride")
+    padding = _ntuple(padding, nd, "padding")
+    dilation = _ntuple(dilation, nd, "dilation")
+    for k, p in zip(kernel, padding):
+        if p > k // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={p}, kernel_size={k} and dilation={dilation[0]}")
+    spatial = tuple(input.shape[-nd:])
+    pads, outs = [], []
+    for size, k, s, p, d in zip(spatial, kernel, stride, padding, dilation):
+        out, extra = _pool_geometry(size, k, s, p, d, ceil_mode)
+        outs.append(out)
+        pads.append((p, p + extra))
+    lead = tuple(input.shape[:-nd])
+    x = input.reshape((-1, 1) + spatial)
+    x = _pad_spatial(x, pads, fill)
+    if nd == 1:
+        x = x.unsqueeze(2)
+        kernel, stride, dilation, padding = ((1,) + kernel, (1,) + stride, (1,) + dilation,
+                                             (0,) + padding)
+    return x, lead, kernel, stride, padding, dilation, spatial
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
+    if input.is_floating_point():
+        fill = float("-inf")
+    else:
+        raise NotImplementedError("max_pool: integer inputs are not supported")
+    x, lead, kernel, stride, padding, dilation, spatial = _pool_prepare(
+        input, kernel_size, stride, padding, dilation, ceil_mode, nd, fill)
+    win = _windows(x, kernel, stride, dilation)
+    m, _, kh, kw, oh, ow = win.shape
+    win = win.reshape(m, kh * kw, oh, ow)
+    # NOTE: torch's max_pool sends the whole gradient to the first maximum of each window;
+    # argmax + gather does the same (amax would split it between ties, e.g. after a ReLU).
+    idx = win.argmax(dim=1, keepdim=True)
+    out = win.gather(1, idx).reshape(lead + ((ow,) if nd == 1 else (oh, ow)))
+    if not return_indices:
+        return out
+    idx = idx.reshape(m, oh, ow)
+    ki, kj = idx // kw, idx % kw
+    rows = ember.arange(oh, device=input.device).reshape(oh, 1) * stride[0] - padding[0]
+    cols = ember.arange(ow, device=input.device).reshape(1, ow) * stride[1] - padding[1]
+    flat = (rows + ki * dilation[0]) * spatial[-1] + cols + kj * dilation[1]
+    return out, flat.reshape(out.shape)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over sliding windows of the last dim of an (N, C, L) or (C, L) input."""
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over sliding windows of the last two dims of an (N, C, H, W) or (C, H, W) input.
+
+    >>> import ember
+    >>> F.max_pool2d(ember.arange(16.).reshape(1, 1, 4, 4), 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2)
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, nd):
+    x, lead, kernel, stride_, padding_, dilation, spatial = _pool_prepare(
+        input, kernel_size, stride, padding, 1, ceil_mode, nd, 0.0)
+    win = _windows(x, kernel, stride_, dilation)
+    m, _, kh, kw, oh, ow = win.shape
+    total = win.sum(dim=(2, 3))
+    if divisor_override:
+        out = total / divisor_override
+    elif count_include_pad and not ceil_mode:
+        out = total / (kh * kw)
+    else:
+        # NOTE: torch counts the zero padding (when count_include_pad) but never the extra
+        # right-hand region that ceil_mode adds; count both with a window sum over a mask.
+        with ember.no_grad():
+            ones = ember.ones((1, 1) + spatial, dtype=input.dtype, device=input.device)
+            pads = [(p, p) for p in _ntuple(padding, nd)]
+            mask = _pad_spatial(ones, pads, 1.0 if count_include_pad else 0.0)
+            extra = [x.shape[-nd + i] - mask.shape[-nd + i] for i in range(nd)]
+            mask = _pad_spatial(mask, [(0, e) for e in extra], 0.0)
+            if nd == 1:
+                mask = mask.unsqueeze(2)
+            counts = _windows(mask, kernel, stride_, dilation).sum(dim=(2, 3))
+        out = total / counts
+    return out.reshape(lead + ((ow,) if nd == 1 else (oh, ow)))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    """Average over sliding windows of the last dim."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Average over sliding windows of the last two dims."""
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, 2)
+
+
+def _adaptive_matrix(in_size: int, out_size: int, dtype, device):
+    """(out, in) averaging matrix with torch's adaptive windows [floor(i*in/out),
+    ceil((i+1)*in/out))."""
+    rows = []
+    for i in range(out_size):
+        start = (i * in_size) // out_size
+        end = -(-((i + 1) * in_size) // out_size)
+        rows.append([1.0 / (end - start) if start <= j < end else 0.0 for j in range(in_size)])
+    return ember.tensor(rows, dtype=dtype, device=device)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (OH, OW) output; ``None`` keeps that dim's size."""
+    out = _ntuple(output_size, 2, "output_size") if output_size is not None else (None, None)
+    if isinstance(output_size, (list, tuple)):
+        out = tuple(output_size) if len(output_size) == 2 else tuple(output_size) * 2
+    h, w = input.shape[-2:]
+    oh = h if out[0] is None else out[0]
+    ow = w if out[1] is None else out[1]
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(input, (h // oh, w // ow))
+    # NOTE: windows overlap when sizes don't divide; averaging is separable over a rectangle, so
+    # two small matmuls with averaging matrices give exactly torch's windows.
+    ph = _adaptive_matrix(h, oh, input.dtype, input.device)
+    pw = _adaptive_matrix(w, ow, input.dtype, input.device)
+    return ember.matmul(ph, ember.matmul(input, pw.t()))
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of the last dim to ``output_size``."""
+    size = output_size[0] if isinstance(output_size, (list, tuple)) else output_size
+    return adaptive_avg_pool2d(input.unsqueeze(-2), (1, size)).squeeze(-2)
+
+
+# ---------------------------------------------------------------------------------- normalization
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Normalise over every dim but the channel dim (1); in training, update running stats in
+    place (running_var takes the unbiased variance, as torch)."""
+    ndim = input.dim()
+    dims = (0,) + tuple(range(2, ndim))
+    if training:
+        count = input.numel() // input.shape[1]
+        if count <= 1:
+            raise ValueError("Expected more than 1 value per channel when training, got input "
+                             f"size {input.shape}")
+        mean = input.mean(dim=dims)
+        centered = input - _channel_view(mean, ndim)
+        var = (centered * centered).mean(dim=dims)
+        if running_mean is not None:
+            with ember.no_grad():
+                running_mean.mul_(1 - momentum).add_(mean.detach() * momentum)
+        if running_var is not None:
+            with ember.no_grad():
+                running_var.mul_(1 - momentum).add_(var.detach() * (momentum * count
+                                                                    / (count - 1)))
+    else:
+        mean, var = running_mean, running_var
+        centered = input - _channel_view(mean, ndim)
+    out = centered * _channel_view((var + eps).rsqrt(), ndim)
+    if weight is not None:
+        out = out * _channel_view(weight, ndim)
+    if bias is not None:
+        out = out + _channel_view(bias, ndim)
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dims (biased variance)."""
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    if tuple(input.shape[-len(normalized_shape):]) != normalized_shape:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with "
+                           f"shape [*, {', '.join(map(str, normalized_shape))}], but got input "
+                           f"of size{list(input.shape)}")
+    dims = tuple(range(input.dim() - len(normalized_shape), input.dim()))
+    mean = input.mean(dim=dims, keepdim=True)
+    centered = input - mean
+    var = (centered * centered).mean(dim=dims, keepdim=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each of ``num_groups`` channel groups over its channels and spatial dims."""
+    n, c = input.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {input.shape} and num_groups={num_groups}")
+    x = input.reshape(n, num_groups, -1)
+    mean = x.mean(dim=-1, keepdim=True)
+    centered = x - mean
+    var = (centered * centered).mean(dim=-1, keepdim=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    if weight is not None:
+        out = out * _channel_view(weight, input.dim())
+    if bias is not None:
+        out = out + _channel_view(bias, input.dim())
+    return out
+
+
+# ---------------------------------------------------------------------------------- dropout
+def _check_p(p):
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+
+
+def _dropout_mask(shape, p, like):
+    keep = ember.rand(*shape, dtype=like.dtype, device=like.device) >= p
+    return keep.to(like.dtype) * (1.0 / (1.0 - p))
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity in eval."""
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        out = input * 0.0
+    else:
+        out = input * _dropout_mask(tuple(input.shape), p, input)
+    if inplace:
+        with ember.no_grad():
+            input.copy_(out)
+        return input
+    return out
+
+
+def _feature_dropout(input, p, training, inplace, batched_dim):
+    _check_p(p)
+    if not training or p == 0.0:
+        return input
+    batched = input.dim() == batched_dim
+    x = input if batched else input.unsqueeze(0)
+    shape = tuple(x.shape[:2]) + (1,) * (x.dim() - 2)
+    out = x * 0.0 if p == 1.0 else x * _dropout_mask(shape, p, x)
+    return out if batched else out.squeeze(0)
+
+
+def dropout1d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of an (N, C, L) input."""
+    return _feature_dropout(input, p, training, inplace, 3)
+
+
+def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero whole channels of an (N, C, H, W) input."""
+    return _feature_dropout(input, p, training, inplace, 4)
+
+
+# ---------------------------------------------------------------------------------- embedding
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
+              scale_grad_by_freq=False, sparse=False):
+    """Rows of ``weight`` picked by the integer ``input``; no gradient reaches ``padding_idx``."""
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += weight.shape[0]
+    if max_norm is not None:
+        with ember.no_grad():
+            idx = input.reshape(-1)
+            rows = weight[idx]
+            norms = (rows.abs() ** norm_type).sum(dim=1, keepdim=True) ** (1.0 / norm_type)
+            scale = _where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+            weight[idx] = rows * scale
+    out = weight[input]
+    if padding_idx is not None:
+        keep = (input != padding_idx).unsqueeze(-1)
+        out = ember.where(keep, out, out.detach())
+    return out
+
+
+def one_hot(tensor, num_classes: int = -1):
+    """int64 one-hot encoding along a new last dim.
+
+    >>> import ember
+    >>> F.one_hot(ember.tensor([0, 2]), 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    if num_classes < 0:
+        num_classes = int(tensor.max().item()) + 1
+    classes = ember.arange(num_classes, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).to(ember.int64)
+
+
+# ---------------------------------------------------------------------------------- activations
+def relu(input, inplace: bool = False):
+    # NOTE: torch gives relu a zero gradient at 0; where(x > 0) matches it
+    return _where(input > 0, input, 0.0)
+
+
+def relu6(input, inplace: bool = False):
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    # NOTE: torch's hardtanh gradient is 0 at the clip points (clamp's would be 1)
+    return _where(input <= min_val, min_val, _where(input >= max_val, max_val, input))
+
+
+def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
+    return ember.where(input > 0, input, input * negative_slope)
+
+
+def prelu(input, weight):
+    w = weight if input.dim() < 2 or weight.numel() == 1 else _channel_view(weight, input.dim())
+    return ember.where(input > 0, input, input * w)
+
+
+def gelu(input, approximate: str = "none"):
+    if approximate == "tanh":
+        inner = math.sqrt(2.0 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1.0 + inner.tanh())
+    if approximate != "none":
+        raise RuntimeError(f"approximate argument must be either none or tanh.")
+    return 0.5 * input * (1.0 + (input * (1.0 / math.sqrt(2.0))).erf())
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def silu(input, inplace: bool = False):
+    return input * input.sigmoid()
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    scaled = input * beta
+    # NOTE: clamp inside exp so the unused branch never overflows (its gradient would be NaN)
+    soft = (scaled.clamp(max=threshold).exp()).log1p() / beta
+    return ember.where(scaled > threshold, input, soft)
+
+
+def logsigmoid(input):
+    return -softplus(-input)
+
+
+def mish(input, inplace: bool = False):
+    return input * softplus(input).tanh()
+
+
+def elu(input, alpha: float = 1.0, inplace: bool = False):
+    return ember.where(input > 0, input, (input.clamp(max=0.0).exp() - 1.0) * alpha)
+
+
+def selu(input, inplace: bool = False):
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    return scale * elu(input, alpha)
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False):
+    return ember.where(input > 0, input, ((input / alpha).clamp(max=0.0).exp() - 1.0) * alpha)
+
+
+def softsign(input):
+    return input / (input.abs() + 1.0)
+
+
+def hardsigmoid(input, inplace: bool = False):
+    return _where(input <= -3.0, 0.0, _where(input >= 3.0, 1.0, input / 6.0 + 0.5))
+
+
+def hardswish(input, inplace: bool = False):
+    # NOTE: torch gives hardswish a zero gradient at -3 and a gradient of 1 at 3
+    return _where(input <= -3.0, 0.0, _where(input < 3.0, input * (input + 3.0) / 6.0, input))
+
+
+def tanhshrink(input):
+    return input - input.tanh()
+
+
+def threshold(input, threshold: float, value: float, inplace: bool = False):
+    return _where(input > threshold, input, value)
+
+
+def glu(input, dim: int = -1):
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def _softmax_dim(ndim: int) -> int:
+    warnings.warn("Implicit dimension choice for softmax has been deprecated. Change the call "
+                  "to include dim=X as an argument.", stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
+    """exp(x) / exp(x).sum(dim), computed stably (the max is subtracted first)."""
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    if dtype is not None:
+        input = input.to(dtype)
+    # NOTE: the shift cancels in softmax, so it needs no gradient of its own
+    shifted = input - input.amax(dim=dim, keepdim=True).detach()
+    e = shifted.exp()
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def log_softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
+    """x - logsumexp(x, dim), computed stably."""
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    if dtype is not None:
+        input = input.to(dtype)
+    shifted = input - input.amax(dim=dim, keepdim=True).detach()
+    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+
+
+def softmin(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
+    if dim is None:
+        dim = _softmax_dim(input.dim())
+    return softmax(-input if dtype is None else -input.to(dtype), dim)
+
+
+# ---------------------------------------------------------------------------------- distances
+def _vector_norm(x, p, dim, keepdim):
+    if p == 2:
+        return (x * x).sum(dim=dim, keepdim=keepdim).sqrt()
+    if p == 1:
+        return x.abs().sum(dim=dim, keepdim=keepdim)
+    if p == float("inf"):
+        return x.abs().amax(dim=dim, keepdim=keepdim)
+    return (x.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
+    """x / max(||x||_p, eps) along ``dim``."""
+    return input / _vector_norm(input, p, dim, True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
+    """Cosine of the angle between x1 and x2 along ``dim`` (broadcasting)."""
+    n1 = _vector_norm(x1, 2, dim, True)
+    n2 = _vector_norm(x2, 2, dim, True)
+    # NOTE: torch clamps the norms in place under no_grad, so the clamp has no gradient of its own
+    n1 = n1 + (n1.clamp(min=eps) - n1).detach()
+    n2 = n2 + (n2.clamp(min=eps) - n2).detach()
+    return ((x1 / n1) * (x2 / n2)).sum(dim=dim)
+
+
+def pairwise_distance(x1, x2, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+    return _vector_norm(x1 - x2 + eps, p, -1, keepdim)
+
+
+# ---------------------------------------------------------------------------------- attention
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: Optional[float] = None,
+                                 enable_gqa: bool = False):
+    """softmax(q @ k^T * scale + mask) @ v; a bool mask marks the positions that may attend."""
+    L, S = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if enable_gqa and query.shape[-3] != key.shape[-3]:
+        rep = query.shape[-3] // key.shape[-3]
+        key = key.repeat_interleave(rep, dim=-3)
+        value = value.repeat_interleave(rep, dim=-3)
+    scores = ember.matmul(query, key.transpose(-2, -1)) * scale
+    if is_causal:
+        causal = (ember.arange(L, device=query.device).unsqueeze(-1)
+                  >= ember.arange(S, device=query.device))
+        scores = _where(causal, scores, float("-inf"))
+    if attn_mask is not None:
+        if attn_mask.dtype == ember.bool:
+            scores = _where(attn_mask, scores, float("-inf"))
+        else:
+            scores = scores + attn_mask
+    weights = softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return ember.matmul(weights, value)
+
+
+def _canonical_mask(mask, target_dtype, name):
+    """Turn a bool mask (True = masked out) into an additive float mask."""
+    if mask is None:
+        return None
+    if mask.dtype == ember.bool:
+        zeros = ember.zeros(tuple(mask.shape), dtype=target_dtype, device=mask.device)
+        return _where(mask, float("-inf"), zeros)
+    if not mask.is_floating_point():
+        raise AssertionError(f"only bool and floating types of {name} are supported")
+    return mask
+
+
+def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_heads,
+                                 in_proj_weight, in_proj_bias, bias_k, bias_v, add_zero_attn,
+                                 dropout_p, out_proj_weight, out_proj_bias, training=True,
+                                 key_padding_mask=None, need_weights=True, attn_mask=None,
+                                 use_separate_proj_weight=False, q_proj_weight=None,
+                                 k_proj_weight=None, v_proj_weight=None, static_k=None,
+                                 static_v=None, average_attn_weights=True, is_causal=False):
+    """torch's multi-head attention on (L, N, E) sequence-first inputs."""
+    unbatched = query.dim() == 2
+    if unbatched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    tgt_len, bsz, embed_dim = query.shape
+    src_len = key.shape[0]
+    if embed_dim != embed_dim_to_check:
+        raise AssertionError(f"was expecting embedding dimension of {embed_dim_to_check}, but got "
+                             f"{embed_dim}")
+    head_dim = embed_dim // num_heads
+    if head_dim * num_heads != embed_dim:
+        raise AssertionError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if is_causal and attn_mask is None:
+        raise RuntimeError("Need attn_mask if specifying the is_causal hint.")
+
+    if not use_separate_proj_weight:
+        w_q, w_k, w_v = in_proj_weight.chunk(3)
+        b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
+    else:
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+        b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None,) * 3
+    q = linear(query, w_q, b_q)
+    k = linear(key, w_k, b_k)
+    v = linear(value, w_v, b_v)
+
+    attn_mask = _canonical_mask(attn_mask, q.dtype, "attn_mask")
+    key_padding_mask = _canonical_mask(key_padding_mask, q.dtype, "key_padding_mask")
+    if attn_mask is not None and attn_mask.dim() == 2:
+        attn_mask = attn_mask.unsqueeze(0)
+
+    if bias_k is not None and bias_v is not None:
+        k = ember.cat([k, bias_k.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
+        v = ember.cat([v, bias_v.reshape(1, 1, embed_dim).expand(1, bsz, embed_dim)], 0)
+        if attn_mask is not None:
+            attn_mask = pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = pad(key_padding_mask, (0, 1))
+
+    # (L, N, E) -> (N * H, L, head_dim)
+    q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
+    k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    v = v.reshape(v.shape[0], bsz * num_heads, head_dim).transpose(0, 1)
+    if add_zero_attn:
+        zshape = (bsz * num_heads, 1, head_dim)
+        k = ember.cat([k, ember.zeros(zshape, dtype=k.dtype, device=k.device)], 1)
+        v = ember.cat([v, ember.zeros(zshape, dtype=v.dtype, device=v.device)], 1)
+        if attn_mask is not None:
+            attn_mask = pad(attn_mask, (0, 1))
+        if key_padding_mask is not None:
+            key_padding_mask = pad(key_padding_mask, (0, 1))
+    src_len = k.shape[1]
+
+    if key_padding_mask is not None:
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
+        kpm = kpm.reshape(bsz * num_heads, 1, src_len)
+        attn_mask = kpm if attn_mask is None else attn_mask + kpm
+
+    scores = ember.matmul(q * (1.0 / math.sqrt(head_dim)), k.transpose(-2, -1))
+    if attn_mask is not None:
+        scores = scores + attn_mask
+    weights = softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, training)
+    out = ember.matmul(weights, v)  # (N*H, L, head_dim)
+    out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    if unbatched:
+        out = out.squeeze(1)
+    if not need_weights:
+        return out, None
+    weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+    if average_attn_weights:
+        weights = weights.mean(dim=1)
+    if unbatched:
+        weights = weights.squeeze(0)
+    return out, weights
+
+
+# ---------------------------------------------------------------------------------- losses
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+             weight=None):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    diff = input - target
+    loss = diff * diff
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+            weight=None):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = (input - target).abs()
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    diff = input - target
+    ad = diff.abs()
+    if beta == 0.0:
+        return _reduce(ad, reduction)
+    loss = ember.where(ad < beta, 0.5 * diff * diff / beta, ad - 0.5 * beta)
+    return _reduce(loss, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    diff = input - target
+    ad = diff.abs()
+    loss = ember.where(ad < delta, 0.5 * diff * diff, delta * (ad - 0.5 * delta))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean"):
+    """Negative log likelihood of the target class; input is (N, C, ...) log-probabilities.
+    'mean' divides by the summed weights of the non-ignored targets, as torch."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if input.dim() == 1:
+        input, target = input.unsqueeze(0), target.unsqueeze(0)
+    if input.dim() < 2:
+        raise ValueError(f"Expected 2 or more dimensions (got {input.dim()})")
+    if input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    valid = target != ignore_index
+    safe_target = _where(valid, target, 0) if ignore_index is not None else target
+    picked = -input.gather(1, safe_target.unsqueeze(1)).squeeze(1)
+    w = valid.to(input.dtype)
+    if weight is not None:
+        w = w * weight[safe_target]
+    loss = picked * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "mean":
+        return loss.sum() / w.sum()
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0):
+    """log_softmax + nll_loss for class indices, or -sum(p * log_softmax) for class
+    probabilities; label smoothing as torch's cross_entropy_loss_label_smoothing.
+
+    >>> import ember
+    >>> round(F.cross_entropy(ember.zeros(1, 2), ember.tensor([0])).item(), 4)
+    0.6931
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    class_dim = 0 if input.dim() == 1 else 1
+    n_classes = input.shape[class_dim]
+    logp = log_softmax(input, class_dim)
+    if target.is_floating_point():
+        if label_smoothing > 0.0:
+            target = target * (1.0 - label_smoothing) + label_smoothing / n_classes
+        prod = logp * target
+        if weight is not None:
+            prod = prod * _channel_view(weight, input.dim(), class_dim)
+        loss = -prod.sum(dim=class_dim)
+        if reduction == "mean":
+            return loss.sum() / (input.numel() // n_classes) if input.dim() > 1 else loss
+        return _reduce(loss, reduction)
+    nll = nll_loss(logp, target, weight, None, ignore_index, None, reduction)
+    if label_smoothing <= 0.0:
+        return nll
+    valid = target != ignore_index
+    if weight is not None:
+        smooth = -(logp * _channel_view(weight, input.dim(), class_dim)).sum(dim=class_dim)
+    else:
+        smooth = -logp.sum(dim=class_dim)
+    smooth = smooth * valid.to(smooth.dtype)
+    if reduction == "mean":
+        if weight is not None:
+            safe = _where(valid, target, 0)
+            denom = (weight[safe] * valid.to(weight.dtype)).sum()
+        else:
+            denom = valid.sum().to(smooth.dtype)
+        ret = smooth.sum() / denom
+    elif reduction == "sum":
+        ret = smooth.sum()
+    else:
+        ret = smooth
+    return (1.0 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean"):
+    """-(t log x + (1-t) log(1-x)), each log clamped at -100 as torch."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
+                         f"size ({input.shape}) is deprecated. Please ensure they have the same "
+                         "size.")
+    log_x = input.log().clamp(min=-100.0)
+    log_1mx = (1.0 - input).log().clamp(min=-100.0)
+    loss = -(target * log_x + (1.0 - target) * log_1mx)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction: str = "mean", pos_weight=None):
+    """Sigmoid + binary cross entropy in one numerically stable expression."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.shape}) must be the same as input size "
+                         f"({input.shape})")
+    log_sig = logsigmoid(input)
+    if pos_weight is not None:
+        log_weight = (pos_weight - 1.0) * target + 1.0
+        loss = (1.0 - target) * input - log_weight * log_sig
+    else:
+        loss = (1.0 - target) * input - log_sig
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False):
+    """Pointwise KL divergence with ``input`` given as log-probabilities."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        safe = _where(positive, target, 1.0)
+        loss = _where(positive, target * safe.log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / input.shape[0] if input.dim() > 0 else loss.sum()
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.")
+    return _reduce(loss, reduction)
+
+
+def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None,
+                          reduce=None, reduction: str = "mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    dim = 1 if input1.dim() == 2 else 0
+    eps = 1e-12
+    prod = (input1 * input2).sum(dim=dim)
+    mag1 = (input1 * input1).sum(dim=dim) + eps
+    mag2 = (input2 * input2).sum(dim=dim) + eps
+    cos = prod / (mag1 * mag2).sqrt()
+    pos = _where(target == 1, 1.0 - cos, 0.0)
+    neg = _where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None,
+                        reduce=None, reduction: str = "mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = (-target * (input1 - input2) + margin).clamp(min=0.0)
+    return _reduce(loss, reduction)

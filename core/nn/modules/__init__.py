@@ -1,0 +1,20 @@
+"""All ember.nn layers."""
+from .module import Module
+from .container import Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict
+from .linear import Identity, Linear, Bilinear
+from .activation import (Threshold, ReLU, ReLU6, LeakyReLU, PReLU, GELU, SiLU, Mish, Tanh,
+                         Sigmoid, Softmax, LogSoftmax, Softmin, ELU, SELU, CELU, Softplus,
+                         Softsign, Hardtanh, Hardsigmoid, Hardswish, Tanhshrink, LogSigmoid, GLU)
+from .conv import Conv1d, Conv2d, ConvTranspose2d
+from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
+                      AdaptiveAvgPool2d)
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm
+from .dropout import Dropout, Dropout1d, Dropout2d
+from .sparse import Embedding
+from .flatten import Flatten, Unflatten
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .transformer import MultiheadAttention, TransformerEncoderLayer, TransformerEncoder
+from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,
+                   BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss)
+
+__all__ = [name for name in dir() if name[:1].isupper()]

@@ -1,0 +1,657 @@
+"""Elementwise ops: their dtype rules, broadcasting checks and backward rules, defined once."""
+from __future__ import annotations
+
+import math
+
+from .. import dtypes as _dt
+from ..tensor import Tensor
+from .registry import _state, defop, device_mismatch, record
+
+_wrap = Tensor._wrap
+_SCALARS = (bool, int, float)
+
+
+def broadcast_shapes(op, a, b):
+    """NumPy/torch broadcasting of two shapes, with torch's error."""
+    if a == b:
+        return a
+    na, nb = len(a), len(b)
+    n = max(na, nb)
+    out = []
+    for i in range(n):
+        x = a[i - n + na] if i - n + na >= 0 else 1
+        y = b[i - n + nb] if i - n + nb >= 0 else 1
+        if x == y or y == 1:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        else:
+            raise RuntimeError(f"{op}: The size of tensor a ({x}) must match the size of tensor b "
+                               f"({y}) at non-singleton dimension {i}")
+    return tuple(out)
+
+
+def _to_tensor_like(v, like):
+    from .creation import tensor
+    return tensor(v, device=like._device)
+
+
+def _scalar_category(v):
+    t = type(v)
+    if t is float:
+        return 2
+    if t is int:
+        return 1
+    if t is bool:
+        return 0
+    if isinstance(v, float):
+        return 2
+    if isinstance(v, bool):
+        return 0
+    if isinstance(v, int):
+        return 1
+    if hasattr(v, "dtype") and hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        return None  # a NumPy scalar: treated as a 0-d tensor
+    raise TypeError(f"unsupported operand type: expected a Tensor or a number, got "
+                    f"{type(v).__name__}")
+
+
+def _cast(x, dt):
+    if x._dtype is dt:
+        return x._data
+    return x._device._backend.kernels["cast"](x._data, dt)
+
+
+def _scalar_for(v, dt):
+    if dt.is_floating_point:
+        return float(v)
+    if dt is _dt.bool_:
+        return bool(v)
+    return int(v)
+
+
+# ---- binary ---------------------------------------------------------------------------------
+
+class Binary:
+    """How a family of binary ops picks the compute dtype and the output dtype."""
+
+    __slots__ = ("name", "op", "kind")
+
+    def __init__(self, name, backward=None, kind="arith", inputs=True, out=False):
+        self.name = name
+        self.kind = kind
+        self.op = defop(name, backward, inputs=inputs, out=out) if backward else None
+
+    def __call__(self, a, b):
+        name = self.name
+        if isinstance(a, Tensor):
+            dev = a._device
+            if isinstance(b, Tensor):
+                if b._device is not dev:
+                    a, b, dev = _common_device(name, a, b)
+                dt = a._dtype if a._dtype is b._dtype else _dt.result_type(a, b)
+            else:
+                cat = _scalar_category(b)
+                if cat is None:
+                    b = _to_tensor_like(b, a)
+                    return self(a, b)
+                dt = a._dtype if cat <= a._dtype.category else _dt.result_type(a, b)
+        elif isinstance(b, Tensor):
+            dev = b._device
+            cat = _scalar_category(a)
+            if cat is None:
+                return self(_to_tensor_like(a, b), b)
+            dt = b._dtype if cat <= b._dtype.category else _dt.result_type(a, b)
+        else:
+            raise TypeError(f"{name}(): expected at least one Tensor argument")
+        kind = self.kind
+        out_dt = dt
+        if kind == "div":
+            if not dt.is_floating_point:
+                dt = out_dt = _dt.get_default_dtype()
+        elif kind == "compare" or kind == "logical":
+            out_dt = _dt.bool_
+        elif kind == "bitwise":
+            if dt.is_floating_point:
+                raise RuntimeError(f"\"{name}_cpu\" not implemented for '{dt.name}': bitwise ops "
+                                   "need integer or bool tensors")
+        elif kind == "arith" and dt is _dt.bool_ and name in ("sub", "pow", "remainder",
+                                                              "floor_divide", "atan2"):
+            if name == "sub":
+                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                                   "supported. Use the `^` or `logical_xor()` operator instead.")
+            dt = out_dt = _dt.int64 if name != "atan2" else _dt.get_default_dtype()
+        if kind == "float":  # atan2: integer inputs compute in the default float dtype
+            if not dt.is_floating_point:
+                dt = out_dt = _dt.get_default_dtype()
+        if isinstance(a, Tensor):
+            xa = a._data if a._dtype is dt else _cast(a, dt)
+            if isinstance(b, Tensor):
+                xb = b._data if b._dtype is dt else _cast(b, dt)
+                sa, sb = xa.shape, xb.shape
+                if sa != sb:
+                    broadcast_shapes(name, sa, sb)
+            else:
+                xb = _scalar_for(b, dt)
+        else:
+            xa = _scalar_for(a, dt)
+            xb = b._data if b._dtype is dt else _cast(b, dt)
+        res = _wrap(dev._backend.kernels[name](xa, xb), out_dt, dev)
+        if self.op is not None and _state.enabled and out_dt.is_floating_point and (
+                getattr(a, "_requires_grad", False) or getattr(b, "_requires_grad", False)):
+            record(self.op, (a, b), res)
+        return res
+
+
+def _common_device(name, a, b):
+    # torch lets a 0-d cpu tensor take part in an op on another device, like a scalar.
+    if a._device.type == "cpu" and a.ndim == 0:
+        return a.to(b._device), b, b._device
+    if b._device.type == "cpu" and b.ndim == 0:
+        return a, b.to(a._device), a._device
+    raise RuntimeError(device_mismatch(name, a, b))
+
+
+def _unbroadcast_none(x):
+    return x if isinstance(x, Tensor) and x._requires_grad else None
+
+
+def _g_add(ctx, g):
+    return g, g
+
+
+def _g_sub(ctx, g):
+    return g, -g
+
+
+def _g_mul(ctx, g):
+    a, b = ctx.inputs
+    return (g * b if _rg(a) else None), (g * a if _rg(b) else None)
+
+
+def _g_div(ctx, g):
+    a, b = ctx.inputs
+    ga = g / b if _rg(a) else None
+    gb = -g * a / (b * b) if _rg(b) else None
+    return ga, gb
+
+
+def _g_pow(ctx, g):
+    a, b = ctx.inputs
+    ga = gb = None
+    if _rg(a):
+        if isinstance(b, Tensor):
+            ga = g * b * pow(a, b - 1)
+            ga = where(b == 0, 0.0, ga)
+        elif b == 0:
+            ga = g * 0.0
+        else:
+            ga = g * b * pow(a, b - 1)
+    if _rg(b):
+        # NOTE: torch defines d(a**b)/db as 0 where a == 0 and b >= 0
+        out = pow(a, b)
+        la = log(a) if isinstance(a, Tensor) else math.log(a) if a > 0 else float("nan")
+        gb = g * out * la
+        if isinstance(a, Tensor):
+            gb = where((a == 0) & (b >= 0), 0.0, gb)
+    return ga, gb
+
+
+def _g_max_min(pick):
+    def rule(ctx, g):
+        a, b = ctx.inputs
+        # NOTE: torch splits the gradient evenly between equal inputs
+        if isinstance(b, Tensor):
+            mask_a = pick(a, b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+            mask_b = 1.0 - mask_a
+            return (g * mask_a if _rg(a) else None), (g * mask_b if _rg(b) else None)
+        mask_a = pick(a, b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
+        return g * mask_a, None
+    return rule
+
+
+def _g_atan2(ctx, g):
+    a, b = ctx.inputs
+    d = a * a + b * b
+    return (g * b / d if _rg(a) else None), (-g * a / d if _rg(b) else None)
+
+
+def _g_remainder(ctx, g):
+    a, b = ctx.inputs
+    gb = -g * floor_divide(a, b) if _rg(b) else None
+    return g, gb
+
+
+def _g_floor_divide(ctx, g):
+    return g * 0.0, None
+
+
+def _rg(x):
+    return isinstance(x, Tensor) and x._requires_grad
+
+
+add_ = Binary("add", _g_add, inputs=False)
+sub_ = Binary("sub", _g_sub, inputs=False)
+mul = Binary("mul", _g_mul)
+div_true = Binary("div", _g_div, kind="div")
+floor_divide = Binary("floor_divide", _g_floor_divide, inputs=False)
+remainder = Binary("remainder", _g_remainder)
+pow_ = Binary("pow", _g_pow)
+maximum = Binary("maximum", _g_max_min(lambda a, b: a > b))
+minimum = Binary("minimum", _g_max_min(lambda a, b: a < b))
+atan2 = Binary("atan2", _g_atan2, kind="float")
+eq = Binary("eq", kind="compare")
+ne = Binary("ne", kind="compare")
+lt = Binary("lt", kind="compare")
+le = Binary("le", kind="compare")
+gt = Binary("gt", kind="compare")
+ge = Binary("ge", kind="compare")
+logical_and = Binary("logical_and", kind="logical")
+logical_or = Binary("logical_or", kind="logical")
+logical_xor = Binary("logical_xor", kind="logical")
+bitwise_and = Binary("bitwise_and", kind="bitwise")
+bitwise_or = Binary("bitwise_or", kind="bitwise")
+bitwise_xor = Binary("bitwise_xor", kind="bitwise")
+
+
+def add(input, other, *, alpha=1, out=None):
+    """input + alpha * other, broadcasting (torch.add)."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _out(add_(input, other), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    """input - alpha * other (torch.sub)."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return _out(sub_(input, other), out)
+
+
+subtract = sub
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """True division, or rounding_mode 'trunc' / 'floor' (torch.div)."""
+    if rounding_mode is None:
+        r = div_true(input, other)
+    elif rounding_mode == "floor":
+        r = floor_divide(input, other)
+        if _is_float(r):
+            r = floor(div_true(input, other))
+    elif rounding_mode == "trunc":
+        q = div_true(input, other)
+        r = trunc(q)
+        ref = input if isinstance(input, Tensor) else other
+        rt = _dt.result_type(input, other)
+        if not rt.is_floating_point:
+            r = r.to(rt)
+    else:
+        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+                         f"found '{rounding_mode}'")
+    return _out(r, out)
+
+
+divide = true_divide = div
+
+
+def _is_float(t):
+    return t._dtype.is_floating_point
+
+
+def pow(input, exponent, *, out=None):
+    """input ** exponent (torch.pow)."""
+    return _out(pow_(input, exponent), out)
+
+
+def square(x):
+    return pow_(x, 2)
+
+
+def float_power(input, exponent):
+    a = input.to(_dt.float64) if isinstance(input, Tensor) else input
+    b = exponent.to(_dt.float64) if isinstance(exponent, Tensor) else exponent
+    return pow(a, b)
+
+
+def fmod(input, other):
+    """C-style remainder: the sign follows the dividend."""
+    q = div(input, other, rounding_mode="trunc")
+    return input - q * other
+
+
+def _out(result, out):
+    if out is None:
+        return result
+    if not isinstance(out, Tensor):
+        raise TypeError(f"out must be a Tensor, got {type(out).__name__}")
+    if out.shape != result.shape:
+        out._resize_to(result)
+    out.copy_(result)
+    return out
+
+
+# ---- unary ----------------------------------------------------------------------------------
+
+class Unary:
+    """A unary op: ``float`` ones compute integer inputs in the default float dtype."""
+
+    __slots__ = ("name", "op", "to_float", "out_dtype")
+
+    def __init__(self, name, backward=None, *, to_float=False, inputs=False, out=False,
+                 out_dtype=None):
+        self.name = name
+        self.to_float = to_float
+        self.out_dtype = out_dtype
+        self.op = defop(name, backward, inputs=inputs, out=out) if backward else None
+
+    def __call__(self, x, *, out=None):
+        if not isinstance(x, Tensor):
+            if isinstance(x, (int, float, bool)):
+                from .creation import tensor
+                x = tensor(x)
+            else:
+                raise TypeError(f"{self.name}(): argument 'input' must be Tensor, not "
+                                f"{type(x).__name__}")
+        dt = x._dtype
+        data = x._data
+        if self.to_float and not dt.is_floating_point:
+            dt = _dt.get_default_dtype()
+            data = x._device._backend.kernels["cast"](data, dt)
+        dev = x._device
+        res = _wrap(dev._backend.kernels[self.name](data), self.out_dtype or dt, dev)
+        if self.op is not None and _state.enabled and x._requires_grad:
+            record(self.op, (x,), res)
+        return _out(res, out) if out is not None else res
+
+
+def _x(ctx):
+    return ctx.inputs[0]
+
+
+exp = Unary("exp", lambda c, g: g * c.out, to_float=True, out=True)
+log = Unary("log", lambda c, g: g / _x(c), to_float=True, inputs=True)
+log1p = Unary("log1p", lambda c, g: g / (_x(c) + 1), to_float=True, inputs=True)
+expm1 = Unary("expm1", lambda c, g: g * (c.out + 1), to_float=True, out=True)
+sqrt = Unary("sqrt", lambda c, g: g / (2 * c.out), to_float=True, out=True)
+sin = Unary("sin", lambda c, g: g * cos(_x(c)), to_float=True, inputs=True)
+cos = Unary("cos", lambda c, g: -g * sin(_x(c)), to_float=True, inputs=True)
+tan = Unary("tan", lambda c, g: g * (1 + c.out * c.out), to_float=True, out=True)
+tanh = Unary("tanh", lambda c, g: g * (1 - c.out * c.out), to_float=True, out=True)
+sigmoid = Unary("sigmoid", lambda c, g: g * c.out * (1 - c.out), to_float=True, out=True)
+erf = Unary("erf", lambda c, g: g * (2 / math.sqrt(math.pi)) * exp(-_x(c) * _x(c)),
+            to_float=True, inputs=True)
+asin = Unary("asin", lambda c, g: g / sqrt(1 - _x(c) * _x(c)), to_float=True, inputs=True)
+acos = Unary("acos", lambda c, g: -g / sqrt(1 - _x(c) * _x(c)), to_float=True, inputs=True)
+atan = Unary("atan", lambda c, g: g / (1 + _x(c) * _x(c)), to_float=True, inputs=True)
+sinh = Unary("sinh", lambda c, g: g * cosh(_x(c)), to_float=True, inputs=True)
+cosh = Unary("cosh", lambda c, g: g * sinh(_x(c)), to_float=True, inputs=True)
+log2 = Unary("log2", lambda c, g: g / (_x(c) * math.log(2)), to_float=True, inputs=True)
+exp2 = Unary("exp2", lambda c, g: g * c.out * math.log(2), to_float=True, out=True)
+reciprocal = Unary("reciprocal", lambda c, g: -g * c.out * c.out, to_float=True, out=True)
+neg_ = Unary("neg", lambda c, g: -g)
+abs = Unary("abs", lambda c, g: g * sign(_x(c)), inputs=True)
+sign = Unary("sign", lambda c, g: g * 0.0)
+floor = Unary("floor", lambda c, g: g * 0.0)
+ceil = Unary("ceil", lambda c, g: g * 0.0)
+round_ = Unary("round", lambda c, g: g * 0.0)
+trunc = Unary("trunc", lambda c, g: g * 0.0)
+isnan = Unary("isnan", out_dtype=_dt.bool_)
+isinf = Unary("isinf", out_dtype=_dt.bool_)
+isfinite = Unary("isfinite", out_dtype=_dt.bool_)
+logical_not = Unary("logical_not", out_dtype=_dt.bool_)
+bitwise_not_ = Unary("bitwise_not")
+
+fix = trunc
+absolute = abs
+arcsin, arccos, arctan = asin, acos, atan
+arctan2 = atan2
+
+
+def neg(x, *, out=None):
+    if isinstance(x, Tensor) and x._dtype is _dt.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If "
+                           "you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    return neg_(x, out=out)
+
+
+negative = neg
+
+
+def bitwise_not(x):
+    if x._dtype.is_floating_point:
+        raise TypeError(f"bitwise_not: only integer and bool tensors are supported, got "
+                        f"{x._dtype}")
+    return bitwise_not_(x)
+
+
+def round(x, *, decimals=0):
+    if decimals == 0:
+        return round_(x)
+    scale = 10.0 ** decimals
+    return round_(x * scale) / scale
+
+
+def rsqrt(x):
+    return reciprocal(sqrt(x))
+
+
+def log10(x):
+    return log(x) * (1 / math.log(10))
+
+
+def frac(x):
+    return x - trunc(x)
+
+
+def relu(x):
+    """max(x, 0); the gradient at 0 is 0, as torch."""
+    return where(x > 0, x, 0)
+
+
+def where(condition, input=None, other=None):
+    """Elements of input where condition, else other; broadcasting all three."""
+    if input is None and other is None:
+        from .indexing import nonzero
+        return nonzero(condition, as_tuple=True)
+    return _where(condition, input, other)
+
+
+def _g_where(ctx, g):
+    cond, a, b = ctx.inputs
+    zero = g * 0.0
+    ga = _where(cond, g, zero) if _rg(a) else None
+    gb = _where(cond, zero, g) if _rg(b) else None
+    return None, ga, gb
+
+
+_where_op = defop("where", _g_where, inputs=True)
+
+
+def _where(cond, a, b):
+    if not isinstance(cond, Tensor):
+        raise TypeError("where(): argument 'condition' must be a Tensor")
+    if cond._dtype is not _dt.bool_:
+        if cond._dtype is _dt.uint8:
+            cond = cond.to(_dt.bool_)
+        else:
+            raise RuntimeError(f"where expected condition to be a boolean tensor, but got a "
+                               f"tensor with dtype {_dt_title(cond._dtype)}")
+    dev = cond._device
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    if ta and tb:
+        dt = a._dtype if a._dtype is b._dtype else _dt.result_type(a, b)
+    elif ta:
+        dt = a._dtype if _scalar_category(b) <= a._dtype.category else _dt.result_type(a, b)
+    elif tb:
+        dt = b._dtype if _scalar_category(a) <= b._dtype.category else _dt.result_type(a, b)
+    else:
+        dt = _dt.result_type(a, b)
+        from .creation import tensor
+        a = tensor(a, dtype=dt, device=dev)
+        ta = True
+    for t in (a, b):
+        if isinstance(t, Tensor) and t._device is not dev:
+            if t.ndim == 0 and t._device.type == "cpu":
+                continue
+            raise RuntimeError(device_mismatch("where", cond, t))
+    xa = (a if a._device is dev else a.to(dev))._data if ta else _scalar_for(a, dt)
+    xb = (b if b._device is dev else b.to(dev))._data if tb else _scalar_for(b, dt)
+    if ta and a._dtype is not dt:
+        xa = dev._backend.kernels["cast"](xa, dt)
+    if tb and b._dtype is not dt:
+        xb = dev._backend.kernels["cast"](xb, dt)
+    shape = cond._data.shape
+    for x in (xa, xb):
+        if hasattr(x, "shape"):
+            shape = broadcast_shapes("where", shape, x.shape)
+    res = _wrap(dev._backend.kernels["where"](cond._data, xa, xb), dt, dev)
+    if _state.enabled and dt.is_floating_point and (_rg(a) or _rg(b)):
+        record(_where_op, (cond, a, b), res)
+    return res
+
+
+def _dt_title(d):
+    from ..tensor import _dt_name
+    return _dt_name(d)
+
+
+def clamp(input, min=None, max=None, *, out=None):
+    """Limit values to [min, max]; the gradient passes where the value was inside (torch)."""
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    r = input
+    if min is not None:
+        r = where(r < min, min, r) if not _isnan_scalar(min) else r
+    if max is not None:
+        r = where(r > max, max, r) if not _isnan_scalar(max) else r
+    if isinstance(input, Tensor) and r._dtype is not input._dtype and not isinstance(
+            min, Tensor) and not isinstance(max, Tensor):
+        r = r.to(_dt.result_type(input, *(v for v in (min, max) if v is not None)))
+    return _out(r, out)
+
+
+clip = clamp
+
+
+def _isnan_scalar(v):
+    return isinstance(v, float) and v != v
+
+
+def clamp_min(x, min):
+    return clamp(x, min=min)
+
+
+def clamp_max(x, max):
+    return clamp(x, max=max)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """Replace NaN, +inf and -inf with finite numbers (the dtype's extremes by default)."""
+    if not x._dtype.is_floating_point:
+        return x.clone()
+    import numpy as np
+    info = np.finfo(np.float32 if x._dtype.name == "bfloat16" else x._dtype.np)
+    big = float(info.max) if x._dtype.name != "bfloat16" else 3.3895313892515355e38
+    posinf = big if posinf is None else posinf
+    neginf = -big if neginf is None else neginf
+    r = where(isnan(x), nan, x)
+    r = where(r == float("inf"), posinf, r)
+    return where(r == float("-inf"), neginf, r)
+
+
+def lerp(input, end, weight):
+    return input + weight * (end - input)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 * tensor2
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    return input + value * tensor1 / tensor2
+
+
+def hypot(a, b):
+    return sqrt(a * a + b * b)
+
+
+def logaddexp(a, b):
+    m = maximum(a, b)
+    return m + log(exp(a - m) + exp(b - m))
+
+
+def xlogy(x, y):
+    return where(x == 0, 0.0, x * log(y))
+
+
+def sinc(x):
+    px = x * math.pi
+    return where(x == 0, 1.0, sin(px) / where(x == 0, 1.0, px))
+
+
+def deg2rad(x):
+    return x * (math.pi / 180)
+
+
+def rad2deg(x):
+    return x * (180 / math.pi)
+
+
+def signbit(x):
+    if not x._dtype.is_floating_point:
+        return x < 0
+    return (x < 0) | ((x == 0) & (reciprocal(x) < 0))
+
+
+def copysign(a, b):
+    return abs(a) * where(signbit(b) if isinstance(b, Tensor) else
+                          (b < 0 or (b == 0 and math.copysign(1, b) < 0)), -1.0, 1.0)
+
+
+def heaviside(x, values):
+    return where(x == 0, values, (x > 0).to(x.dtype))
+
+
+def erfc(x):
+    return 1 - erf(x)
+
+
+def erfinv(x):
+    """Inverse error function (Giles' approximation refined by two Newton steps)."""
+    w = -log((1 - x) * (1 + x))
+    small = w < 5.0
+    ws = w - 2.5
+    wl = sqrt(where(small, 5.0, w)) - 3.0
+    p_s = _horner(ws, [2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                       0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941])
+    p_l = _horner(wl, [-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                       0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682])
+    r = where(small, p_s, p_l) * x
+    for _ in range(2):
+        err = erf(r) - x
+        r = r - err / ((2 / math.sqrt(math.pi)) * exp(-r * r))
+    return where(abs(x) == 1, x * float("inf"), r)
+
+
+def _horner(x, coeffs):
+    r = coeffs[0]
+    for c in coeffs[1:]:
+        r = r * x + c
+    return r
+
+
+def logit(x, eps=None):
+    if eps is not None:
+        x = clamp(x, eps, 1 - eps)
+    return log(x / (1 - x))
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    bx = x * beta
+    return where(bx > threshold, x, log1p(exp(-abs(bx))) / beta + relu(x))
+
+
+def positive(x):
+    return x

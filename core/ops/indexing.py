@@ -1,0 +1,503 @@
+"""Indexing (basic, advanced, boolean; reading and writing), gather/scatter and friends."""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..tensor import Tensor, _norm_dim
+from .registry import _state, defop, device_mismatch, record
+from . import shape as S
+
+_wrap = Tensor._wrap
+
+
+def _index_tensor(v, like):
+    from .creation import tensor
+    if isinstance(v, Tensor):
+        return v
+    t = tensor(v, device=like._device)
+    if t._dtype.is_floating_point:
+        raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+    return t
+
+
+def _normalize(x, index):
+    """Split an index into (basic-only?, normalised tuple). Bool masks become int64 index
+    tensors (this reads the mask's count back, as every framework must)."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    items = []
+    for it in index:
+        if isinstance(it, (list,)) or (hasattr(it, "__array__") and not isinstance(it, Tensor)
+                                        and not isinstance(it, (int, float))):
+            it = _index_tensor(it, x)
+        elif isinstance(it, bool):
+            from .creation import tensor
+            it = tensor(it, device=x._device)
+        elif not isinstance(it, (int, slice, Tensor, type(None), type(Ellipsis))):
+            if hasattr(it, "__index__"):
+                it = it.__index__()
+            else:
+                raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                                 f"byte Variables are valid indices (got {type(it).__name__})")
+        items.append(it)
+    consumed = 0
+    for it in items:
+        if isinstance(it, Tensor):
+            consumed += it.ndim if it._dtype is _dt.bool_ or it._dtype is _dt.uint8 else 1
+        elif it is not None and it is not Ellipsis:
+            consumed += 1
+    n = x.ndim
+    if items.count(Ellipsis) > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    if consumed > n:
+        raise IndexError(f"too many indices for tensor of dimension {n}")
+    if Ellipsis in items:
+        i = items.index(Ellipsis)
+        items[i:i + 1] = [slice(None)] * (n - consumed)
+    else:
+        items += [slice(None)] * (n - consumed)
+    out, dim, advanced = [], 0, False
+    shape = x._data.shape
+    for it in items:
+        if it is None:
+            out.append(None)
+            continue
+        if isinstance(it, Tensor):
+            if it._device is not x._device:
+                if it._device.type == "cpu":
+                    it = it.to(x._device)
+                else:
+                    raise RuntimeError(device_mismatch("index", x, it))
+            if it._dtype is _dt.bool_ or it._dtype is _dt.uint8:
+                m = it if it._dtype is _dt.bool_ else it.to(_dt.bool_)
+                for j in range(m.ndim):
+                    if m._data.shape[j] != shape[dim + j]:
+                        raise IndexError(f"The shape of the mask {list(m.shape)} at index {j} "
+                                         f"does not match the shape of the indexed tensor "
+                                         f"{list(shape)} at index {dim + j}")
+                if m.ndim == 0:
+                    # a 0-d mask adds a dim of size 1 (or 0): an index into a new axis
+                    out.append(("mask0", S.select(nonzero(S.reshape(m, (1,))), 1, 0)))
+                    advanced = True
+                    continue
+                nz = nonzero(m)
+                for j in range(m.ndim):
+                    out.append(S.select(nz, 1, j))
+                dim += m.ndim
+                advanced = True
+                continue
+            if it._dtype.is_floating_point:
+                raise IndexError("tensors used as indices must be long, int, byte or bool "
+                                 "tensors")
+            out.append(it if it._dtype is _dt.int64 else it.to(_dt.int64))
+            dim += 1
+            advanced = True
+            continue
+        size = shape[dim]
+        if isinstance(it, int):
+            if it < -size or it >= size:
+                raise IndexError(f"index {it} is out of bounds for dimension {dim} with size "
+                                 f"{size}")
+            out.append(it % size)
+        else:
+            start, stop, step = it.start, it.stop, it.step
+            if step is None:
+                step = 1
+            else:
+                step = int(step)
+                if step <= 0:
+                    raise ValueError("step must be greater than zero")
+            start, stop, _ = slice(start, stop, step).indices(size)
+            stop = max(stop, start)
+            out.append(slice(start, stop, step))
+        dim += 1
+    return advanced, tuple(out)
+
+
+def _native_index(index, x):
+    res = []
+    for it in index:
+        if isinstance(it, Tensor):
+            res.append(it._data)
+        elif isinstance(it, tuple):  # 0-d mask: becomes a new axis indexed by 0 or nothing
+            res.append(None)
+        else:
+            res.append(it)
+    return tuple(res)
+
+
+def _fix_mask0(x, index):
+    # x[True] / x[False]: add an axis, then keep (index 0) or drop (empty index) it.
+    if not any(isinstance(it, tuple) for it in index):
+        return x, index
+    new = []
+    for it in index:
+        if isinstance(it, tuple):
+            x = S.unsqueeze(x, len([i for i in new if i is not None]))
+            new.append(it[1])
+        else:
+            new.append(it)
+    return x, tuple(new)
+
+
+def getitem(x, index):
+    """x[index] with torch's semantics: basic indexing gives a view, advanced a copy."""
+    advanced, idx = _normalize(x, index)
+    if not advanced:
+        return S.getitem_basic(x, idx)
+    x, idx = _fix_mask0(x, idx)
+    return _gather_advanced(x, idx)
+
+
+def _g_index(ctx, g):
+    p = ctx.params
+    return (_index_put_zeros(g, p["shape"], p["index"]), None)
+
+
+_index_op = defop("index", _g_index, node_name="IndexBackward0")
+
+
+def _gather_advanced(x, idx):
+    data = x._device._backend.kernels["getitem_advanced"](x._data, _native_index(idx, x))
+    res = _wrap(data, x._dtype, x._device)
+    if _state.enabled and x._requires_grad:
+        record(_index_op, (x,), res, {"shape": x._data.shape, "index": idx})
+    return res
+
+
+def _g_index_put_zeros(ctx, g):
+    return (_gather_advanced(g, ctx.params["index"]),)
+
+
+_index_put_zeros_op = defop("index_put_zeros", _g_index_put_zeros)
+
+
+def _index_put_zeros(g, shape, idx):
+    """zeros(shape) with g accumulated at idx (the backward of advanced indexing)."""
+    k = g._device._backend.kernels
+    data = k["full"](shape, 0, g._dtype, g._device.index)
+    k["index_add"](data, _native_index(idx, g), g._data)
+    out = _wrap(data, g._dtype, g._device)
+    if _state.enabled and g._requires_grad:
+        record(_index_put_zeros_op, (g,), out, {"index": idx})
+    return out
+
+
+def _g_index_put(ctx, g):
+    idx = ctx.params["index"]
+    accumulate = ctx.params["accumulate"]
+    gx = g if accumulate else _index_put(g, idx, 0.0, False)
+    vshape = ctx.params["vshape"]
+    gv = None
+    if vshape is not None:
+        gv = _gather_advanced(g, idx) if ctx.params["advanced"] else S.getitem_basic(g, idx)
+    return gx, gv
+
+
+_index_put_op = defop("index_put", _g_index_put, node_name="IndexPutBackward0")
+
+
+def _index_put(x, idx, value, accumulate, advanced=True):
+    """A copy of x with value written (or accumulated) at idx."""
+    k = x._device._backend.kernels
+    data = k["contiguous"](x._data)
+    v = value._data if isinstance(value, Tensor) else value
+    native = _native_index(idx, x)
+    if accumulate:
+        if not isinstance(value, Tensor):
+            from .creation import full
+            v = full(_indexed_shape(x, native), value,
+                     dtype=x._dtype, device=x._device)._data
+        k["index_add"](data, native, v)
+    else:
+        k["setitem"](data, native, v)
+    out = _wrap(data, x._dtype, x._device)
+    if _state.enabled and (x._requires_grad or getattr(value, "_requires_grad", False)):
+        record(_index_put_op, (x, value), out, {
+            "index": idx, "accumulate": accumulate, "advanced": advanced,
+            "vshape": value.shape if isinstance(value, Tensor) else None})
+    return out
+
+
+def _indexed_shape(x, native):
+    return x._device._backend.kernels["getitem_advanced"](x._data, native).shape
+
+
+def _prepare_value(x, value, op="setitem"):
+    if isinstance(value, Tensor):
+        if value._device is not x._device:
+            if value.ndim == 0 or value._device.type == "cpu":
+                value = value.to(x._device)
+            else:
+                raise RuntimeError(device_mismatch(op, x, value))
+        if value._dtype is not x._dtype:
+            value = value.to(x._dtype)
+        return value
+    if isinstance(value, (bool, int, float)):
+        if x._dtype.is_floating_point:
+            return float(value)
+        if x._dtype is _dt.bool_:
+            return bool(value)
+        if isinstance(value, float):
+            return int(value)
+        return value
+    from .creation import tensor
+    return tensor(value, dtype=x._dtype, device=x._device)
+
+
+def setitem(x, index, value):
+    """x[index] = value, in place, seen through every view of x's storage."""
+    value = _prepare_value(x, value)
+    advanced, idx = _normalize(x, index)
+    grad = _state.enabled and (x._requires_grad or getattr(value, "_requires_grad", False))
+    if not grad:
+        x._check_inplace()
+        if any(isinstance(it, tuple) for it in idx):
+            return _setitem_mask0(x, idx, value)
+        v = value._data if isinstance(value, Tensor) else value
+        x._device._backend.kernels["setitem"](x._data, _native_index(idx, x), v)
+        x._version[0] += 1
+        return
+    if not advanced:
+        view = S.getitem_basic(x, idx)
+        view.copy_(value)
+        return
+    x._commit_inplace(_index_put(x, idx, value, False))
+
+
+def _setitem_mask0(x, idx, value):
+    y, idx2 = _fix_mask0(x, idx)
+    v = value._data if isinstance(value, Tensor) else value
+    x._device._backend.kernels["setitem"](y._data, _native_index(idx2, y), v)
+    x._version[0] += 1
+
+
+def index_put(x, indices, values, accumulate=False):
+    values = _prepare_value(x, values)
+    _, idx = _normalize(x, tuple(indices))
+    return _index_put(x, idx, values, accumulate)
+
+
+def index_put_(x, indices, values, accumulate=False):
+    return x._commit_inplace(index_put(x, indices, values, accumulate))
+
+
+def nonzero(x, *, as_tuple=False):
+    """Indices of the nonzero elements: an (n, ndim) int64 tensor, or a tuple of 1-d ones."""
+    res = _wrap(x._device._backend.kernels["nonzero"](x._data), _dt.int64, x._device)
+    if as_tuple:
+        if x.ndim == 0:
+            return (S.reshape(res, (-1,)),)
+        return tuple(S.select(res, 1, j) for j in range(x.ndim))
+    return res
+
+
+def argwhere(x):
+    return nonzero(x)
+
+
+def _check_gather_args(op, x, dim, index):
+    if not isinstance(index, Tensor) or index._dtype is not _dt.int64:
+        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+    if index._device is not x._device:
+        raise RuntimeError(device_mismatch(op, x, index))
+    if index.ndim != x.ndim and not (index.ndim <= 1 and x.ndim <= 1):
+        raise RuntimeError(f"Index tensor must have the same number of dimensions as "
+                           f"{'input' if op == 'gather' else 'self'} tensor")
+    d = _norm_dim(dim, max(x.ndim, 1), op)
+    for i in range(index.ndim):
+        if i != d and index._data.shape[i] > x._data.shape[i]:
+            raise RuntimeError(f"Size does not match at dimension {i} expected index "
+                               f"{list(index.shape)} to be smaller than self {list(x.shape)} "
+                               f"apart from dimension {d}")
+    return d
+
+
+def _g_gather(ctx, g):
+    p = ctx.params
+    from .creation import zeros
+    z = zeros(p["shape"], dtype=g.dtype, device=g.device)
+    return scatter_add(z, p["dim"], p["index"], g), None
+
+
+_gather_op = defop("gather", _g_gather)
+
+
+def gather(input, dim, index, *, sparse_grad=False):
+    """out[i][j] = input[index[i][j]][j] along ``dim`` (torch.gather)."""
+    d = _check_gather_args("gather", input, dim, index)
+    if input.ndim == 0:
+        input, index = S.reshape(input, (1,)), S.reshape(index, (1,))
+        return S.reshape(gather(input, 0, index), ())
+    data = input._device._backend.kernels["gather"](input._data, d, index._data)
+    res = _wrap(data, input._dtype, input._device)
+    if _state.enabled and input._requires_grad:
+        record(_gather_op, (input, index), res, {"shape": input._data.shape, "dim": d,
+                                                  "index": index})
+    return res
+
+
+def take_along_dim(input, indices, dim=None):
+    if dim is None:
+        return gather(S.reshape(input, (-1,)), 0, S.reshape(indices, (-1,)))
+    d = _norm_dim(dim, input.ndim)
+    shape = list(S.broadcast_shapes(input.shape, indices.shape))
+    ishape = list(shape)
+    ishape[d] = indices.shape[d]
+    xshape = list(shape)
+    xshape[d] = input.shape[d]
+    return gather(S.expand(input, xshape), d, S.expand(indices, ishape))
+
+
+def _g_scatter(ctx, g):
+    p = ctx.params
+    idx = p["index"]
+    gx = scatter(g, p["dim"], idx, 0.0) if ctx.needs_input_grad[0] else None
+    gs = gather(g, p["dim"], idx) if p["src_is_tensor"] and ctx.needs_input_grad[3] else None
+    return gx, None, None, gs
+
+
+_scatter_op = defop("scatter", _g_scatter)
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):
+    """A copy of input with src (a tensor, or a scalar value) written at index along dim."""
+    if src is None:
+        src = value
+    if reduce is not None:
+        if reduce == "add":
+            return scatter_add(input, dim, index, src if isinstance(src, Tensor) else
+                               _full_like_index(index, src, input))
+        if reduce == "multiply":
+            from .creation import ones_like
+            ones = ones_like(input)
+            f = scatter(ones, dim, index, src)
+            return input * f
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+    d = _check_gather_args("scatter", input, dim, index)
+    src_t = src if isinstance(src, Tensor) else _full_like_index(index, src, input)
+    if src_t._dtype is not input._dtype:
+        src_t = src_t.to(input._dtype)
+    data = input._device._backend.kernels["scatter"](input._data, d, index._data, src_t._data)
+    res = _wrap(data, input._dtype, input._device)
+    if _state.enabled and (input._requires_grad or getattr(src, "_requires_grad", False)):
+        record(_scatter_op, (input, None, index, src if isinstance(src, Tensor) else None), res,
+               {"dim": d, "index": index, "src_is_tensor": isinstance(src, Tensor)})
+    return res
+
+
+def _full_like_index(index, value, like):
+    from .creation import full
+    return full(index.shape, value, dtype=like._dtype, device=like._device)
+
+
+def _g_scatter_add(ctx, g):
+    p = ctx.params
+    return g, None, None, gather(g, p["dim"], p["index"])
+
+
+_scatter_add_op = defop("scatter_add", _g_scatter_add)
+
+
+def scatter_add(input, dim, index, src):
+    d = _check_gather_args("scatter_add", input, dim, index)
+    if src._dtype is not input._dtype:
+        src = src.to(input._dtype)
+    data = input._device._backend.kernels["scatter_add"](input._data, d, index._data, src._data)
+    res = _wrap(data, input._dtype, input._device)
+    if _state.enabled and (input._requires_grad or src._requires_grad):
+        record(_scatter_add_op, (input, None, index, src), res, {"dim": d, "index": index})
+    return res
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    if reduce == "sum":
+        return scatter_add(input, dim, index, src)
+    raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not supported yet; "
+                              "use scatter_add")
+
+
+def index_select(input, dim, index):
+    """Entries of input along dim at the int64 positions in index (a copy)."""
+    if not isinstance(index, Tensor):
+        raise TypeError("index_select(): argument 'index' must be Tensor")
+    if index.ndim > 1:
+        raise IndexError("index_select(): Index is supposed to be a vector")
+    if index._dtype.is_floating_point or index._dtype is _dt.bool_:
+        raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    d = _norm_dim(dim, max(input.ndim, 1), "index_select")
+    if input.ndim == 0:
+        return getitem(S.reshape(input, (1,)), S.reshape(index, (-1,)))[0]
+    return getitem(input, (slice(None),) * d + (S.reshape(index, (-1,)),))
+
+
+def masked_fill(input, mask, value):
+    from .elementwise import where
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"masked_fill_ only supports a 0-dimensional value tensor, but got "
+                           f"tensor with {value.ndim} dimension(s).")
+    if mask._dtype is not _dt.bool_:
+        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
+                           f"{mask._dtype}")
+    if isinstance(value, Tensor):
+        value = value.to(input._dtype)
+    elif not input._dtype.is_floating_point and isinstance(value, float):
+        value = int(value) if input._dtype is not _dt.bool_ else bool(value)
+    r = where(mask, value, input)
+    return r if r._dtype is input._dtype else r.to(input._dtype)
+
+
+def masked_select(input, mask):
+    a, m = S.broadcast_tensors(input, mask)
+    return getitem(a, m)
+
+
+def masked_scatter(input, mask, source):
+    a, m = S.broadcast_tensors(input, mask)
+    n = int(m.sum().item())
+    vals = S.narrow(S.reshape(source, (-1,)), 0, 0, n)
+    return index_put(S.clone(a), (m,), vals)
+
+
+def take(input, index):
+    return getitem(S.reshape(input, (-1,)), index)
+
+
+def _g_index_add_flat(ctx, g):
+    return g, None, gather(g, 0, ctx.params["index"])
+
+
+_index_add_flat_op = defop("index_add_flat", _g_index_add_flat)
+
+
+def index_add_flat(flat, positions, values):
+    """A copy of 1-d ``flat`` with ``values`` accumulated at ``positions``."""
+    k = flat._device._backend.kernels
+    data = k["contiguous"](flat._data)
+    k["index_add"](data, (positions._data,), values._data)
+    out = _wrap(data, flat._dtype, flat._device)
+    if _state.enabled and (flat._requires_grad or values._requires_grad):
+        record(_index_add_flat_op, (flat, None, values), out, {"index": positions})
+    return out
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    d = _norm_dim(dim, max(input.ndim, 1), "index_add")
+    if alpha != 1:
+        source = source * alpha
+    return index_put(input, (slice(None),) * d + (index,), source, accumulate=True)
+
+
+def index_copy(input, dim, index, source):
+    d = _norm_dim(dim, max(input.ndim, 1), "index_copy")
+    return index_put(input, (slice(None),) * d + (index,), source)
+
+
+def index_fill(input, dim, index, value):
+    d = _norm_dim(dim, max(input.ndim, 1), "index_fill")
+    return index_put(input, (slice(None),) * d + (index,), value)
+
+
+def put(input, index, source, accumulate=False):
+    flat = S.reshape(S.clone(input), (-1,))
+    return S.reshape(index_put(flat, (S.reshape(index, (-1,)),), S.reshape(source, (-1,)),
+                               accumulate), input.shape)

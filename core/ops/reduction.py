@@ -1,0 +1,558 @@
+"""Reductions, scans and sorting: dim/keepdim handling, dtype rules and backward rules."""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+
+from .. import dtypes as _dt
+from ..tensor import Tensor, _norm_dim
+from .registry import _state, defop, record
+from . import shape as S
+
+_wrap = Tensor._wrap
+
+values_indices = namedtuple("values_indices", ["values", "indices"])
+
+
+class _ret(tuple):
+    """torch.return_types.*: a tuple with named fields values and indices."""
+
+    __slots__ = ()
+
+    def __new__(cls, values, indices):
+        return tuple.__new__(cls, (values, indices))
+
+    values = property(lambda s: s[0])
+    indices = property(lambda s: s[1])
+
+    def __repr__(self):
+        return f"{type(self).__name__}(\nvalues={self[0]!r},\nindices={self[1]!r})"
+
+
+def _named(name):
+    return type(name, (_ret,), {"__slots__": ()})
+
+
+max_ret, min_ret, sort_ret, topk_ret = _named("max"), _named("min"), _named("sort"), _named("topk")
+kthvalue_ret, median_ret, mode_ret = _named("kthvalue"), _named("median"), _named("mode")
+aminmax_ret = namedtuple("aminmax", ["min", "max"])
+
+
+def _axes(x, dim, op):
+    n = x.ndim
+    if dim is None:
+        return tuple(range(n))
+    if isinstance(dim, (list, tuple)):
+        axes = tuple(sorted({_norm_dim(d, n, op) for d in dim}))
+        if len(axes) != len(dim):
+            raise RuntimeError(f"{op}(): dim appears multiple times in the list of dims")
+        return axes if axes else tuple(range(n))
+    return (_norm_dim(dim, n, op),)
+
+
+def _unsqueeze_to(g, shape, axes, keepdim):
+    if not keepdim and axes:
+        new = list(g._data.shape)
+        for a in axes:
+            new.insert(a, 1)
+        g = S.reshape(g, tuple(new))
+    return S.expand(g, shape)
+
+
+def _g_sum(ctx, g):
+    p = ctx.params
+    return (_unsqueeze_to(g, p["shape"], p["axes"], p["keepdim"]),)
+
+
+_sum_op = defop("sum", _g_sum)
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    """Sum over ``dim`` (all dims when None); integer and bool inputs sum in int64."""
+    x = input
+    if dtype is not None:
+        x = x.to(_dt.to_dtype(dtype))
+    elif not x._dtype.is_floating_point:
+        x = x.to(_dt.int64)
+    axes = _axes(x, dim, "sum")
+    shape = x._data.shape
+    k = x._device._backend.kernels
+    if not axes:
+        data = k["contiguous"](x._data) if shape == () else x._data
+        res = _wrap(k["contiguous"](x._data), x._dtype, x._device)
+    else:
+        res = _wrap(k["sum"](x._data, axes, keepdim), x._dtype, x._device)
+    if _state.enabled and x._requires_grad:
+        record(_sum_op, (x,), res, {"shape": shape, "axes": axes, "keepdim": keepdim})
+    return _maybe_out(res, out)
+
+
+def _maybe_out(res, out):
+    if out is None:
+        return res
+    from .elementwise import _out
+    return _out(res, out)
+
+
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    from .elementwise import where, isnan
+    return sum(where(isnan(input), 0, input), dim, keepdim, dtype=dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
+    x = input if dtype is None else input.to(_dt.to_dtype(dtype))
+    if not x._dtype.is_floating_point:
+        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {_title(x._dtype)}")
+    axes = _axes(x, dim, "mean")
+    n = 1
+    for a in axes:
+        n *= x._data.shape[a]
+    s = sum(x, axes if dim is not None else None, keepdim)
+    return _maybe_out(s / n if n else s * float("nan"), out)
+
+
+def nanmean(input, dim=None, keepdim=False):
+    from .elementwise import isnan, logical_not
+    keep = logical_not(isnan(input))
+    return nansum(input, dim, keepdim) / sum(keep, dim, keepdim)
+
+
+def _title(d):
+    from ..tensor import _dt_name
+    return _dt_name(d)
+
+
+def _g_prod(ctx, g):
+    x, = ctx.inputs
+    p = ctx.params
+    axes = p["axes"]
+    # Product of all other elements: exclusive cumprods from both sides (safe with zeros).
+    rest = [i for i in range(x.ndim) if i not in axes]
+    y = S.permute(x, rest + list(axes))
+    lead = y._data.shape[:len(rest)]
+    flat = S.reshape(y, lead + (-1,))
+    from .creation import ones
+    one = ones(lead + (1,), dtype=x.dtype, device=x.device)
+    left = cumprod(S.cat([one, S.narrow(flat, -1, 0, flat.shape[-1] - 1)], -1), -1)
+    right = S.flip(cumprod(S.cat([one, S.narrow(S.flip(flat, -1), -1, 0, flat.shape[-1] - 1)],
+                                 -1), -1), -1)
+    others = S.reshape(left * right, y._data.shape)
+    inv = [0] * x.ndim
+    for i, d in enumerate(rest + list(axes)):
+        inv[d] = i
+    others = S.permute(others, inv)
+    return (_unsqueeze_to(g, x.shape, axes, p["keepdim"]) * others,)
+
+
+_prod_op = defop("prod", _g_prod, inputs=True)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    x = input
+    if dtype is not None:
+        x = x.to(_dt.to_dtype(dtype))
+    elif not x._dtype.is_floating_point:
+        x = x.to(_dt.int64)
+    axes = _axes(x, dim, "prod")
+    if not axes:
+        return S.clone(x)
+    res = _wrap(x._device._backend.kernels["prod"](x._data, axes, keepdim), x._dtype, x._device)
+    if _state.enabled and x._requires_grad:
+        record(_prod_op, (x,), res, {"axes": axes, "keepdim": keepdim})
+    return res
+
+
+def _g_amax(ctx, g):
+    x, = ctx.inputs
+    out = ctx.out
+    p = ctx.params
+    o = _unsqueeze_to(out, x.shape, p["axes"], p["keepdim"])
+    mask = (x == o).to(g.dtype)
+    count = _unsqueeze_to(sum(mask, p["axes"], p["keepdim"]), x.shape, p["axes"], p["keepdim"])
+    # NOTE: torch's amax/amin (and max() without dim) share the gradient evenly among ties
+    return (_unsqueeze_to(g, x.shape, p["axes"], p["keepdim"]) * mask / count,)
+
+
+_amax_op = defop("amax", _g_amax, inputs=True, out=True)
+_amin_op = defop("amin", _g_amax, inputs=True, out=True)
+
+
+def _extreme(kname, op, x, dim, keepdim, opname):
+    axes = _axes(x, dim, opname)
+    if x.numel() == 0:
+        if dim is None:
+            raise RuntimeError(f"{opname}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        for a in axes:
+            if x._data.shape[a] == 0:
+                raise IndexError(f"{opname}(): Expected reduction dim {a} to have non-zero size.")
+    if not axes:
+        return S.clone(x)
+    res = _wrap(x._device._backend.kernels[kname](x._data, axes, keepdim), x._dtype, x._device)
+    if _state.enabled and x._requires_grad:
+        record(op, (x,), res, {"axes": axes, "keepdim": keepdim})
+    return res
+
+
+def amax(input, dim=(), keepdim=False):
+    return _extreme("amax", _amax_op, input, None if dim == () else dim, keepdim, "amax")
+
+
+def amin(input, dim=(), keepdim=False):
+    return _extreme("amin", _amin_op, input, None if dim == () else dim, keepdim, "amin")
+
+
+def _arg(kname, x, dim, keepdim, opname):
+    if dim is None:
+        if x.numel() == 0:
+            raise RuntimeError(f"{opname}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0.")
+        flat = S.reshape(x, (-1,))
+        r = _wrap(x._device._backend.kernels[kname](flat._data, 0, False), _dt.int64, x._device)
+        return S.reshape(r, (1,) * x.ndim) if keepdim else r
+    d = _norm_dim(dim, x.ndim, opname)
+    if x.ndim == 0:
+        from .creation import zeros
+        return zeros((), dtype=_dt.int64, device=x.device)
+    if x._data.shape[d] == 0:
+        raise IndexError(f"{opname}(): Expected reduction dim {d} to have non-zero size.")
+    return _wrap(x._device._backend.kernels[kname](x._data, d, keepdim), _dt.int64, x._device)
+
+
+def argmax(input, dim=None, keepdim=False):
+    return _arg("argmax", input, dim, keepdim, "argmax")
+
+
+def argmin(input, dim=None, keepdim=False):
+    return _arg("argmin", input, dim, keepdim, "argmin")
+
+
+def _with_indices(kname, ext, input, dim, keepdim, ret, opname):
+    if isinstance(dim, Tensor):  # torch.max(a, b) is maximum
+        from . import elementwise
+        return (elementwise.maximum if kname == "argmax" else elementwise.minimum)(input, dim)
+    if dim is None:
+        return ext(input)
+    idx = _arg(kname, input, dim, True, opname)
+    from .indexing import gather
+    vals = gather(input, dim, idx) if input.ndim else S.clone(input)
+    if not keepdim and input.ndim:
+        d = _norm_dim(dim, input.ndim)
+        vals, idx = S.squeeze(vals, d), S.squeeze(idx, d)
+    return ret(vals, idx)
+
+
+def max(input, dim=None, keepdim=False, *, out=None):
+    """Largest element, or (values, indices) along ``dim``; ``max(a, b)`` is maximum."""
+    return _with_indices("argmax", amax, input, dim, keepdim, max_ret, "max")
+
+
+def min(input, dim=None, keepdim=False, *, out=None):
+    return _with_indices("argmin", amin, input, dim, keepdim, min_ret, "min")
+
+
+def aminmax(input, *, dim=None, keepdim=False):
+    return aminmax_ret(amin(input, () if dim is None else dim, keepdim),
+                       amax(input, () if dim is None else dim, keepdim))
+
+
+def all(input, dim=None, keepdim=False):
+    from .elementwise import ne
+    b = input if input._dtype is _dt.bool_ else ne(input, 0)
+    if b.numel() == 0:
+        from .creation import ones
+        shape = _reduced_shape(b, dim, keepdim)
+        return ones(shape, dtype=_dt.bool_, device=input.device)
+    return amin(b, () if dim is None else dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    from .elementwise import ne
+    b = input if input._dtype is _dt.bool_ else ne(input, 0)
+    if b.numel() == 0:
+        from .creation import zeros
+        return zeros(_reduced_shape(b, dim, keepdim), dtype=_dt.bool_, device=input.device)
+    return amax(b, () if dim is None else dim, keepdim)
+
+
+def _reduced_shape(x, dim, keepdim):
+    axes = _axes(x, dim, "reduce")
+    return tuple((1 if keepdim else None) if i in axes else s
+                 for i, s in enumerate(x._data.shape) if keepdim or i not in axes)
+
+
+def count_nonzero(input, dim=None):
+    from .elementwise import ne
+    return sum(ne(input, 0), dim)
+
+
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    """Variance with ``correction`` (default 1, Bessel's) as torch.var."""
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    if isinstance(dim, bool):  # legacy var(x, unbiased)
+        correction, dim = (1 if dim else 0), None
+    x = input
+    if not x._dtype.is_floating_point:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    axes = _axes(x, dim, "var")
+    n = 1
+    for a in axes:
+        n *= x._data.shape[a]
+    mu = mean(x, axes, keepdim=True)
+    d = x - mu
+    s = sum(d * d, axes, keepdim)
+    denom = n - correction
+    return s / denom if denom > 0 else s * float("inf") if n else s * float("nan")
+
+
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    from .elementwise import sqrt
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim))
+
+
+def logsumexp(input, dim, keepdim=False):
+    from .elementwise import exp, log, where, isinf
+    x = input if input._dtype.is_floating_point else input.to(_dt.get_default_dtype())
+    axes = _axes(x, dim, "logsumexp")
+    m = amax(x, axes, keepdim=True).detach()
+    m = where(isinf(m), 0.0, m)
+    r = log(sum(exp(x - m), axes, keepdim=True)) + m
+    return r if keepdim else S.reshape(r, _reduced_shape(x, axes, False))
+
+
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """Vector p-norm (matrix 'fro'/'nuc' via linalg)."""
+    from .elementwise import abs as _abs, sqrt, pow
+    x = input if dtype is None else input.to(dtype)
+    if not x._dtype.is_floating_point:
+        raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {_title(x._dtype)}")
+    if p == "fro" or p == 2 or p is None:
+        return sqrt(sum(x * x, dim, keepdim))
+    if p == float("inf"):
+        return amax(_abs(x), () if dim is None else dim, keepdim)
+    if p == float("-inf"):
+        return amin(_abs(x), () if dim is None else dim, keepdim)
+    if p == 0:
+        return sum((x != 0).to(x.dtype), dim, keepdim)
+    if p == 1:
+        return sum(_abs(x), dim, keepdim)
+    if p == "nuc":
+        from . import linalg
+        return linalg.matrix_norm(x, "nuc", keepdim=keepdim)
+    return pow(sum(pow(_abs(x), p), dim, keepdim), 1.0 / p)
+
+
+def _g_cumsum(ctx, g):
+    d = ctx.params["dim"]
+    return (S.flip(cumsum(S.flip(g, (d,)), d), (d,)),)
+
+
+_cumsum_op = defop("cumsum", _g_cumsum)
+
+
+def cumsum(input, dim, *, dtype=None):
+    x = input
+    if dtype is not None:
+        x = x.to(_dt.to_dtype(dtype))
+    elif not x._dtype.is_floating_point:
+        x = x.to(_dt.int64)
+    if x.ndim == 0:
+        return S.clone(x)
+    d = _norm_dim(dim, x.ndim, "cumsum")
+    res = _wrap(x._device._backend.kernels["cumsum"](x._data, d), x._dtype, x._device)
+    if _state.enabled and x._requires_grad:
+        record(_cumsum_op, (x,), res, {"dim": d})
+    return res
+
+
+def _g_cumprod(ctx, g):
+    x, = ctx.inputs
+    out = ctx.out
+    d = ctx.params["dim"]
+    # NOTE: assumes no zeros in x (torch handles zeros with a slower exact formula)
+    return (S.flip(cumsum(S.flip(g * out, (d,)), d), (d,)) / x,)
+
+
+_cumprod_op = defop("cumprod", _g_cumprod, inputs=True, out=True)
+
+
+def cumprod(input, dim, *, dtype=None):
+    x = input
+    if dtype is not None:
+        x = x.to(_dt.to_dtype(dtype))
+    elif not x._dtype.is_floating_point:
+        x = x.to(_dt.int64)
+    if x.ndim == 0:
+        return S.clone(x)
+    d = _norm_dim(dim, x.ndim, "cumprod")
+    res = _wrap(x._device._backend.kernels["cumprod"](x._data, d), x._dtype, x._device)
+    if _state.enabled and x._requires_grad:
+        record(_cumprod_op, (x,), res, {"dim": d})
+    return res
+
+
+def cummax(input, dim):
+    d = _norm_dim(dim, input.ndim)
+    from .creation import arange
+    from .elementwise import where
+    n = input.shape[d]
+    vals, idxs = [], []
+    cur = S.select(input, d, 0)
+    ci = S.select(arange(n, device=input.device), 0, 0) * 0 + S.select(input, d, 0).to(
+        _dt.int64) * 0
+    for i in range(n):
+        v = S.select(input, d, i)
+        take = v >= cur
+        cur = where(take, v, cur)
+        ci = where(take, i, ci)
+        vals.append(cur)
+        idxs.append(ci)
+    return values_indices(S.stack(vals, d), S.stack(idxs, d))
+
+
+def _g_sort(ctx, g, _gi=None):
+    idx = ctx.outs[1]
+    d = ctx.params["dim"]
+    from .creation import zeros
+    from .indexing import scatter
+    z = zeros(ctx.params["shape"], dtype=g.dtype, device=g.device)
+    return (scatter(z, d, idx, g),)
+
+
+_sort_op = defop("sort", _g_sort, out=True, n_outputs=2)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """Sorted values and their int64 indices along ``dim`` (NaN sorts as the largest)."""
+    x = input
+    if x.ndim == 0:
+        from .creation import zeros
+        return sort_ret(S.clone(x), zeros((), dtype=_dt.int64, device=x.device))
+    d = _norm_dim(dim, x.ndim, "sort")
+    vals, idx = x._device._backend.kernels["sort"](x._data, d, bool(descending), True)
+    v = _wrap(vals, x._dtype, x._device)
+    i = _wrap(idx, _dt.int64, x._device)
+    if _state.enabled and x._requires_grad:
+        record(_sort_op, (x,), (v, i), {"dim": d, "shape": x._data.shape})
+    return sort_ret(v, i)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return sort(input, dim, descending, stable)[1]
+
+
+def msort(input):
+    return sort(input, 0)[0]
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    d = _norm_dim(dim, max(input.ndim, 1), "topk")
+    size = input.shape[d] if input.ndim else 1
+    if k > size or k < 0:
+        raise RuntimeError(f"selected index k out of range")
+    v, i = sort(input, d, descending=largest)
+    return topk_ret(S.narrow(v, d, 0, k), S.narrow(i, d, 0, k))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    d = _norm_dim(dim, max(input.ndim, 1), "kthvalue")
+    v, i = sort(input, d)
+    v, i = S.narrow(v, d, k - 1, 1), S.narrow(i, d, k - 1, 1)
+    if not keepdim:
+        v, i = S.squeeze(v, d), S.squeeze(i, d)
+    return kthvalue_ret(v, i)
+
+
+def median(input, dim=None, keepdim=False):
+    """Lower median, as torch (no averaging of the two middle values)."""
+    if dim is None:
+        flat = S.reshape(input, (-1,))
+        v, _ = sort(flat)
+        return v[(flat.shape[0] - 1) // 2]
+    d = _norm_dim(dim, input.ndim, "median")
+    n = input.shape[d]
+    r = kthvalue(input, (n - 1) // 2 + 1, d, keepdim)
+    return median_ret(r[0], r[1])
+
+
+def quantile(input, q, dim=None, keepdim=False, interpolation="linear"):
+    x = S.reshape(input, (-1,)) if dim is None else input
+    d = 0 if dim is None else _norm_dim(dim, x.ndim)
+    v, _ = sort(x, d)
+    n = v.shape[d]
+    qs = [q] if isinstance(q, (int, float)) else (q.tolist() if isinstance(q, Tensor) else list(q))
+    outs = []
+    for qq in qs:
+        pos = qq * (n - 1)
+        lo, hi = math.floor(pos), math.ceil(pos)
+        a, b = S.select(v, d, lo), S.select(v, d, hi)
+        outs.append(a + (b - a) * (pos - lo))
+    r = S.stack(outs, 0) if not isinstance(q, (int, float)) else outs[0]
+    if keepdim and dim is not None:
+        r = S.unsqueeze(r, d + (0 if isinstance(q, (int, float)) else 1))
+    return r
+
+
+def mode(input, dim=-1, keepdim=False):
+    import numpy as np
+    h = input.detach().cpu().numpy()
+    d = _norm_dim(dim, input.ndim)
+    moved = np.moveaxis(h, d, -1)
+    vals = np.empty(moved.shape[:-1], dtype=h.dtype)
+    idxs = np.empty(moved.shape[:-1], dtype=np.int64)
+    for ix in np.ndindex(*moved.shape[:-1]):
+        row = moved[ix]
+        u, c = np.unique(row, return_counts=True)
+        m = u[np.argmax(c)]
+        vals[ix] = m
+        idxs[ix] = np.nonzero(row == m)[0][-1]
+    from .creation import from_numpy
+    v, i = from_numpy(vals).to(input.device), from_numpy(idxs).to(input.device)
+    if keepdim:
+        v, i = S.unsqueeze(v, d), S.unsqueeze(i, d)
+    return mode_ret(v, i)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
+    import numpy as np
+    h = input.detach().cpu().numpy()
+    res = np.unique(h, return_inverse=return_inverse, return_counts=return_counts, axis=dim)
+    from .creation import from_numpy
+    if not (return_inverse or return_counts):
+        return from_numpy(res).to(input.device)
+    out = [from_numpy(np.asarray(r)).to(input.device) for r in res]
+    if return_inverse:
+        out[1] = S.reshape(out[1].to(_dt.int64), input.shape if dim is None else (-1,))
+    return tuple(out)
+
+
+def bincount(input, weights=None, minlength=0):
+    import numpy as np
+    h = input.detach().cpu().numpy()
+    w = None if weights is None else weights.detach().cpu().numpy()
+    from .creation import from_numpy
+    r = np.bincount(h, w, minlength)
+    return from_numpy(r if w is not None else r.astype(np.int64)).to(input.device)
+
+
+def histc(input, bins=100, min=0, max=0):
+    import numpy as np
+    h = input.detach().cpu().numpy()
+    lo, hi = (float(h.min()), float(h.max())) if min == max else (min, max)
+    r, _ = np.histogram(h, bins=bins, range=(lo, hi))
+    from .creation import from_numpy
+    return from_numpy(r.astype(h.dtype)).to(input.device)

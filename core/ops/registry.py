@@ -1,0 +1,153 @@
+"""The op table and the dispatcher.
+
+Every op is defined once, here in core: primitives through ``defop`` (a backend kernel does the
+computing; the definition gives the backward rule and what it saves), composites through
+``composite`` (a Python function over ember ops; a backend MAY register a fused kernel for it).
+
+The dispatcher's hot path, for a small op, is: device identity check, dtype rule, one dict
+lookup of the kernel, the kernel call, wrapping the result, and (only when grad is enabled and
+an input requires grad) recording a Node.
+"""
+from __future__ import annotations
+
+from ..autograd import grad_mode
+from ..autograd.graph import Node, SavedTensor
+
+OPS: dict[str, "OpDef"] = {}
+COMPOSITES: dict[str, object] = {}
+
+_state = grad_mode.state
+
+
+def _camel(name: str) -> str:
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+
+
+class OpDef:
+    """One differentiable op: its backward rule and what it saves for it.
+
+    ``backward(ctx, *grads)`` returns one gradient (or None) per input, written in ember ops.
+    """
+
+    __slots__ = ("name", "backward", "save_inputs", "save_out", "node_cls", "n_outputs")
+
+    def __init__(self, name, backward, save_inputs=False, save_out=False, n_outputs=1,
+                 node_name=None):
+        self.name = name
+        self.backward = backward
+        self.save_inputs = save_inputs
+        self.save_out = save_out
+        self.n_outputs = n_outputs
+        cls_name = node_name or f"{_camel(name)}Backward0"
+        self.node_cls = type(cls_name, (Node,), {
+            "__slots__": (), "_backward": staticmethod(backward) if backward else None,
+            "_n_outputs": n_outputs, "_saves": bool(save_inputs or save_out)})
+
+
+def defop(name, backward=None, *, inputs=False, out=False, n_outputs=1, node_name=None):
+    """Define (or look up) the differentiable op ``name``."""
+    op = OpDef(name, backward, inputs, out, n_outputs, node_name)
+    OPS[name] = op
+    return op
+
+
+def record(op: OpDef, inputs, outputs, params=None):
+    """Record ``op`` on the tape: ``outputs`` (a Tensor or tuple) now have a grad_fn whose edges
+    point at the nodes of ``inputs`` (Tensors, or anything else, which gets no gradient)."""
+    from ..tensor import Tensor
+    nexts = []
+    meta = []
+    for t in inputs:
+        if isinstance(t, Tensor):
+            nexts.append(t._grad_edge() if t._requires_grad else None)
+            meta.append((t._data.shape, t._dtype))
+        else:
+            nexts.append(None)
+            meta.append(None)
+    single = not isinstance(outputs, (tuple, list))
+    outs = (outputs,) if single else tuple(outputs)
+    saved = None
+    if op.save_inputs or op.save_out:
+        sin = sout = None
+        if op.save_inputs:
+            sin = tuple(SavedTensor(t) if isinstance(t, Tensor) else t for t in inputs)
+        if op.save_out:
+            sout = tuple(SavedTensor(o, is_output=True) if o is not None else None for o in outs)
+        saved = (sin, sout)
+    out_meta = tuple((o._data.shape, o._dtype) if o is not None else None for o in outs)
+    node = op.node_cls(tuple(nexts), saved, params or {}, tuple(meta), out_meta)
+    for i, o in enumerate(outs):
+        if o is not None and o._dtype.is_floating_point:
+            o._requires_grad = True
+            o._grad_fn = node
+            o._output_nr = i
+    return node
+
+
+def needs_grad(*tensors) -> bool:
+    """True when grad mode is on and some tensor argument requires grad."""
+    if not _state.enabled:
+        return False
+    for t in tensors:
+        if getattr(t, "_requires_grad", False):
+            return True
+    return False
+
+
+def composite(name, backward=None, *, inputs=True, out=False):
+    """Register a composite op: ``fn`` computes it from ember ops, so every backend gets it and
+    autograd follows its primitives. A backend may register a kernel under ``name``: it is used
+    when no gradient is needed, or always when ``backward`` is given (the op is then recorded as
+    one node with that rule)."""
+    def wrap(fn):
+        op = defop(name, backward, inputs=inputs, out=out) if backward else None
+
+        def dispatch(*args, **kwargs):
+            from ..tensor import Tensor
+            first = next((a for a in args if isinstance(a, Tensor)), None)
+            if first is not None:
+                kernel = first._device._backend.kernels.get(name)
+                if kernel is not None:
+                    grad = needs_grad(*args)
+                    if not grad or op is not None:
+                        return _run_fused(kernel, op, args, kwargs, grad, first)
+            return fn(*args, **kwargs)
+        dispatch.__name__ = fn.__name__
+        dispatch.__qualname__ = fn.__qualname__
+        dispatch.__doc__ = fn.__doc__
+        dispatch.decomposition = fn
+        COMPOSITES[name] = dispatch
+        return dispatch
+    return wrap
+
+
+def _run_fused(kernel, op, args, kwargs, grad, first):
+    from ..tensor import Tensor
+    dev = first._device
+    native = [a._data if isinstance(a, Tensor) else a for a in args]
+    for a in args:
+        if isinstance(a, Tensor) and a._device is not dev:
+            raise RuntimeError(device_mismatch(op.name if op else "op", first, a))
+    out = kernel(*native, **kwargs)
+    multi = isinstance(out, tuple)
+    outs = out if multi else (out,)
+    dtype = first._dtype
+    res = tuple(Tensor._wrap(o, _dtype_of(o, dtype), dev) for o in outs)
+    if grad:
+        tens = [a for a in args]
+        record(op, tens, res if multi else res[0], kwargs)
+    return res if multi else res[0]
+
+
+def _dtype_of(native, default):
+    from .. import dtypes
+    d = getattr(native, "dtype", None)
+    try:
+        return dtypes.from_numpy_dtype(d) if d is not None else default
+    except TypeError:
+        return default
+
+
+def device_mismatch(opname, a, b) -> str:
+    return (f"Expected all tensors to be on the same device, but found at least two devices, "
+            f"{a.device} and {b.device}! (in {opname}; move one with .to())")

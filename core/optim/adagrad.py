@@ -1,0 +1,77 @@
+"""Adagrad, torch's single-tensor update rule exactly (``torch.optim.Adagrad``, dense grads)."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import ember
+
+from .optimizer import Optimizer, _no_grad_step, _scalar_step
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al.), with learning-rate decay and L2 weight decay.
+
+    Per parameter, at step ``t`` with gradient ``g``::
+
+        g = g + weight_decay * p
+        clr = lr / (1 + (t - 1) * lr_decay)
+        s = s + g * g                  (s starts at initial_accumulator_value)
+        p = p - clr * g / (sqrt(s) + eps)
+
+    Example::
+
+        >>> opt = ember.optim.Adagrad(model.parameters(), lr=1e-2)
+    """
+
+    def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0,
+                 weight_decay: float = 0, initial_accumulator_value: float = 0,
+                 eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: bool | None = None) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= lr_decay:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= initial_accumulator_value:
+            raise ValueError(f"Invalid initial_accumulator_value value: "
+                             f"{initial_accumulator_value}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        # NOTE: torch creates Adagrad's state eagerly, in the constructor; match it so that
+        # state_dict() before the first step looks the same.
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = _scalar_step()
+                state["sum"] = ember.full_like(p, group["initial_accumulator_value"])
+
+    @_no_grad_step
+    def step(self, closure=None):
+        """Perform one Adagrad step; returns the closure's loss, if a closure is given."""
+        loss = self._eval_closure(closure)
+        for group in self.param_groups:
+            lr, lr_decay = group["lr"], group["lr_decay"]
+            wd, eps = group["weight_decay"], group["eps"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad = p.grad if not group["maximize"] else -p.grad
+                state = self.state[p]
+                step_t = state["step"]
+                step_t.add_(1)
+                step = step_t.item()
+                if wd != 0:
+                    grad = grad.add(p, alpha=wd)
+                clr = lr / (1 + (step - 1) * lr_decay)
+                state_sum = state["sum"]
+                state_sum.addcmul_(grad, grad, value=1)
+                std = state_sum.sqrt().add_(eps)
+                p.addcdiv_(grad, std, value=-clr)
+        return loss

@@ -1,0 +1,226 @@
+"""The optimizer base class: parameter groups, per-parameter state, and torch's state_dict format.
+
+Optimizers are built only on the public tensor API (in-place ops under ``ember.no_grad()``), so
+every backend gets them for free.
+
+Example::
+
+    >>> import ember
+    >>> w = ember.zeros(3, requires_grad=True)
+    >>> opt = ember.optim.SGD([w], lr=0.1)
+    >>> (w - 1).pow(2).sum().backward()
+    >>> opt.step(); opt.zero_grad()
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+import ember
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """Singleton marking a hyper-parameter that has no default (torch's ``optim.required``)."""
+
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+def _no_grad_step(step: Callable) -> Callable:
+    """Run an optimizer's ``step`` with grad recording off (the update is not differentiable)."""
+
+    @functools.wraps(step)
+    def wrapper(self, *args, **kwargs):
+        with ember.no_grad():
+            return step(self, *args, **kwargs)
+
+    return wrapper
+
+
+class Optimizer:
+    """Base class of all optimizers, as ``torch.optim.Optimizer``.
+
+    Args:
+        params: an iterable of tensors, or of dicts (parameter groups) each with a ``"params"``
+            entry and any per-group hyper-parameter overrides.
+        defaults: the default hyper-parameters, applied to groups that do not set them.
+
+    ``state`` maps each parameter (the tensor itself, by identity) to a dict of its buffers.
+    ``state_dict()`` replaces parameters by integer ids in group order, as torch does.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, ember.Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors or "
+                f"dicts, but got {type(params).__name__}")
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"defaults": self.defaults, "state": self.state, "param_groups": self.param_groups}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __repr__(self) -> str:
+        lines = [self.__class__.__name__ + " ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a parameter group (a dict with ``"params"`` and optional overrides)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        if isinstance(params, ember.Tensor):
+            param_group["params"] = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        else:
+            param_group["params"] = list(params)
+        for p in param_group["params"]:
+            if not isinstance(p, ember.Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required "
+                                 f"optimization parameter {name}")
+            param_group.setdefault(name, default)
+        seen = set()
+        for group in self.param_groups:
+            seen.update(id(p) for p in group["params"])
+        if any(id(p) in seen for p in param_group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        if len({id(p) for p in param_group["params"]}) != len(param_group["params"]):
+            import warnings
+            warnings.warn("optimizer contains a parameter group with duplicate parameters; "
+                          "in future, this will cause an error", stacklevel=3)
+        self.param_groups.append(param_group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized tensors (to ``None`` by default, as torch)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    if p.grad.grad_fn is not None:  # a grad with history (create_graph=True)
+                        p.grad = p.grad.detach()
+                    p.grad.zero_()
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Perform one step; ``closure`` (optional) re-evaluates the model and returns the loss."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _eval_closure(closure: Callable[[], Any] | None) -> Any:
+        if closure is None:
+            return None
+        with ember.enable_grad():
+            return closure()
+
+    # -- state_dict ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return ``{"state": {id: {...}}, "param_groups": [{..., "params": [ids]}]}`` (torch's
+        format). State tensors are referenced, not copied, as torch does."""
+        mapping: dict[int, int] = {}
+        start = 0
+
+        def pack(group: dict[str, Any]) -> dict[str, Any]:
+            nonlocal start
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                mapping.setdefault(id(p), i)
+            packed["params"] = [mapping[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            return packed
+
+        groups = [pack(g) for g in self.param_groups]
+        state = {mapping[id(p)]: v for p, v in self.state.items() if id(p) in mapping}
+        return {"state": state, "param_groups": groups}
+
+    @staticmethod
+    def _cast_state(param: Any, value: Any, key: Any = None) -> Any:
+        # NOTE: as torch, floating state follows the parameter's dtype and device, except "step",
+        # which stays where it was saved (a host scalar).
+        if isinstance(value, ember.Tensor):
+            if key == "step":
+                return value
+            if value.dtype.is_floating_point:
+                return value.to(dtype=param.dtype, device=param.device)
+            return value.to(device=param.device)
+        if isinstance(value, dict):
+            return {k: Optimizer._cast_state(param, v, k) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(Optimizer._cast_state(param, v, key) for v in value)
+        return value
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a dict returned by :meth:`state_dict`; groups are matched by position."""
+        state_dict = {"state": dict(state_dict["state"]),
+                      "param_groups": copy.deepcopy(state_dict["param_groups"])}
+        groups = self.param_groups
+        saved_groups = state_dict["param_groups"]
+        if len(groups) != len(saved_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups "
+                             f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+        for i, (g, sg) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(sg["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group {i} of {len(sg['params'])} "
+                    f"parameters that doesn't match the size of optimizer's group "
+                    f"({len(g['params'])})")
+        id_map = {}
+        for g, sg in zip(groups, saved_groups):
+            for old_id, p in zip(sg["params"], g["params"]):
+                id_map[old_id] = p
+        state: defaultdict = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k in id_map:
+                param = id_map[k]
+                state[param] = self._cast_state(param, v)
+            else:
+                state[k] = v
+        new_groups = []
+        for g, sg in zip(groups, saved_groups):
+            sg = dict(sg)
+            sg["params"] = g["params"]
+            new_groups.append(sg)
+        self.state = state
+        self.param_groups = new_groups
+
+
+def _scalar_step() -> Any:
+    """A fresh step counter: a float32 scalar tensor on the host, as torch keeps it."""
+    return ember.tensor(0.0, dtype=ember.float32, device="cpu")

@@ -1,0 +1,203 @@
+"""The backend contract: what a backend plugin provides, and what each primitive kernel means.
+
+A backend is data: a name, the dtypes it claims, and a dict from primitive name to a kernel that
+works on the backend's native arrays (NumPy arrays on cpu, CuPy arrays on cuda, Ember's own
+strided buffer type on opencl). Core computes shapes, dtypes, broadcasting checks, autograd and
+error messages once; a kernel only computes.
+
+Conventions every kernel can rely on (core guarantees them before the call):
+- ``dtype`` arguments are ember dtype objects (``dtype.name`` is "float32", ``dtype.np`` the NumPy
+  dtype); arrays passed to one kernel already share the compute dtype unless the entry says
+  otherwise.
+- Arrays may be non-contiguous views (any strides, including 0-strides from ``expand``); kernels
+  that are not view kernels return new, contiguous arrays that share memory with nothing.
+- Shapes are tuples of ints; ``axes`` are tuples of distinct non-negative ints, already checked.
+- Binary elementwise kernels broadcast NumPy-style; core has already checked the shapes agree.
+  At most one operand of a binary kernel may be a Python scalar (bool/int/float) instead of an
+  array; it is representable in the compute dtype and must not change the result dtype.
+- Index arguments may contain out-of-range values: kernels that take indices raise IndexError for
+  them (a backend may synchronise to check).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+#: Version of the contract below. A plugin declares the version it was written against; a
+#: different major version is refused with a clear message when the plugin is registered.
+PLUGIN_API_VERSION = 1
+
+UNARY_FLOAT = (
+    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "erf",
+    "asin", "acos", "atan", "sinh", "cosh", "log2", "exp2", "reciprocal",
+)
+UNARY_SAME = ("neg", "abs", "sign", "floor", "ceil", "round", "trunc")
+UNARY_PREDICATE = ("isnan", "isinf", "isfinite", "logical_not")
+UNARY_BITWISE = ("bitwise_not",)
+BINARY_ARITH = ("add", "sub", "mul", "div", "floor_divide", "remainder", "pow",
+                "maximum", "minimum", "atan2")
+BINARY_COMPARE = ("eq", "ne", "lt", "le", "gt", "ge")
+BINARY_LOGICAL = ("logical_and", "logical_or", "logical_xor")
+BINARY_BITWISE = ("bitwise_and", "bitwise_or", "bitwise_xor")
+
+#: Primitive name -> its contract. Every backend implements these (or the dispatcher falls back
+#: to cpu for the ones it may). docs/writing-a-backend.md is generated from this table.
+PRIMITIVES: dict[str, str] = {}
+
+for _n in UNARY_FLOAT:
+    PRIMITIVES[_n] = (f"{_n}(x) -> array: elementwise; x is floating point, result has x's dtype")
+for _n in UNARY_SAME:
+    PRIMITIVES[_n] = (f"{_n}(x) -> array: elementwise, any numeric dtype, result has x's dtype "
+                      "(round is half-to-even; sign of bool is itself)")
+for _n in UNARY_PREDICATE:
+    PRIMITIVES[_n] = f"{_n}(x) -> bool array: elementwise on any dtype"
+PRIMITIVES["bitwise_not"] = "bitwise_not(x) -> array: integer or bool (bool: logical not)"
+for _n in BINARY_ARITH:
+    PRIMITIVES[_n] = (f"{_n}(a, b) -> array of the compute dtype: broadcasting. div is true "
+                      "division (float dtypes only); floor_divide/remainder follow Python's sign "
+                      "rules (remainder takes the divisor's sign); integer division by zero is "
+                      "the backend's choice; maximum/minimum propagate NaN")
+for _n in BINARY_COMPARE:
+    PRIMITIVES[_n] = f"{_n}(a, b) -> bool array: broadcasting comparison"
+for _n in BINARY_LOGICAL:
+    PRIMITIVES[_n] = f"{_n}(a, b) -> bool array: broadcasting, nonzero is true"
+for _n in BINARY_BITWISE:
+    PRIMITIVES[_n] = f"{_n}(a, b) -> array: integer or bool dtypes"
+PRIMITIVES.update({
+    "where": "where(cond, a, b) -> array: cond is bool; a, b share a dtype (or one is a scalar); "
+             "broadcasting over all three",
+    "cast": "cast(x, dtype) -> new array of dtype (float->int truncates toward zero; to bool is x != 0)",
+    "contiguous": "contiguous(x) -> new C-contiguous copy of x",
+    # reductions
+    "sum": "sum(x, axes, keepdim) -> array of x's dtype (core casts ints to int64 first)",
+    "prod": "prod(x, axes, keepdim) -> array of x's dtype",
+    "amax": "amax(x, axes, keepdim) -> array: maximum, NaN propagates; bool allowed (any)",
+    "amin": "amin(x, axes, keepdim) -> array: minimum, NaN propagates; bool allowed (all)",
+    "argmax": "argmax(x, axis, keepdim) -> int64 array: index of first maximum (NaN counts as max)",
+    "argmin": "argmin(x, axis, keepdim) -> int64 array: index of first minimum (NaN counts as min)",
+    "cumsum": "cumsum(x, axis) -> array of x's dtype",
+    "cumprod": "cumprod(x, axis) -> array of x's dtype",
+    "sort": "sort(x, axis, descending, stable) -> (values, int64 indices); NaN sorts as largest",
+    "matmul": "matmul(a, b) -> array: a is (..., n, k), b is (..., k, m), both >= 2-d, batch dims "
+              "broadcast; same dtype",
+    # views: the result shares memory with x
+    "view": "view(x, shape) -> view of x with the same elements in row-major order, or None when "
+            "x's strides do not allow it without a copy",
+    "permute": "permute(x, axes) -> view with axes reordered",
+    "expand": "expand(x, shape) -> broadcast view (0-strides); shape has x's ndim",
+    "getitem_basic": "getitem_basic(x, index) -> view: index is a tuple, one entry per dim of x "
+                     "(after None entries), each an int (in range, non-negative), a slice with "
+                     "non-negative start/stop and positive step (already clamped), or None "
+                     "(new axis of size 1)",
+    "as_strided": "as_strided(x, shape, strides) -> view starting at x's first element, strides "
+                  "in elements (not bytes)",
+    "strides": "strides(x) -> tuple of x's strides in elements",
+    # copies that gather or scatter
+    "getitem_advanced": "getitem_advanced(x, index) -> new array: NumPy advanced indexing; index "
+                        "is a tuple of ints, slices (as above), None, and int64 arrays (on this "
+                        "backend); bool masks are turned into int arrays by core",
+    "setitem": "setitem(x, index, value) -> None: writes value (array of x's dtype broadcastable "
+               "to the indexed shape, or a scalar) into x in place; index as getitem_advanced, or "
+               "() for all of x; x may be a view and the write is seen through its base",
+    "index_add": "index_add(x, index, values) -> None: in place x[index] += values, accumulating "
+                 "repeated indices (NumPy's add.at); index as getitem_advanced",
+    "gather": "gather(x, axis, index) -> array shaped like index: x[..., index[i], ...] along axis",
+    "scatter": "scatter(x, axis, index, src) -> new array: copy of x with src written at index "
+               "along axis (src shaped like index)",
+    "scatter_add": "scatter_add(x, axis, index, src) -> new array: copy of x with src "
+                   "accumulated at index along axis",
+    "nonzero": "nonzero(x) -> int64 array (count, ndim) of indices of nonzero elements, row-major",
+    "cat": "cat(arrays, axis) -> new array: concatenation of same-dtype arrays",
+    "flip": "flip(x, axes) -> new array with the order of elements reversed along axes",
+    # creation
+    "empty": "empty(shape, dtype, index) -> new uninitialised array on device `index`",
+    "full": "full(shape, value, dtype, index) -> new array filled with the scalar value",
+    "arange": "arange(start, stop, step, dtype, index) -> 1-d array, like numpy.arange in dtype",
+    # random numbers: gen is an object from Backend.generator(); each call advances it
+    "rand_uniform": "rand_uniform(gen, shape, dtype) -> floats uniform in [0, 1)",
+    "rand_normal": "rand_normal(gen, shape, dtype) -> floats from the standard normal",
+    "rand_int": "rand_int(gen, low, high, shape, dtype) -> integers uniform in [low, high)",
+})
+del _n
+
+
+#: Primitives that must never be replaced by the cpu fallback: the result would not share
+#: memory with the device array (views, in-place writes) or would draw from the wrong
+#: generator (RNG).
+NO_FALLBACK = frozenset({
+    "view", "permute", "expand", "getitem_basic", "as_strided", "strides",
+    "setitem", "index_add", "rand_uniform", "rand_normal", "rand_int", "empty", "full", "arange",
+})
+
+
+class Backend:
+    """A loaded backend. Plugins build one in their ``BackendSpec.load``.
+
+    Attributes:
+        name: the device type, as in ``ember.device(name)``.
+        version: a human-readable version string (shown by ``ember devices``).
+        dtypes: the dtype names the backend claims (every kernel works for each of them, where
+            the kernel's contract allows the dtype).
+        kernels: primitive name -> kernel; may also hold kernels for composites (fused ops),
+            which core uses instead of the composite's decomposition.
+        api_version: the PLUGIN_API_VERSION the backend was written against.
+    """
+
+    api_version: int = PLUGIN_API_VERSION
+    version: str = "0"
+
+    def __init__(self, name: str, kernels: dict[str, Callable], dtypes, version: str = "0"):
+        self.name = name
+        self.kernels = dict(kernels)
+        self.dtypes = frozenset(dtypes)
+        self.version = version
+
+    def device_count(self) -> int:
+        """How many devices of this type exist (``name:0`` .. ``name:N-1``)."""
+        return 1
+
+    def device_names(self) -> list[str]:
+        """Human-readable names of the devices, for ``ember devices``."""
+        return [f"{self.name}:{i}" for i in range(self.device_count())]
+
+    def from_numpy(self, array, index: int):
+        """Copy a host NumPy array to device ``index``; returns a native array."""
+        raise NotImplementedError
+
+    def to_numpy(self, x):
+        """Return a host NumPy array with x's values (may share memory on a host backend)."""
+        raise NotImplementedError
+
+    def generator(self, index: int, seed: int):
+        """A new random generator for device ``index``, seeded with ``seed``. It must offer
+        ``get_state()``/``set_state(state)`` (state: any picklable value) for ``ember.Generator``."""
+        raise NotImplementedError
+
+    def synchronize(self, index: int | None = None) -> None:
+        """Wait until every queued kernel on the device has finished."""
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What a plugin's ``ember_register_backends`` hook returns: a backend, not yet loaded.
+
+    ``load`` imports the device library (cupy, pyopencl, ...) and returns a ``Backend``; it is
+    called on first use, so ``import ember`` never pays for it. When it raises, the error is
+    recorded and shown whenever the device is asked for.
+    """
+
+    name: str
+    load: Callable[[], Backend]
+    api_version: int = PLUGIN_API_VERSION
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """What ``ember_register_kernels`` returns: one kernel for an existing backend."""
+
+    backend: str
+    op: str
+    kernel: Callable[..., Any]
+    api_version: int = PLUGIN_API_VERSION
+    source: str = field(default="", compare=False)

@@ -1,0 +1,116 @@
+"""Broadcasting, dtype promotion, reductions with dim/keepdim, max with indices, sort/topk."""
+import numpy as np
+import torch
+
+
+def r(v):
+    if isinstance(v, torch.Tensor):
+        v = v.tolist()
+    if isinstance(v, (list, tuple)):
+        return [r(x) for x in v]
+    return round(v, 6) if isinstance(v, float) else v
+
+
+rng = np.random.default_rng(1)
+x = torch.tensor(rng.standard_normal((3, 4)).astype("float32"))
+col = torch.tensor(rng.standard_normal((3, 1)).astype("float32"))
+row = torch.tensor(rng.standard_normal(4).astype("float32"))
+
+# broadcasting
+print("bcast_col:", r(x + col))
+print("bcast_row:", r(x * row))
+print("bcast_outer:", r(col - row))
+print("bcast_shape:", tuple((torch.zeros(2, 1, 3) + torch.zeros(4, 1)).shape))
+print("bcast_scalar:", r(2.0 * x - 1))
+print("rsub_rdiv:", r(1.0 - x[0]), r(1.0 / (x[1] + 3)))
+print("pow:", r(x[0].abs() ** 0.5), r(2 ** torch.tensor([1.0, 2.0, 3.0])))
+
+# dtype promotion
+i = torch.tensor([1, 2, 3])
+fl = torch.tensor([0.5, 0.5, 0.5])
+d = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64)
+b = torch.tensor([True, False, True])
+print("int_plus_float:", r(i + fl))
+print("int_plus_float_dtype:", str((i + fl).dtype))
+print("int_times_pyfloat_dtype:", str((i * 2.5).dtype))
+print("int_times_pyint_dtype:", str((i * 2).dtype))
+print("int_truediv:", r(i / 2))
+print("int_truediv_dtype:", str((i / 2).dtype))
+print("int_floordiv:", (torch.tensor([7, -7]) // 2).tolist())
+print("int_remainder:", (torch.tensor([7, -7]) % 3).tolist())
+print("float_plus_double_dtype:", str((fl + d).dtype))
+print("float_plus_0d_double_dtype:", str((fl + torch.tensor(1.0, dtype=torch.float64)).dtype))
+print("int32_plus_int64_dtype:", str((i.to(torch.int32) + i).dtype))
+print("bool_plus_int_dtype:", str((b + i).dtype))
+print("bool_sum:", b.sum().item())
+print("bool_sum_dtype:", str(b.sum().dtype))
+print("compare_dtype:", str((i > 1).dtype))
+print("to_float:", i.float().tolist())
+print("to_double_dtype:", str(i.double().dtype))
+print("to_long:", torch.tensor([1.7, -1.7]).long().tolist())
+print("to_int_dtype:", str(fl.int().dtype))
+print("type_as_dtype:", str(i.type_as(d).dtype))
+print("mean_int_float:", i.float().mean().item())
+
+# reductions
+print("sum_all:", r(x.sum()))
+print("sum_dim0:", r(x.sum(dim=0)))
+print("sum_dim1_keepdim:", r(x.sum(1, keepdim=True)))
+print("sum_keepdim_shape:", tuple(x.sum(1, keepdim=True).shape))
+print("sum_dims:", r(torch.zeros(2, 3, 4).add(1).sum(dim=(0, 2))))
+print("mean_dim:", r(x.mean(dim=1)))
+print("mean_neg_dim:", r(x.mean(-1, keepdim=True)))
+print("std:", r(x.std()))
+print("std_dim_unbiased_false:", r(x.std(dim=0, unbiased=False)))
+print("var_dim:", r(x.var(dim=1)))
+print("var_correction0:", r(torch.var(x, dim=1, correction=0)))
+print("prod_dim:", r(x.prod(dim=1)))
+print("amax:", r(x.amax(dim=0)))
+print("amin_keepdim:", r(x.amin(dim=1, keepdim=True)))
+print("max_all:", r(x.max()))
+print("min_all:", r(x.min()))
+vals, idx = x.max(dim=1)
+print("max_dim_values:", r(vals))
+print("max_dim_indices:", idx.tolist())
+print("max_dim_indices_dtype:", str(idx.dtype))
+mv = torch.max(x, 0, keepdim=True)
+print("max_keepdim_named:", r(mv.values), mv.indices.tolist())
+mn = x.min(dim=0)
+print("min_dim:", r(mn[0]), mn[1].tolist())
+print("argmax:", x.argmax().item(), x.argmax(dim=1).tolist())
+print("argmin_keepdim:", x.argmin(dim=0, keepdim=True).tolist())
+print("max_binary:", r(torch.max(x, torch.zeros_like(x))))
+print("maximum_minimum:", r(torch.maximum(x[0], x[1])), r(torch.minimum(x[0], x[1])))
+print("cumsum:", r(x.cumsum(dim=1)))
+print("cumprod:", r(torch.cumprod(x[0], dim=0)))
+print("logsumexp:", r(torch.logsumexp(x, dim=1)))
+print("norm:", r(x.norm()), r(x.norm(dim=1)), r(x.norm(p=1, dim=0)))
+print("any_all:", [bool((x > 1).any()), bool((x > -3).all()), (x > 0).any(dim=1).tolist(), (x > -1).all(dim=0).tolist()])
+print("count_nonzero:", torch.count_nonzero(x > 0).item())
+print("median:", r(torch.tensor([3.0, 1.0, 2.0, 5.0, 4.0]).median()))
+
+# sort / topk / argsort
+s = torch.tensor([3.0, -1.0, 2.5, 7.0, 0.0, 4.0])
+sv, si = torch.sort(s)
+print("sort:", sv.tolist(), si.tolist())
+sv, si = s.sort(descending=True)
+print("sort_desc:", sv.tolist(), si.tolist())
+print("sort_dim:", r(x.sort(dim=0).values), x.sort(dim=0).indices.tolist())
+print("argsort:", s.argsort().tolist(), torch.argsort(x, dim=1, descending=True).tolist())
+tv, ti = torch.topk(s, 3)
+print("topk:", tv.tolist(), ti.tolist())
+tv, ti = x.topk(2, dim=1, largest=False)
+print("topk_smallest_dim1:", r(tv), ti.tolist())
+print("kthvalue:", s.kthvalue(2).values.item(), s.kthvalue(2).indices.item())
+
+# elementwise math commonly used
+print("clamp:", r(x.clamp(-0.5, 0.5)))
+print("clamp_min:", r(torch.clamp(x, min=0)))
+print("abs_sign:", r(x[0].abs()), r(x[0].sign()))
+print("exp_log:", r(x[0].exp()), r(x[0].abs().log()))
+print("sqrt_rsqrt:", r(x[1].abs().sqrt()), r(x[1].abs().rsqrt()))
+print("trig:", r(x[2].sin()), r(x[2].cos()), r(torch.tanh(x[2])), r(torch.sigmoid(x[2])))
+print("round_floor_ceil:", r(torch.tensor([1.5, 2.5, -0.5, 0.49]).round()), r((x[0] * 3).floor()), r((x[0] * 3).ceil()))
+print("isnan_isinf:", torch.isnan(torch.tensor([1.0, float("nan")])).tolist(), torch.isinf(torch.tensor([float("inf"), 0.0])).tolist())
+print("nan_to_num:", torch.nan_to_num(torch.tensor([float("nan"), 1.0])).tolist())
+print("allclose_equal:", torch.allclose(x, x + 1e-9), torch.equal(x, x.clone()))
