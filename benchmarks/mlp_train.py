@@ -62,12 +62,12 @@ def print_table(title: str, rows: list[tuple[str, float | None, str]], threads: 
     ref = next((r for name, r, _ in rows if name.startswith("torch") and r), None)
     print()
     print(f"{title}  ({threads} thread{'s' if threads != 1 else ''} for every contender)")
-    print(f"{'contender':<22}{'steps/s':>10}{'vs torch':>10}  note")
-    print("-" * 70)
+    print(f"{'contender':<32}{'steps/s':>10}{'vs torch':>10}  note")
+    print("-" * 80)
     for name, rate, note in rows:
         rs = f"{rate:10.1f}" if rate else f"{'-':>10}"
         ratio = f"{rate / ref:9.2f}x" if (rate and ref) else f"{'-':>10}"
-        print(f"{name:<22}{rs}{ratio}  {note}")
+        print(f"{name:<32}{rs}{ratio}  {note}")
     print("(vs torch: steps/s divided by torch's; above 1 is faster than torch)")
 
 

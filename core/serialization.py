@@ -25,11 +25,9 @@ one object.
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
-import sys
 import zlib
 from collections import OrderedDict
 from typing import Any, BinaryIO, Callable, Union

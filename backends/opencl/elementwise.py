@@ -349,7 +349,7 @@ __all__ = ["unary_kernel", "binary_kernel", "where", "cast", "contiguous", "copy
 # -- host transfers and arange -------------------------------------------------------------------
 
 def from_host(array, dev: Device) -> CLArray:
-    host = np.ascontiguousarray(array)
+    host = np.asarray(array, order="C")  # NOTE: not ascontiguousarray, which makes 0-d 1-d
     return CLArray(dev.upload(host), host.shape, c_strides(host.shape), 0, host.dtype, dev)
 
 

@@ -77,12 +77,12 @@ class Device:
         if k is None:
             prog = self.programs.get(family)
             if prog is None:
-                prog = self._build(family, source())
+                prog = self._build(family, source(), name)
                 self.programs[family] = prog
             k = self.kernels[key] = cl.Kernel(prog, name)
         return k
 
-    def _build(self, family, src: str) -> cl.Program:
+    def _build(self, family, src: str, name: str) -> cl.Program:
         pre = []
         if self.fp64:
             pre.append("#pragma OPENCL EXTENSION cl_khr_fp64 : enable")
@@ -95,8 +95,8 @@ class Device:
         try:
             prog = cl.Program(self.context, full).build(options=["-cl-mad-enable"])
         except cl.Error as e:
-            raise OpenCLError(f"ember: building OpenCL program {family} failed on {self}:\n{e}"
-                              ) from None
+            raise OpenCLError(f"ember: building OpenCL program {family} (for kernel {name}) "
+                              f"failed on {self}:\n{e}") from None
         STATS["builds"] += 1
         STATS["build_seconds"] += time.perf_counter() - t0
         return prog
@@ -129,7 +129,7 @@ class Device:
         """A new buffer holding ``host`` (contiguous); the copy is enqueued, not waited for."""
         buf = self.alloc(host.nbytes)
         if host.nbytes:
-            cl.enqueue_copy(self.queue, buf, np.ascontiguousarray(host), is_blocking=False)
+            cl.enqueue_copy(self.queue, buf, np.asarray(host, order="C"), is_blocking=False)
         return buf
 
     def const(self, values) -> cl.Buffer:

@@ -90,8 +90,12 @@ class set_grad_enabled(_Mode):
         self._prev = (state.enabled, state.inference)
         state.enabled = self._mode  # torch applies it on construction, too
 
-    def _apply(self):
-        state.enabled = self._mode
+    def __enter__(self):
+        state.enabled = self._mode  # _prev was taken before construction applied the mode
+
+    def __call__(self, fn):
+        state.enabled, state.inference = self._prev  # used as a decorator: undo construction
+        return super().__call__(fn)
 
     def _args(self):
         return (self._mode,)

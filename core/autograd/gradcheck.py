@@ -35,7 +35,7 @@ def _numerical_jacobian(fn, inputs, target, eps):
             flat[i] = orig.reshape(-1)[i] + sign * eps
             with no_grad():
                 target.copy_(_as(target, host))
-                outs = _flat_outputs(fn(*inputs))
+            outs = _flat_outputs(fn(*inputs))
             vals.append(np.concatenate([o.detach().cpu()._data.astype(np.float64).reshape(-1)
                                         for o in outs]))
         flat[i] = orig.reshape(-1)[i]

@@ -12,7 +12,7 @@ import heapq
 import itertools
 import weakref
 
-from . import grad_mode
+from . import anomaly, grad_mode
 
 _seq = itertools.count()
 
@@ -243,8 +243,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  allow_unused=False, accumulate=True):
     """Walk the graph from ``outputs``; accumulate into leaves' .grad (``accumulate``) or return
     the gradients of ``inputs``."""
-    from ..tensor import Tensor
-    from . import anomaly
     roots = []
     for t, g in zip(outputs, grad_outputs):
         edge = t._grad_edge()
@@ -255,6 +253,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     capture = {}
     if inputs is not None:
+        from ..tensor import Tensor
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"inputs[{i}] must be a Tensor, got {type(t).__name__}")
@@ -317,6 +316,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     prev_enabled = grad_mode.state.enabled
     grad_mode.state.enabled = bool(create_graph)
+    check_anomaly = anomaly.enabled()
     try:
         while heap:
             _, _, node = heapq.heappop(heap)
@@ -346,7 +346,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 in_grads = node.apply(grads)
                 if not isinstance(in_grads, tuple):
                     in_grads = (in_grads,)
-                if anomaly.enabled():
+                if check_anomaly:
                     anomaly.check(node, in_grads)
                 if node._hooks:
                     for h in node._hooks:
@@ -367,7 +367,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 g = in_grads[i] if i < len(in_grads) else None
                 if g is not None:
                     shape, dtype = node._meta[i]
-                    if g.shape != shape:
+                    if g._data.shape != shape:
                         from ..ops import shape as shape_ops
                         g = shape_ops.sum_to(g, shape)
                     if g._dtype is not dtype:

@@ -14,7 +14,6 @@ import queue
 import random
 import sys
 import traceback
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from types import MethodType
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
@@ -72,13 +73,23 @@ def _scalar_for(v, dt):
 
 # ---- binary ---------------------------------------------------------------------------------
 
-class Binary:
+class _Method:
+    """Ops are callables; bound as Tensor methods they receive the tensor first."""
+
+    __slots__ = ()
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else MethodType(self, obj)
+
+
+class Binary(_Method):
     """How a family of binary ops picks the compute dtype and the output dtype."""
 
     __slots__ = ("name", "op", "kind")
 
     def __init__(self, name, backward=None, kind="arith", inputs=True, out=False):
         self.name = name
+        # inputs: True (save both), False, or a function choosing what to save
         self.kind = kind
         self.op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
@@ -166,20 +177,36 @@ def _g_sub(ctx, g):
 
 def _g_mul(ctx, g):
     a, b = ctx.inputs
-    return (g * b if _rg(a) else None), (g * a if _rg(b) else None)
+    na, nb = ctx.needs_input_grad
+    return (g * b if na else None), (g * a if nb else None)
+
+
+def _save_mul(a, b):
+    # d(a*b)/da needs only b and vice versa; saving less avoids false in-place errors
+    return (a if _rg(b) else _scalar_or_none(a), b if _rg(a) else _scalar_or_none(b))
+
+
+def _scalar_or_none(x):
+    return None if isinstance(x, Tensor) else x
 
 
 def _g_div(ctx, g):
     a, b = ctx.inputs
-    ga = g / b if _rg(a) else None
-    gb = -g * a / (b * b) if _rg(b) else None
+    na, nb = ctx.needs_input_grad
+    ga = g / b if na else None
+    gb = -g * a / (b * b) if nb else None
     return ga, gb
+
+
+def _save_div(a, b):
+    return (a if _rg(b) else _scalar_or_none(a), b)
 
 
 def _g_pow(ctx, g):
     a, b = ctx.inputs
     ga = gb = None
-    if _rg(a):
+    need_a, need_b = ctx.needs_input_grad
+    if need_a:
         if isinstance(b, Tensor):
             ga = g * b * pow(a, b - 1)
             ga = where(b == 0, 0.0, ga)
@@ -187,7 +214,7 @@ def _g_pow(ctx, g):
             ga = g * 0.0
         else:
             ga = g * b * pow(a, b - 1)
-    if _rg(b):
+    if need_b:
         # NOTE: torch defines d(a**b)/db as 0 where a == 0 and b >= 0
         out = pow(a, b)
         la = log(a) if isinstance(a, Tensor) else math.log(a) if a > 0 else float("nan")
@@ -201,10 +228,11 @@ def _g_max_min(pick):
     def rule(ctx, g):
         a, b = ctx.inputs
         # NOTE: torch splits the gradient evenly between equal inputs
+        na, nb = ctx.needs_input_grad
         if isinstance(b, Tensor):
             mask_a = pick(a, b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
             mask_b = 1.0 - mask_a
-            return (g * mask_a if _rg(a) else None), (g * mask_b if _rg(b) else None)
+            return (g * mask_a if na else None), (g * mask_b if nb else None)
         mask_a = pick(a, b).to(g.dtype) + (a == b).to(g.dtype) * 0.5
         return g * mask_a, None
     return rule
@@ -212,13 +240,14 @@ def _g_max_min(pick):
 
 def _g_atan2(ctx, g):
     a, b = ctx.inputs
+    na, nb = ctx.needs_input_grad
     d = a * a + b * b
-    return (g * b / d if _rg(a) else None), (-g * a / d if _rg(b) else None)
+    return (g * b / d if na else None), (-g * a / d if nb else None)
 
 
 def _g_remainder(ctx, g):
     a, b = ctx.inputs
-    gb = -g * floor_divide(a, b) if _rg(b) else None
+    gb = -g * floor_divide(a, b) if ctx.needs_input_grad[1] else None
     return g, gb
 
 
@@ -232,8 +261,8 @@ def _rg(x):
 
 add_ = Binary("add", _g_add, inputs=False)
 sub_ = Binary("sub", _g_sub, inputs=False)
-mul = Binary("mul", _g_mul)
-div_true = Binary("div", _g_div, kind="div")
+mul = Binary("mul", _g_mul, inputs=_save_mul)
+div_true = Binary("div", _g_div, kind="div", inputs=_save_div)
 floor_divide = Binary("floor_divide", _g_floor_divide, inputs=False)
 remainder = Binary("remainder", _g_remainder)
 pow_ = Binary("pow", _g_pow)
@@ -333,7 +362,7 @@ def _out(result, out):
 
 # ---- unary ----------------------------------------------------------------------------------
 
-class Unary:
+class Unary(_Method):
     """A unary op: ``float`` ones compute integer inputs in the default float dtype."""
 
     __slots__ = ("name", "op", "to_float", "out_dtype")
@@ -460,13 +489,14 @@ def where(condition, input=None, other=None):
 
 def _g_where(ctx, g):
     cond, a, b = ctx.inputs
+    _, na, nb = ctx.needs_input_grad
     zero = g * 0.0
-    ga = _where(cond, g, zero) if _rg(a) else None
-    gb = _where(cond, zero, g) if _rg(b) else None
+    ga = _where(cond, g, zero) if na else None
+    gb = _where(cond, zero, g) if nb else None
     return None, ga, gb
 
 
-_where_op = defop("where", _g_where, inputs=True)
+_where_op = defop("where", _g_where, inputs=lambda c, a, b: (c, None, None))
 
 
 def _where(cond, a, b):

@@ -46,12 +46,13 @@ def _normalize(x, index):
         elif it is not None and it is not Ellipsis:
             consumed += 1
     n = x.ndim
-    if items.count(Ellipsis) > 1:
+    n_ellipsis = len([it for it in items if it is Ellipsis])
+    if n_ellipsis > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
     if consumed > n:
         raise IndexError(f"too many indices for tensor of dimension {n}")
-    if Ellipsis in items:
-        i = items.index(Ellipsis)
+    if n_ellipsis:
+        i = next(j for j, it in enumerate(items) if it is Ellipsis)
         items[i:i + 1] = [slice(None)] * (n - consumed)
     else:
         items += [slice(None)] * (n - consumed)

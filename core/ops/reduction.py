@@ -1,6 +1,7 @@
 """Reductions, scans and sorting: dim/keepdim handling, dtype rules and backward rules."""
 from __future__ import annotations
 
+import builtins
 import math
 from collections import namedtuple
 
@@ -460,7 +461,7 @@ def msort(input):
 
 
 def topk(input, k, dim=-1, largest=True, sorted=True):
-    d = _norm_dim(dim, max(input.ndim, 1), "topk")
+    d = _norm_dim(dim, builtins.max(input.ndim, 1), "topk")
     size = input.shape[d] if input.ndim else 1
     if k > size or k < 0:
         raise RuntimeError(f"selected index k out of range")
@@ -469,7 +470,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
 
 
 def kthvalue(input, k, dim=-1, keepdim=False):
-    d = _norm_dim(dim, max(input.ndim, 1), "kthvalue")
+    d = _norm_dim(dim, builtins.max(input.ndim, 1), "kthvalue")
     v, i = sort(input, d)
     v, i = S.narrow(v, d, k - 1, 1), S.narrow(i, d, k - 1, 1)
     if not keepdim:

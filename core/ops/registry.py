@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..autograd import grad_mode
 from ..autograd.graph import Node, SavedTensor
+from ..tensor import Tensor
 
 OPS: dict[str, "OpDef"] = {}
 COMPOSITES: dict[str, object] = {}
@@ -54,7 +55,6 @@ def defop(name, backward=None, *, inputs=False, out=False, n_outputs=1, node_nam
 def record(op: OpDef, inputs, outputs, params=None):
     """Record ``op`` on the tape: ``outputs`` (a Tensor or tuple) now have a grad_fn whose edges
     point at the nodes of ``inputs`` (Tensors, or anything else, which gets no gradient)."""
-    from ..tensor import Tensor
     nexts = []
     meta = []
     for t in inputs:
@@ -64,17 +64,19 @@ def record(op: OpDef, inputs, outputs, params=None):
         else:
             nexts.append(None)
             meta.append(None)
-    single = not isinstance(outputs, (tuple, list))
-    outs = (outputs,) if single else tuple(outputs)
+    outs = (outputs,) if type(outputs) is Tensor else tuple(outputs)
     saved = None
     if op.save_inputs or op.save_out:
         sin = sout = None
         if op.save_inputs:
-            sin = tuple(SavedTensor(t) if isinstance(t, Tensor) else t for t in inputs)
+            keep = op.save_inputs(*inputs) if callable(op.save_inputs) else inputs
+            sin = tuple(SavedTensor(t) if isinstance(t, Tensor) else t for t in keep)
         if op.save_out:
             sout = tuple(SavedTensor(o, is_output=True) if o is not None else None for o in outs)
         saved = (sin, sout)
-    out_meta = tuple((o._data.shape, o._dtype) if o is not None else None for o in outs)
+    out_meta = None
+    if len(outs) > 1:
+        out_meta = tuple((o._data.shape, o._dtype) if o is not None else None for o in outs)
     node = op.node_cls(tuple(nexts), saved, params or {}, tuple(meta), out_meta)
     for i, o in enumerate(outs):
         if o is not None and o._dtype.is_floating_point:
@@ -103,7 +105,6 @@ def composite(name, backward=None, *, inputs=True, out=False):
         op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
         def dispatch(*args, **kwargs):
-            from ..tensor import Tensor
             first = next((a for a in args if isinstance(a, Tensor)), None)
             if first is not None:
                 kernel = first._device._backend.kernels.get(name)
@@ -122,7 +123,6 @@ def composite(name, backward=None, *, inputs=True, out=False):
 
 
 def _run_fused(kernel, op, args, kwargs, grad, first):
-    from ..tensor import Tensor
     dev = first._device
     native = [a._data if isinstance(a, Tensor) else a for a in args]
     for a in args:

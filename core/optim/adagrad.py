@@ -72,6 +72,6 @@ class Adagrad(Optimizer):
                 clr = lr / (1 + (step - 1) * lr_decay)
                 state_sum = state["sum"]
                 state_sum.addcmul_(grad, grad, value=1)
-                std = state_sum.sqrt().add_(eps)
+                std = ember.sqrt(state_sum).add_(eps)
                 p.addcdiv_(grad, std, value=-clr)
         return loss

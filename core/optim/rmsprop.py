@@ -75,7 +75,7 @@ class RMSprop(Optimizer):
                     grad_avg.lerp_(grad, 1 - alpha)
                     avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
                 else:
-                    avg = square_avg.sqrt()
+                    avg = ember.sqrt(square_avg)
                 avg = avg.add_(eps)
                 if momentum > 0:
                     buf = state["momentum_buffer"]

@@ -265,7 +265,7 @@ def test_parameterlist_and_dict():
     assert len(list(pl.parameters())) == 3
     pd = enn.ParameterDict({"w": enn.Parameter(ember.zeros(2)), "b": ember.ones(1)})
     tpd = tnn.ParameterDict({"w": tnn.Parameter(torch.zeros(2)), "b": torch.ones(1)})
-    assert list(pd.keys()) == ["w", "b"] and isinstance(pd["b"], enn.Parameter)
+    assert list(pd.keys()) == ["b", "w"] and isinstance(pd["b"], enn.Parameter)
     assert list(pd.state_dict()) == list(tpd.state_dict())
     assert repr(pd) == ember_repr(repr(tpd))
 

@@ -24,3 +24,14 @@ def backend():
     if not devices():
         pytest.skip("no OpenCL device (pip install pocl-binary-distribution for a CPU one)")
     return OpenCLBackend()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Report how many OpenCL programs the run compiled, and how long that took: PoCL compiles
+    slowly, so this is the suite's startup cost on a fresh machine."""
+    import sys
+    runtime = sys.modules.get("ember.backends.opencl.runtime")
+    if runtime is not None and runtime.STATS["builds"]:
+        terminalreporter.write_line(
+            f"opencl: {runtime.STATS['builds']} programs built in "
+            f"{runtime.STATS['build_seconds']:.1f} s")

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from ember.backends.opencl.array import c_strides
 from ember.plugins.api import (BINARY_ARITH, BINARY_BITWISE, BINARY_COMPARE, BINARY_LOGICAL,
                                PRIMITIVES, UNARY_FLOAT, UNARY_PREDICATE, UNARY_SAME)
 
@@ -139,12 +140,11 @@ def test_unary(backend, K, up, dn, name, dtype):
         base[0, :3] = [np.nan, np.inf, -2.5]  # round-half-even, NaN and inf handling
         base[1, :2] = [0.5, 1.5]
     ref = _np_unary(name)
+    if name == "sign" and dtype == "bool":
+        ref = np.copy  # the contract: sign of bool is itself
     for x, want in layouts(K, up, base):
         got = dn(K[name](x))
         want = np.asarray(ref(want))
-        if name == "sign" and dtype == "bool":
-            want = np.asarray(base if x.shape else base[0, 0])
-            want = np.broadcast_to(want, got.shape) if got.size else got
         check(got, want.astype(got.dtype) if name not in UNARY_PREDICATE else want)
 
 
@@ -259,12 +259,8 @@ def test_contiguous_copies(K, up, dn):
     base = rand("float32", (3, 4))
     for x, want in layouts(K, up, base):
         y = K["contiguous"](x)
-        assert y.buffer is not x.buffer and K["strides"](y) == _cstrides(y.shape)
+        assert y.buffer is not x.buffer and K["strides"](y) == c_strides(y.shape)
         check(dn(y), want)
-
-
-def _cstrides(shape):
-    return tuple(int(s) // 8 for s in np.empty(shape, np.int64).strides)
 
 
 # -- reductions and scans -----------------------------------------------------------------------
@@ -281,7 +277,8 @@ def test_reductions(backend, K, up, dn, op, dtype):
     if dtype == "bool" and op in ("sum", "prod"):
         ref = {"sum": np.any, "prod": np.all}[op]  # bool add is or, mul is and
     else:
-        ref = lambda a, **kw: _RED[op](a, dtype=None if op in ("amax", "amin") else a.dtype, **kw)  # noqa: E731
+        ref = _RED[op] if op in ("amax", "amin") else (
+            lambda a, **kw: _RED[op](a, dtype=a.dtype, **kw))
     x = up(base)
     xt = K["permute"](up(np.ascontiguousarray(base.transpose(2, 0, 1))), (1, 2, 0))
     for axes in [(0,), (1,), (2,), (0, 2), (0, 1, 2), ()]:
@@ -462,7 +459,7 @@ def test_views_share_memory(backend, K, up, dn):
 
 def _adv_cases(up):
     i = np.array([2, 0, -1, 2])
-    j = np.array([[1], [3]])
+    j = np.array([[1], [2]])
     return [
         (lambda: (up(i),), (i,)),
         (lambda: (slice(0, 4, 2), up(i)), (slice(0, 4, 2), i)),
@@ -509,7 +506,7 @@ def test_setitem(backend, K, up, dn, dtype):
     if dtype not in backend.dtypes:
         pytest.skip(f"device does not claim {dtype}")
     base = rand(dtype, (3, 5, 4))
-    i, j = np.array([2, 0, -2]), np.array([[1], [3]])
+    i, j = np.array([2, 0, -2]), np.array([[1], [2]])
     cases = [  # positions written are unique: with repeats, which write wins is unspecified
         (lambda: (up(i),), (i,)),
         (lambda: (up(j), slice(0, 5, 2), up(i)), (j, slice(0, 5, 2), i)),

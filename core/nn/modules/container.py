@@ -251,12 +251,14 @@ class ModuleDict(Module):
                 self[m[0]] = m[1]
 
 
-def _param_repr(p) -> str:
+def _param_repr(p, type_name: bool = False) -> str:
+    # NOTE: torch's ParameterList shows the dtype, its ParameterDict the legacy type name
     size_str = "x".join(str(size) for size in p.shape)
     device = str(p.device)
-    device_str = "" if device == "cpu" else f" ({device})"
-    kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor"
-    return f"{kind}: [{p.dtype} of size {size_str}{device_str}]"
+    device_str = "" if device.startswith("cpu") else f" ({device})"
+    kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor containing"
+    what = ember.typename(p) if type_name else p.dtype
+    return f"{kind}: [{what} of size {size_str}{device_str}]"
 
 
 class ParameterList(Module):
@@ -374,7 +376,13 @@ class ParameterDict(Module):
             del self[k]
 
     def update(self, parameters):
-        items = parameters.items() if hasattr(parameters, "items") else parameters
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif hasattr(parameters, "items"):
+            # NOTE: torch sorts the keys of a plain dict (its order was not guaranteed once)
+            items = sorted(parameters.items())
+        else:
+            items = parameters
         for k, v in items:
             self[k] = v
 
@@ -382,7 +390,7 @@ class ParameterDict(Module):
         child_lines = []
         for k, p in self.items():
             if isinstance(p, ember.Tensor):
-                child_lines.append("  (" + str(k) + "): " + _param_repr(p))
+                child_lines.append("  (" + str(k) + "): " + _param_repr(p, type_name=True))
             else:
                 child_lines.append("  (" + str(k) + "): Object of type: " + type(p).__name__)
         return "\n".join(child_lines)
