@@ -8,7 +8,9 @@ Run::
 
 Every contender runs with the same thread count (``--threads``, default: all cores): it is set
 for the BLAS behind NumPy (and so Ember's cpu backend) through the usual environment variables
-before NumPy is imported, and for torch with ``torch.set_num_threads``.
+before NumPy is imported, and for torch with ``torch.set_num_threads``. On a machine that other
+work keeps busy, BLAS thread pools oversubscribe the cores and every multi-threaded figure
+collapses (10x here); ``--threads 1`` then gives the comparable numbers.
 """
 from __future__ import annotations
 

@@ -16,6 +16,26 @@ strided = "strided"
 contiguous_format = preserve_format = channels_last = "memory_format"
 
 
+def inverse(A):
+    from .linalg_api import inv
+    return inv(A)
+
+
+def det(A):
+    from .linalg_api import det as _det
+    return _det(A)
+
+
+def logdet(A):
+    from .linalg_api import logdet as _logdet
+    return _logdet(A)
+
+
+def slogdet(A):
+    from .linalg_api import slogdet as _slogdet
+    return _slogdet(A)
+
+
 def is_tensor(obj) -> "builtins.bool":
     """True for ember tensors (torch.is_tensor)."""
     return isinstance(obj, Tensor)

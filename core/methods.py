@@ -45,7 +45,9 @@ _METHODS = {
     "cumprod": R.cumprod, "cummax": R.cummax, "sort": R.sort, "argsort": R.argsort,
     "msort": R.msort, "topk": R.topk, "kthvalue": R.kthvalue, "median": R.median,
     "quantile": R.quantile, "mode": R.mode, "unique": R.unique, "bincount": R.bincount,
-    "histc": R.histc, "count_nonzero": R.count_nonzero,
+    "histc": R.histc, "count_nonzero": R.count_nonzero, "softmax": R.softmax,
+    "log_softmax": R.log_softmax, "diff": R.diff, "isclose": E.isclose,
+    "allclose": E.allclose, "equal": E.equal,
     # shape
     "view": S.view, "reshape": S.reshape, "permute": S.permute, "transpose": S.transpose,
     "swapaxes": S.transpose, "swapdims": S.transpose, "t": S.t, "movedim": S.movedim,
@@ -426,9 +428,17 @@ def _install_operators():
                      ("short", _dt.int16), ("char", _dt.int8), ("byte", _dt.uint8),
                      ("bool", _dt.bool_)):
         setattr(T, name, _type_method(dt))
-    T.requires_grad_ = Tensor.requires_grad_
-    T.sub_ = _inplace(E.sub, "sub_")
+    T.type_as = lambda self, other: to(self, other._dtype)
+    T.inverse = lambda self: _linalg().inv(self)
+    T.det = lambda self: _linalg().det(self)
+    T.logdet = lambda self: _linalg().logdet(self)
+    T.cholesky = lambda self, upper=False: _linalg().cholesky(self, upper=upper)
     T.apply_ = _apply_
+
+
+def _linalg():
+    from . import linalg_api
+    return linalg_api
 
 
 def _bitwise_or_logical(fn):

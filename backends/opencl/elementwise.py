@@ -374,11 +374,13 @@ def arange(start, stop, step, dtype, index) -> CLArray:
     """Like numpy.arange with dtype: the length from the float quotient, then, as NumPy fills,
     start + i * (second - first) computed in the dtype."""
     dtype = np_dtype(dtype)
+    if dtype == np.bool_:
+        return cast(arange(start, stop, step, np.int64, index), np.bool_)
     n = max(0, int(np.ceil((stop - start) / step)))
     out = empty((n,), dtype, index)
     if n:
         first = np.array(start, dtype=dtype)
-        delta = np.array(start + step, dtype=dtype) - first if dtype != np.bool_ else first
+        delta = np.array(start + step, dtype=dtype) - first
         dev = out.device
         k = dev.kernel(("arange", dtype.name), "ember_arange",
                        lambda: f"typedef {CTYPE[dtype.name]} T;\n" + _ARANGE)

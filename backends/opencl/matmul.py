@@ -20,13 +20,31 @@ from .runtime import CTYPE, kind
 #: depth staged in local memory; WPTM: rows per work-item; VW: vector width = columns per
 #: work-item. The work-group is (TSN / VW) x (TSM / WPTM) work-items.
 CONFIGS = {
+    "cpu64x64x256_8x32": dict(kind="cpu", TSM=64, TSN=64, TSK=256, RM=8, NV=2, VW=16),
+    "cpu64x64x256_6x32": dict(kind="cpu", TSM=60, TSN=64, TSK=256, RM=6, NV=2, VW=16),
+    "cpu64x64x256_4x32": dict(kind="cpu", TSM=64, TSN=64, TSK=256, RM=4, NV=4, VW=8),
+    "cpu64x64x256_8x16": dict(kind="cpu", TSM=64, TSN=64, TSK=256, RM=8, NV=2, VW=8),
+    "cpu128x64x128_8x32": dict(kind="cpu", TSM=128, TSN=64, TSK=128, RM=8, NV=2, VW=16),
+    "cpu128x128x128_8x32": dict(kind="cpu", TSM=128, TSN=128, TSK=128, RM=8, NV=2, VW=16),
+    "cpu128x64x64_8x32": dict(kind="cpu", TSM=128, TSN=64, TSK=64, RM=8, NV=2, VW=16),
+    "cpu256x64x128_8x32": dict(kind="cpu", TSM=256, TSN=64, TSK=128, RM=8, NV=2, VW=16),
+    "cpu120x64x128_6x32": dict(kind="cpu", TSM=120, TSN=64, TSK=128, RM=6, NV=2, VW=16),
+    "cpu128x96x128_8x48": dict(kind="cpu", TSM=128, TSN=96, TSK=128, RM=8, NV=3, VW=16),
     "64x64x32_8x8": dict(TSM=64, TSN=64, TSK=32, WPTM=8, VW=8),
     "64x64x16_8x8": dict(TSM=64, TSN=64, TSK=16, WPTM=8, VW=8),
     "32x64x32_4x8": dict(TSM=32, TSN=64, TSK=32, WPTM=4, VW=8),
     "64x128x32_8x16": dict(TSM=64, TSN=128, TSK=32, WPTM=8, VW=16),
     "32x32x32_4x4": dict(TSM=32, TSN=32, TSK=32, WPTM=4, VW=4),
 }
-DEFAULT_CONFIG = "64x64x32_8x8"
+#: Defaults per device type: CPUs (PoCL) want one work-item per group and big packed panels;
+#: GPUs want many work-items sharing local tiles.
+DEFAULT_CONFIG = {"cpu": "cpu128x64x128_8x32", "other": "64x64x32_8x8"}
+
+
+def default_config(dev) -> str:
+    import pyopencl as cl
+    is_cpu = dev.cl_device.type & cl.device_type.CPU
+    return DEFAULT_CONFIG["cpu" if is_cpu else "other"]
 
 _SOURCE = r"""
 #define RTSM (TSM / WPTM)
@@ -84,15 +102,95 @@ void ember_matmul(int M, int N, int K, global const long* boffs, global const T*
 }
 """
 
+# The CPU variant: one work-item per work-group, which packs A and B panels into local memory
+# (contiguous, so the 4 KiB row strides of big matrices do not thrash the cache: BLAS's packing)
+# and runs an RM x (NV * VW) register-blocked micro-kernel over the tile. With several
+# work-items, PoCL would keep every accumulator live across the barriers in memory.
+_CPU_SOURCE = r"""
+#define RN (NV * VW)
+#define VLOAD(i, p) CAT(vload, VW)(i, p)
+#define VSTORE(v, i, p) CAT(vstore, VW)(v, i, p)
+#define CAT(a, b) CAT2(a, b)
+#define CAT2(a, b) a##b
+
+kernel __attribute__((reqd_work_group_size(1, 1, 1)))
+void ember_matmul(int M, int N, int K, global const long* boffs, global const T* A, long lda,
+                  global const T* B, long ldb, global T* C) {
+    const int n0 = get_group_id(0) * TSN, m0 = get_group_id(1) * TSM;
+    const long bi = get_global_id(2);
+    A += boffs[2 * bi];
+    B += boffs[2 * bi + 1];
+    C += bi * (long)M * N;
+    local T As[TSM][TSK];
+    local T Bs[TSK][TSN];
+    for (int t = 0; t < K; t += TSK) {
+        const int kt = min(TSK, K - t);
+        for (int mm = 0; mm < TSM; ++mm) {
+            const int gm = m0 + mm;
+            for (int kk = 0; kk < TSK; ++kk)
+                As[mm][kk] = (gm < M && kk < kt) ? A[gm * lda + t + kk] : (T)0;
+        }
+        for (int kk = 0; kk < TSK; ++kk) {
+            global const T* row = B + (long)(t + kk) * ldb + n0;
+            if (kk < kt && n0 + TSN <= N) {
+                for (int nn = 0; nn < TSN; nn += VW) VSTORE(VLOAD(0, row + nn), 0, &Bs[kk][nn]);
+            } else {
+                for (int nn = 0; nn < TSN; ++nn)
+                    Bs[kk][nn] = (kk < kt && n0 + nn < N) ? row[nn] : (T)0;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int mi = 0; mi < TSM && m0 + mi < M; mi += RM) {
+            for (int nj = 0; nj < TSN && n0 + nj < N; nj += RN) {
+                VT acc[RM][NV];
+                #pragma unroll
+                for (int r = 0; r < RM; ++r)
+                    #pragma unroll
+                    for (int v = 0; v < NV; ++v) acc[r][v] = (VT)(0);
+                for (int kk = 0; kk < kt; ++kk) {
+                    VT b[NV];
+                    #pragma unroll
+                    for (int v = 0; v < NV; ++v) b[v] = VLOAD(0, &Bs[kk][nj + v * VW]);
+                    #pragma unroll
+                    for (int r = 0; r < RM; ++r) {
+                        const T a = As[mi + r][kk];
+                        #pragma unroll
+                        for (int v = 0; v < NV; ++v) acc[r][v] = MAC(acc[r][v], a, b[v]);
+                    }
+                }
+                for (int r = 0; r < RM; ++r) {
+                    const int gm = m0 + mi + r;
+                    if (gm >= M) break;
+                    for (int v = 0; v < NV; ++v) {
+                        const int gn = n0 + nj + v * VW;
+                        global T* c = C + (long)gm * N + gn;
+                        if (gn + VW <= N) {
+                            VSTORE(t ? ADD(VLOAD(0, c), acc[r][v]) : acc[r][v], 0, c);
+                        } else if (gn < N) {
+                            T tmp[VW];
+                            VSTORE(acc[r][v], 0, tmp);
+                            for (int j = 0; j < N - gn; ++j) c[j] = t ? ADD(c[j], tmp[j]) : tmp[j];
+                        }
+                    }
+                }
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+"""
+
 _MAC = {"f": "((acc) + (VT)(a) * (b))", "i": "((acc) + (VT)(a) * (b))",
         "u": "((acc) + (VT)(a) * (b))", "b": "((acc) | ((VT)(a) & (b)))"}
 
 
 def matmul_source(dtype: np.dtype, cfg: dict) -> str:
     t = CTYPE[dtype.name]
-    defs = "".join(f"#define {k} {v}\n" for k, v in cfg.items())
+    defs = "".join(f"#define {k} {v}\n" for k, v in cfg.items() if k != "kind")
+    add = "((x) | (y))" if dtype == np.bool_ else "((x) + (y))"
     return (f"typedef {t} T;\ntypedef {t}{cfg['VW']} VT;\n{defs}"
-            f"#define MAC(acc, a, b) {_MAC[kind(dtype)]}\n" + _SOURCE)
+            f"#define MAC(acc, a, b) {_MAC[kind(dtype)]}\n#define ADD(x, y) {add}\n"
+            + (_CPU_SOURCE if cfg.get("kind") == "cpu" else _SOURCE))
 
 
 def _batch_offsets(shape, strides, offset) -> np.ndarray:
@@ -109,7 +207,10 @@ def _rows_ok(x: CLArray) -> bool:
 
 def matmul(a: CLArray, b: CLArray, config: str | None = None) -> CLArray:
     dev = a.device
-    cfg = CONFIGS[config or DEFAULT_CONFIG]
+    name = config or default_config(dev)
+    cfg = CONFIGS[name]
+    if b.dtype != a.dtype:
+        b = ew.cast(b, a.dtype)
     a = a if _rows_ok(a) else ew.contiguous(a)
     b = b if _rows_ok(b) else ew.contiguous(b)
     M, K = a.shape[-2:]
@@ -123,10 +224,12 @@ def matmul(a: CLArray, b: CLArray, config: str | None = None) -> CLArray:
         return ew.fill(out, 0)
     offs = np.stack([_batch_offsets(batch, _bstrides(x, batch), x.offset) for x in (a, b)], 1)
     table = dev.const(offs) if offs.size <= 512 else dev.upload(offs)
-    name = config or DEFAULT_CONFIG
     k = dev.kernel(("matmul", a.dtype.name, name), "ember_matmul",
                    lambda: matmul_source(a.dtype, cfg))
-    rtsm, rtsn = cfg["TSM"] // cfg["WPTM"], cfg["TSN"] // cfg["VW"]
+    if cfg.get("kind") == "cpu":
+        rtsm = rtsn = 1
+    else:
+        rtsm, rtsn = cfg["TSM"] // cfg["WPTM"], cfg["TSN"] // cfg["VW"]
     gsize = (-(-N // cfg["TSN"]) * rtsn, -(-M // cfg["TSM"]) * rtsm, nb)
     dev.launch(k, gsize, (rtsn, rtsm, 1), np.int32(M), np.int32(N), np.int32(K), table,
                a.buffer, np.int64(a.strides[-2]), b.buffer, np.int64(b.strides[-2]), out.buffer)

@@ -114,23 +114,38 @@ class Device:
     def alloc(self, nbytes: int) -> cl.Buffer:
         # NOTE: never zero bytes (invalid in OpenCL) and a multiple of 8, so that the sub-word
         # atomics may touch the whole aligned 32-bit word around the last element.
-        size = max(8, (nbytes + 7) // 8 * 8)
-        if size > self.cl_device.max_mem_alloc_size:
-            raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: the "
-                                   f"device's largest buffer is "
-                                   f"{self.cl_device.max_mem_alloc_size} bytes")
+        size = self._checked_size(nbytes)
         try:
             return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, size)
         except cl.Error as e:
             raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: {e}"
                                    ) from None
 
+    def _checked_size(self, nbytes: int) -> int:
+        size = max(8, (nbytes + 7) // 8 * 8)
+        if size > self.cl_device.max_mem_alloc_size:
+            # NOTE: PoCL allocates lazily; without this the error would come at the first launch
+            raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: the "
+                                   f"device's largest buffer is "
+                                   f"{self.cl_device.max_mem_alloc_size} bytes")
+        return size
+
     def upload(self, host: np.ndarray) -> cl.Buffer:
-        """A new buffer holding ``host`` (contiguous); the copy is enqueued, not waited for."""
-        buf = self.alloc(host.nbytes)
-        if host.nbytes:
-            cl.enqueue_copy(self.queue, buf, np.asarray(host, order="C"), is_blocking=False)
-        return buf
+        """A new buffer holding a copy of ``host``.
+
+        NOTE: the copy is made when the buffer is created (COPY_HOST_PTR), not enqueued: a
+        non-blocking enqueue_copy would have to keep ``host`` alive, and pyopencl waits for it
+        (and so for every kernel queued before it) when the temporary is collected."""
+        raw = np.asarray(host, order="C").reshape(-1).view(np.uint8)
+        size = self._checked_size(raw.nbytes)
+        if size != raw.nbytes:
+            raw = np.concatenate([raw, np.zeros(size - raw.nbytes, np.uint8)])
+        try:
+            return cl.Buffer(self.context, cl.mem_flags.READ_WRITE | cl.mem_flags.COPY_HOST_PTR,
+                             hostbuf=raw)
+        except cl.Error as e:
+            raise OutOfMemoryError(f"ember: cannot allocate {raw.nbytes} bytes on {self}: {e}"
+                                   ) from None
 
     def const(self, values) -> cl.Buffer:
         """A cached read-only int64 buffer (shapes and strides for kernels): launches with the

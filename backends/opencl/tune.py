@@ -33,6 +33,7 @@ def main(argv=None) -> None:
     p.add_argument("--configs", nargs="*", default=list(mm.CONFIGS))
     p.add_argument("--dtype", default="float32")
     p.add_argument("--device", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     args = p.parse_args(argv)
     dev = device(args.device)
     print(f"device: {dev.name}, dtype {args.dtype}")
@@ -46,9 +47,10 @@ def main(argv=None) -> None:
         for n in args.sizes:
             a, b = arrays[n]
             row.append(gflops(lambda: mm.matmul(a, b, name), n, dev.queue.finish,
-                              repeat=1 if n >= 2048 else 3))
+                              repeat=1 if n >= 2048 else args.repeat))
         print(f"{name:>18} " + " ".join(f"{g:9.1f}" for g in row))
-    row = [gflops(lambda: hosts[n][0] @ hosts[n][1], n, lambda: None) for n in args.sizes]
+    row = [gflops(lambda: hosts[n][0] @ hosts[n][1], n, lambda: None, args.repeat)
+           for n in args.sizes]
     print(f"{'numpy':>18} " + " ".join(f"{g:9.1f}" for g in row))
 
 

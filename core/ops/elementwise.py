@@ -685,3 +685,32 @@ def softplus(x, beta=1.0, threshold=20.0):
 
 def positive(x):
     return x
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """|input - other| <= atol + rtol * |other|, elementwise (NaNs equal when equal_nan)."""
+    if not isinstance(other, Tensor):
+        from .creation import tensor
+        other = tensor(other, dtype=input.dtype, device=input.device)
+    if input._dtype is _dt.bool_ or not (input._dtype.is_floating_point or
+                                         other._dtype.is_floating_point):
+        return eq(input, other)
+    close = le(abs(sub_(input, other)), atol + rtol * abs(other))
+    close = logical_or(close, eq(input, other))  # exact matches, infinities included
+    if equal_nan:
+        close = logical_or(close, logical_and(isnan(input), isnan(other)))
+    return close
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
+    """True when every element of input is close to other (torch.allclose)."""
+    from .reduction import all as _all
+    return bool(_all(isclose(input, other, rtol, atol, equal_nan)).item())
+
+
+def equal(input, other) -> bool:
+    """True when both have the same shape and elements (torch.equal)."""
+    if input.shape != other.shape:
+        return False
+    from .reduction import all as _all
+    return bool(_all(eq(input, other)).item())

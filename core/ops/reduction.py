@@ -557,3 +557,99 @@ def histc(input, bins=100, min=0, max=0):
     r, _ = np.histogram(h, bins=bins, range=(lo, hi))
     from .creation import from_numpy
     return from_numpy(r.astype(h.dtype)).to(input.device)
+
+
+def _g_softmax(ctx, g):
+    out = ctx.out
+    d = ctx.params["dim"]
+    return (out * (g - sum(g * out, d, keepdim=True)),)
+
+
+def _g_log_softmax(ctx, g):
+    out = ctx.out
+    d = ctx.params["dim"]
+    from .elementwise import exp
+    return (g - exp(out) * sum(g, d, keepdim=True),)
+
+
+_softmax_op = defop("softmax", _g_softmax, out=True)
+_log_softmax_op = defop("log_softmax", _g_log_softmax, out=True)
+
+
+def _softmax_common(op, input, dim, dtype, log):
+    from .elementwise import exp, log as _log
+    from ..autograd import grad_mode
+    x = input if dtype is None else input.to(_dt.to_dtype(dtype))
+    if not x._dtype.is_floating_point:
+        raise RuntimeError(f"\"softmax_lastdim_kernel_impl\" not implemented for "
+                           f"'{_title(x._dtype)}'")
+    if x.ndim == 0:
+        x = S.reshape(x, (1,))
+        return S.reshape(_softmax_common(op, x, 0, None, log), ())
+    d = _norm_dim(dim, x.ndim, op.name)
+    # One graph node with an exact backward, instead of the five ops it is built from.
+    with grad_mode.no_grad():
+        shifted = x - amax(x, d, keepdim=True)
+        if log:
+            out = shifted - _log(sum(exp(shifted), d, keepdim=True))
+        else:
+            e = exp(shifted)
+            out = e / sum(e, d, keepdim=True)
+    if _state.enabled and x._requires_grad:
+        record(op, (x,), out, {"dim": d})
+    return out
+
+
+def softmax(input, dim=None, dtype=None, _stacklevel=3):
+    """exp(x) / sum(exp(x)) along dim, computed stably (torch.softmax)."""
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return _softmax_common(_softmax_op, input, dim, dtype, False)
+
+
+def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
+    """log(softmax(x)) along dim, computed stably."""
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return _softmax_common(_log_softmax_op, input, dim, dtype, True)
+
+
+def softmin(input, dim=None, dtype=None):
+    return softmax(-input, dim, dtype)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    x = input
+    d = _norm_dim(dim, x.ndim, "diff")
+    if prepend is not None or append is not None:
+        parts = ([prepend] if prepend is not None else []) + [x] + (
+            [append] if append is not None else [])
+        x = S.cat(parts, d)
+    for _ in range(n):
+        m = x.shape[d]
+        x = S.narrow(x, d, 1, m - 1) - S.narrow(x, d, 0, m - 1)
+    return x
+
+
+def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
+                 sorter=None):
+    """Indices where values would be inserted to keep sorted_sequence (last dim) sorted."""
+    from .elementwise import lt, le
+    if not isinstance(values, Tensor):
+        from .creation import tensor
+        values = tensor(values, dtype=sorted_sequence.dtype, device=sorted_sequence.device)
+    if side is not None:
+        right = side == "right"
+    cmp = le if right else lt
+    seq = sorted_sequence
+    if seq.ndim == 1:
+        r = sum(cmp(S.unsqueeze(seq, 0), S.unsqueeze(S.reshape(values, (-1,)), 1)).to(
+            _dt.int64), 1)
+        r = S.reshape(r, values.shape)
+    else:
+        r = sum(cmp(S.unsqueeze(seq, -2), S.unsqueeze(values, -1)).to(_dt.int64), -1)
+    return r.to(_dt.int32) if out_int32 else r
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right)

@@ -425,11 +425,14 @@ def test_matmul_batched_broadcast_and_views(K, up, dn):
     assert dn(K["matmul"](up(rand("float32", (0, 5))), up(b[0]))).shape == (0, 4)
 
 
-@pytest.mark.parametrize("config", ["64x64x16_8x8", "32x64x32_4x8", "32x32x32_4x4"])
+@pytest.mark.parametrize("config", ["64x64x32_8x8", "32x32x32_4x4", "cpu64x64x256_6x32",
+                                    "cpu128x128x128_8x32"])
 def test_matmul_tile_configs(K, up, dn, config):
     from ember.backends.opencl.matmul import matmul
-    a, b = rand("float32", (70, 45)), rand("float32", (45, 99))
+    a, b = rand("float32", (70, 300)), rand("float32", (300, 99))  # K spans several panels
     np.testing.assert_allclose(dn(matmul(up(a), up(b), config)), a @ b, rtol=1e-4, atol=1e-4)
+    a3, b3 = rand("int32", (2, 33, 17), 0, 3), rand("int32", (17, 130), 0, 3)
+    check(dn(matmul(up(a3), up(b3), config)), a3 @ b3)
 
 
 # -- views ---------------------------------------------------------------------------------------

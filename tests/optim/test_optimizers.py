@@ -22,15 +22,15 @@ def _grad(p: np.ndarray, k: int) -> np.ndarray:
     return (curv * (p - 0.3) + np.float32(0.1 * np.sin(k))).astype(np.float32)
 
 
-def _run_ember(cls, kwargs, arrays, steps=STEPS):
-    params = [ember.tensor(a.copy(), requires_grad=True) for a in arrays]
+def _run_ember(cls, kwargs, arrays, steps=STEPS, device="cpu"):
+    params = [ember.tensor(a.copy(), device=device, requires_grad=True) for a in arrays]
     opt = cls(params, **kwargs)
     traj = []
     for k in range(steps):
         for p in params:
-            p.grad = ember.tensor(_grad(p.detach().numpy(), k))
+            p.grad = ember.tensor(_grad(p.detach().cpu().numpy(), k), device=device)
         opt.step()
-        traj.append([p.detach().numpy().copy() for p in params])
+        traj.append([p.detach().cpu().numpy().copy() for p in params])
     return traj, opt
 
 
@@ -78,6 +78,33 @@ def test_trajectory_matches_torch(name, kwargs):
             np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6, err_msg=f"step {k}")
     # the parameters really moved (a trajectory test that cannot fail is no test)
     assert not np.allclose(ours[-1][0], arrays[0])
+
+
+def _accelerators():
+    return [d for d in ember.backends.available() if d != "cpu"]
+
+
+@pytest.mark.parametrize("device", _accelerators() or [pytest.param(
+    "none", marks=pytest.mark.skip(reason="no accelerator backend available here"))])
+@pytest.mark.parametrize("name,kwargs", [
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1)),
+    ("Adam", dict(lr=0.02, amsgrad=True, weight_decay=0.01)),
+    ("AdamW", dict(lr=0.02, weight_decay=0.1)),
+    ("RMSprop", dict(lr=0.005, momentum=0.5, centered=True)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.05, initial_accumulator_value=0.1)),
+])
+def test_trajectory_on_other_devices(device, name, kwargs):
+    """The same updates on each accelerator backend: its state lives on the device."""
+    arrays = _init_arrays()
+    ours, opt = _run_ember(getattr(ember.optim, name), kwargs, arrays, device=device)
+    ref, _ = _run_torch(getattr(torch.optim, name), kwargs, arrays)
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        for pa, pb in zip(a, b):
+            np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-5, err_msg=f"step {k}")
+    for p, st in opt.state.items():
+        for key, v in st.items():
+            if isinstance(v, ember.Tensor) and key != "step":
+                assert v.device == p.device, key
 
 
 @pytest.mark.parametrize("name,kwargs", [

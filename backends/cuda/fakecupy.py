@@ -1,0 +1,192 @@
+"""A NumPy stand-in for the parts of CuPy the cuda backend touches, for machines without a GPU.
+
+``install()`` puts modules named ``cupy``, ``cupyx`` and ``cupy_backends.cuda.libs.curand``
+into ``sys.modules``; the cuda backend then loads on the host and its kernel table (the cpu
+table built on "cupy", plus the cuda overrides) can be run through the conformance suite::
+
+    python -c "from ember.backends.cuda import fakecupy; fakecupy.install(); \\
+               from ember.plugins.conformance.__main__ import main; main(['--device', 'cuda'])"
+
+What it cannot check: the CUDA C of the fused kernels (each ``ElementwiseKernel`` is replaced by
+a NumPy function of the same name, below), CuPy's own deviations from NumPy that the backend does
+not override, asynchrony, and memory accounting (the pool reports 0 bytes). Install it before
+the cuda backend loads, in a process of its own: it replaces any real cupy.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import types
+
+import numpy as np
+
+_F32 = np.dtype(np.float32)
+
+
+def _wide(x):
+    return x.astype(np.float64) if x.dtype == np.float64 else x.astype(np.float32)
+
+
+def _sigmoid(x):
+    w = _wide(x)
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-w))).astype(x.dtype)
+
+
+_erf_vec = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf(x):
+    return np.asarray(_erf_vec(x.astype(np.float64)), dtype=np.float64).astype(x.dtype)
+
+
+def _relu(x):
+    return np.where((x > 0) | (x != x), x, np.zeros((), x.dtype))
+
+
+#: NumPy versions of the backend's fused kernels, by kernel name.
+FUSED = {"ember_sigmoid": _sigmoid, "ember_erf": _erf, "ember_relu": _relu}
+
+
+class ElementwiseKernel:
+    def __init__(self, in_params, out_params, operation, name="kernel", preamble="", **kw):
+        if name not in FUSED:
+            raise NotImplementedError(f"fakecupy has no NumPy version of kernel {name!r}; add one "
+                                      f"to ember.backends.cuda.fakecupy.FUSED")
+        self.name = name
+        self._f = FUSED[name]
+
+    def __call__(self, *args):
+        return np.array(self._f(*args), copy=True)
+
+
+class _Device:
+    def __init__(self, index=0):
+        self.id = int(index or 0)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def synchronize(self):
+        pass
+
+
+class _Runtime(types.ModuleType):
+    @staticmethod
+    def getDeviceCount():
+        why = os.environ.get("EMBER_FAKECUPY_NO_DEVICE")
+        if why:
+            raise RuntimeError(why)
+        return 1
+
+    @staticmethod
+    def getDevice():
+        return 0
+
+    @staticmethod
+    def deviceSynchronize():
+        pass
+
+    @staticmethod
+    def runtimeGetVersion():
+        return 0
+
+    @staticmethod
+    def getDeviceProperties(i):
+        return {"name": b"fakecupy (NumPy on the host)"}
+
+
+class _Pool:
+    def malloc(self, size):
+        raise NotImplementedError("fakecupy allocates through NumPy")
+
+    def used_bytes(self):
+        return 0
+
+    def free_all_blocks(self):
+        pass
+
+
+class RandomState:
+    """cupy.random.RandomState's interface on NumPy's PCG64 (another stream than cuRAND's)."""
+
+    def __init__(self, seed=None, method=None):
+        self.seed(seed)
+
+    def seed(self, seed=None):
+        self._g = np.random.Generator(np.random.PCG64(seed))
+
+    def random_sample(self, size=None, dtype=float):
+        return np.asarray(self._g.random(size, dtype=dtype))
+
+    def standard_normal(self, size=None, dtype=float):
+        return np.asarray(self._g.standard_normal(size, dtype=dtype))
+
+    def randint(self, low, high=None, size=None, dtype=int):
+        return np.asarray(self._g.integers(low, high, size=size, dtype=dtype))
+
+
+_ATOMIC = {np.dtype(n) for n in ("int32", "int64", "uint32", "uint64", "float16", "float32",
+                                 "float64")}
+
+
+def scatter_add(a, slices, value):
+    # NOTE: like CuPy's, only for dtypes CUDA has an atomicAdd for
+    if a.dtype not in _ATOMIC and a.dtype.name != "bfloat16":
+        raise TypeError(f"scatter_add does not support dtype {a.dtype}")
+    np.add.at(a, slices, value)
+
+
+class _Cupy(types.ModuleType):
+    """Everything not defined here is NumPy's."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def build() -> dict[str, types.ModuleType]:
+    cp = _Cupy("cupy")
+    cp.__version__ = "0+fakecupy"
+    cp.ndarray = np.ndarray
+    cp.asarray = lambda a, dtype=None: np.array(a, dtype=dtype, copy=True)
+    cp.asnumpy = lambda a: np.asarray(a)
+    cp.ElementwiseKernel = ElementwiseKernel
+    cp.get_default_memory_pool = lambda _p=_Pool(): _p
+    cp.get_default_pinned_memory_pool = lambda _p=_Pool(): _p
+    cuda = types.ModuleType("cupy.cuda")
+    cuda.Device = _Device
+    cuda.runtime = _Runtime("cupy.cuda.runtime")
+    cuda.set_allocator = lambda f: None
+    cp.cuda = cuda
+    rnd = types.ModuleType("cupy.random")
+    rnd.RandomState = RandomState
+    cp.random = rnd
+    lib = types.ModuleType("cupy.lib")
+    lib.stride_tricks = np.lib.stride_tricks
+    cp.lib = lib
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scatter_add = scatter_add
+    curand = types.ModuleType("cupy_backends.cuda.libs.curand")
+    curand.CURAND_RNG_PSEUDO_PHILOX4_32_10 = 400
+    curand.CURAND_RNG_PSEUDO_DEFAULT = 100
+    mods = {"cupy": cp, "cupy.cuda": cuda, "cupy.cuda.runtime": cuda.runtime,
+            "cupy.random": rnd, "cupy.lib": lib, "cupyx": cupyx,
+            "cupy_backends": types.ModuleType("cupy_backends"),
+            "cupy_backends.cuda": types.ModuleType("cupy_backends.cuda"),
+            "cupy_backends.cuda.libs": types.ModuleType("cupy_backends.cuda.libs"),
+            "cupy_backends.cuda.libs.curand": curand}
+    mods["cupy_backends"].cuda = mods["cupy_backends.cuda"]
+    mods["cupy_backends.cuda"].libs = mods["cupy_backends.cuda.libs"]
+    mods["cupy_backends.cuda.libs"].curand = curand
+    return mods
+
+
+def install() -> None:
+    """Make ``import cupy`` give this stand-in, in this process (before the cuda backend loads)."""
+    if "ember.backends.cuda.backend" in sys.modules:
+        raise RuntimeError("install fakecupy before the cuda backend loads")
+    sys.modules.update(build())

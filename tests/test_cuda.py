@@ -1,0 +1,288 @@
+"""The cuda backend: its plugin without cupy or a GPU, its kernel table on a NumPy stand-in for
+CuPy (ember.backends.cuda.fakecupy), and, where a GPU is present, the GPU-only behaviour.
+
+Each check that needs a fresh plugin registry runs in a subprocess of its own.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import ember
+
+
+def _run(code: str, env: dict | None = None, timeout: int = 300) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON object last."""
+    full_env = dict(os.environ, EMBER_FALLBACK="error", **(env or {}))
+    p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                       text=True, env=full_env, timeout=timeout)
+    assert p.returncode == 0, f"subprocess failed:\n{p.stdout}\n{p.stderr}"
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- without a GPU
+def test_plugin_registers_without_cupy():
+    r = _run("""
+        import json, sys
+        sys.modules["cupy"] = None  # NOTE: makes `import cupy` raise ImportError, as when absent
+        import ember
+        import ember.backends.cuda
+        out = {"cupy_imported": sys.modules.get("cupy") is not None,
+               "registered": ember.backends.registered().get("cuda"),
+               "available": ember.backends.available(), "is_available": ember.cuda.is_available(),
+               "device_count": ember.cuda.device_count()}
+        try:
+            ember.zeros(1, device="cuda")
+            out["error"] = None
+        except RuntimeError as e:
+            out["error"] = str(e)
+        out["failure"] = ember.backends.failures().get("cuda")
+        print(json.dumps(out))
+    """)
+    assert not r["cupy_imported"]
+    assert r["registered"] == "cuda"
+    assert "cuda" not in r["available"] and "cpu" in r["available"]
+    assert r["is_available"] is False and r["device_count"] == 0
+    assert r["error"] is not None
+    assert "'cuda' is installed but failed to load" in r["error"]
+    assert "cupy is not installed (pip install 'ember[cuda]')" in r["error"]
+    assert "cupy is not installed" in r["failure"]
+
+
+def test_no_driver_is_reported():
+    r = _run("""
+        import json
+        from ember.backends.cuda import fakecupy; fakecupy.install()
+        import ember
+        try:
+            ember.zeros(1, device="cuda:0")
+            err = None
+        except RuntimeError as e:
+            err = str(e)
+        print(json.dumps({"error": err, "is_available": ember.cuda.is_available()}))
+    """, env={"EMBER_FAKECUPY_NO_DEVICE": "cudaErrorInsufficientDriver: CUDA driver version "
+                                          "is insufficient for CUDA runtime version"})
+    assert r["is_available"] is False
+    assert "failed to load" in r["error"] and "no CUDA driver/GPU" in r["error"]
+    assert "cudaErrorInsufficientDriver" in r["error"]
+
+
+def test_plugin_module_does_not_import_cupy():
+    import ember.backends.cuda as plugin
+    src = open(plugin.__file__).read()
+    top = [l for l in src.splitlines() if l.startswith(("import ", "from "))]
+    assert not any("cupy" in l for l in top), top
+
+
+# ------------------------------------------------------- the kernel table on a NumPy stand-in
+_FAKE_OPS = """
+    import json
+    import numpy as np
+    from ember.backends.cuda import fakecupy; fakecupy.install()
+    import ember
+    res = {}
+    rng = np.random.default_rng(0)
+
+    def same(name, f, *arrays, dtype=None):
+        cpu = [ember.tensor(a) if dtype is None else ember.tensor(a, dtype=dtype) for a in arrays]
+        gpu = [t.to("cuda") for t in cpu]
+        want, got = f(*cpu), f(*gpu)
+        want = want if isinstance(want, tuple) else (want,)
+        got = got if isinstance(got, tuple) else (got,)
+        ok = all(str(g.device) == "cuda:0" and g.dtype == w.dtype and
+                 np.allclose(g.cpu().numpy().astype(np.float64), w.numpy().astype(np.float64),
+                             rtol=1e-5, atol=1e-6, equal_nan=True) for g, w in zip(got, want))
+        res[name] = ok
+
+    a = rng.standard_normal((4, 5)).astype(np.float32)
+    b = rng.standard_normal((5, 3)).astype(np.float32)
+    for op in ("exp", "log1p", "tanh", "sigmoid", "erf", "sqrt", "floor", "round", "sign"):
+        same(op, lambda x, op=op: getattr(x, op)(), np.abs(a) if op in ("sqrt",) else a)
+    same("sigmoid_f16", lambda x: x.sigmoid(), a.astype(np.float16))
+    same("erf_f64", lambda x: x.erf(), a.astype(np.float64))
+    same("add_bcast", lambda x, y: x + y * 2, a, a[:1])
+    same("remainder_int", lambda x, y: x % y, np.array([-7, 7, 5]), np.array([3, -3, 2]))
+    same("matmul", lambda x, y: x @ y, a, b)
+    same("matmul_f16", lambda x, y: x @ y, a.astype(np.float16), b.astype(np.float16))
+    same("matmul_bf16", lambda x, y: (x.to(ember.bfloat16) @ y.to(ember.bfloat16)).float(), a, b)
+    same("sum_max", lambda x: (x.sum(1), x.amax(0), x.argmax(1)), a)
+    same("cumsum", lambda x: x.cumsum(1), a)
+    same("sort_stable_nan", lambda x: x.sort(descending=True),
+         np.array([1.0, np.nan, 3.0, 1.0, 3.0], np.float32))
+    same("view_noncontig", lambda x: x.t()[1:3].reshape(-1), a)
+    same("view_ok", lambda x: x[:, ::2].unsqueeze(0).view(1, 4, 3), a)
+    same("permute_contig", lambda x: x.permute(1, 0).contiguous(), a)
+    same("getitem_adv", lambda x: x[ember.tensor([3, -1, 0]).to(x.device), 1:4], a)
+    same("gather", lambda x: x.gather(1, ember.tensor([[0, 4], [1, 1], [2, 3], [4, 0]]).to(x.device)), a)
+    same("scatter_add", lambda x: x.scatter_add(1, ember.tensor([[0, 0]] * 4).to(x.device), x[:, :2]), a)
+    same("nonzero", lambda x: (x > 0).nonzero(), a)
+    same("cat_flip", lambda x: ember.cat([x, x.flip(0)], 1), a)
+    same("where", lambda x: ember.where(x > 0, x, 0.5), a)
+
+    def index_add(x):
+        y = x.clone()
+        y.index_add_(0, ember.tensor([1, 1, 3]).to(x.device), ember.ones(3, 5, dtype=x.dtype, device=x.device))
+        return y
+    for dt in (np.float32, np.int8, np.int16, np.uint8, np.int64):
+        same(f"index_add_{np.dtype(dt).name}", index_add, (a * 3).astype(dt))
+    same("index_add_bool", index_add, a > 0)
+
+    def setitem(x):
+        y = x.clone()
+        y[ember.tensor([0, 2]).to(x.device)] = 7.0
+        y[1, 1:3] = x[0, :2]
+        return y
+    same("setitem", setitem, a)
+
+    def train(x, y):
+        ember.manual_seed(0)
+        m = ember.nn.Sequential(ember.nn.Linear(5, 8), ember.nn.ReLU(), ember.nn.Linear(8, 3))
+        m.to(x.device)
+        opt = ember.optim.SGD(m.parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            loss = ember.nn.functional.mse_loss(m(x), y)
+            loss.backward()
+            opt.step()
+        return loss.detach(), m[0].weight.grad
+    same("train_step", train, a, rng.standard_normal((4, 3)).astype(np.float32))
+
+    x = ember.zeros(3, device="cuda").expand(2, 3)
+    try:
+        x[0] = 1.0
+        res["expand_write_raises"] = False
+    except RuntimeError as e:
+        res["expand_write_raises"] = "more than one element" in str(e)
+    x = ember.zeros(3, device="cuda")
+    try:
+        x[ember.tensor([0, 3], device="cuda")]
+        res["index_oob_raises"] = False
+    except IndexError as e:
+        res["index_oob_raises"] = "index 3 is out of bounds for dimension 0 with size 3" in str(e)
+    try:
+        x.gather(0, ember.tensor([5], device="cuda"))
+        res["gather_oob_raises"] = False
+    except IndexError:
+        res["gather_oob_raises"] = True
+
+    g = ember.Generator(device="cuda")
+    g.manual_seed(3)
+    state = g.get_state()
+    r1 = [ember.rand(5, generator=g, device="cuda"), ember.randn(3, generator=g, device="cuda"),
+          ember.randint(0, 10, (4,), generator=g, device="cuda")]
+    g.set_state(state)
+    r2 = [ember.rand(5, generator=g, device="cuda"), ember.randn(3, generator=g, device="cuda"),
+          ember.randint(0, 10, (4,), generator=g, device="cuda")]
+    res["rng_state_roundtrip"] = all(bool((p == q).all()) for p, q in zip(r1, r2))
+    res["rng_draws_differ"] = not bool((r1[0] == ember.rand(5, generator=g, device="cuda")).all())
+    u = ember.rand(10000, device="cuda", dtype=ember.float16)
+    res["rand_f16_range"] = bool(((u >= 0) & (u < 1)).all()) and u.dtype == ember.float16
+
+    caps = ember.backends.capabilities("cuda")
+    res["no_missing_primitives"] = caps["missing"] == []
+    ember.cuda.synchronize()
+    ember.cuda.reset_peak_memory_stats()
+    res["memory_api"] = ember.cuda.max_memory_allocated() >= ember.cuda.memory_allocated() >= 0
+    ember.cuda.empty_cache()
+    print(json.dumps(res))
+"""
+
+
+def test_kernel_table_on_fake_cupy():
+    r = _run(_FAKE_OPS)
+    failed = sorted(k for k, ok in r.items() if not ok)
+    assert not failed, f"cuda kernels (on fakecupy) disagree with cpu or misbehave: {failed}"
+
+
+def test_conformance_on_fake_cupy(tmp_path):
+    if importlib.util.find_spec("ember.plugins.conformance.__main__") is None:
+        pytest.skip("the conformance suite (python -m ember.plugins.conformance) is not "
+                    "written yet")
+    report = tmp_path / "conformance_cuda.json"
+    code = ("import runpy, sys\n"
+            "from ember.backends.cuda import fakecupy; fakecupy.install()\n"
+            f"sys.argv = ['conformance', '--device', 'cuda', '--report', {str(report)!r}]\n"
+            "runpy.run_module('ember.plugins.conformance', run_name='__main__')\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=900, env=dict(os.environ, EMBER_FALLBACK="error"))
+    assert p.returncode == 0, f"conformance failed on cuda (fakecupy):\n{p.stdout[-6000:]}\n" \
+                              f"{p.stderr[-3000:]}"
+
+
+# ------------------------------------------------------------------------- on a real GPU
+def _gpu_reason() -> str | None:
+    """None when a real CUDA GPU is usable, else why not."""
+    try:
+        import cupy
+    except ImportError as e:
+        return f"needs a CUDA GPU; cupy could not start: cupy is not installed ({e})"
+    if getattr(cupy, "__version__", "").endswith("fakecupy"):
+        return "needs a CUDA GPU; cupy could not start: this is fakecupy"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:
+        return f"needs a CUDA GPU; cupy could not start: {type(e).__name__}: {e}"
+    return None if n > 0 else "needs a CUDA GPU; cupy could not start: 0 devices"
+
+
+_NO_GPU = _gpu_reason()
+gpu = pytest.mark.skipif(_NO_GPU is not None, reason=_NO_GPU or "")
+
+
+@gpu
+def test_gpu_available():
+    assert ember.cuda.is_available()
+    assert "cuda" in ember.backends.available()
+    assert ember.cuda.device_count() >= 1
+
+
+@gpu
+def test_gpu_memory_stats():
+    ember.cuda.synchronize()
+    ember.cuda.empty_cache()
+    base = ember.cuda.memory_allocated()
+    ember.cuda.reset_peak_memory_stats()
+    x = ember.empty(1 << 20, device="cuda")            # 4 MiB
+    assert ember.cuda.memory_allocated() >= base + (4 << 20)
+    del x
+    assert ember.cuda.memory_allocated() == base
+    assert ember.cuda.max_memory_allocated() >= base + (4 << 20)
+    ember.cuda.reset_peak_memory_stats()
+    assert ember.cuda.max_memory_allocated() == base
+
+
+@gpu
+def test_gpu_fused_kernels_match_cpu():
+    x = ember.randn(1000, dtype=ember.float64)
+    for dt in (ember.float16, ember.float32, ember.float64):
+        g = x.to("cuda", dt)
+        for op in ("sigmoid", "erf"):
+            want = getattr(x, op)().to(dt).double().numpy()
+            got = getattr(g, op)().cpu().double().numpy()
+            tol = 1e-3 if dt is ember.float16 else 1e-6
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"{op} {dt}")
+
+
+@gpu
+def test_gpu_fused_relu_kernel():
+    b = ember.backends.capabilities("cuda")
+    assert "relu" in b["ops"]
+    import cupy
+    from ember.plugins import registry
+    k = registry.backend("cuda").kernels["relu"]
+    got = cupy.asnumpy(k(cupy.asarray(np.array([-1.0, 0.0, 2.0, np.nan], np.float32))))
+    np.testing.assert_array_equal(got, [0.0, 0.0, 2.0, np.nan])
+
+
+@gpu
+def test_gpu_index_out_of_range_raises():
+    x = ember.zeros(3, device="cuda")
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[ember.tensor([3], device="cuda")]
+    with pytest.raises(IndexError, match="out of bounds"):
+        x.index_add_(0, ember.tensor([-4], device="cuda"), ember.ones(1, device="cuda"))
