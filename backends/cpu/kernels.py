@@ -166,7 +166,7 @@ def make_kernels(xp, ndarray=None, erf=None):
         return xp.take_along_axis(x, idx, axis), idx
 
     k["sort"] = sort
-    k["matmul"] = upcast(lambda a, b: arr(xp.matmul(a, b.astype(a.dtype))))
+    k["matmul"] = upcast(lambda a, b: arr(xp.matmul(a, b)))
 
     # views
     def view(x, shape):
@@ -234,6 +234,9 @@ def make_kernels(xp, ndarray=None, erf=None):
     k["nonzero"] = lambda x: xp.argwhere(x).astype(np.int64)
     k["cat"] = lambda arrays, axis: xp.concatenate(arrays, axis=axis)
     k["flip"] = lambda x, axes: xp.flip(x, axes).copy()
+
+    # fused kernels for composites (optional for a backend)
+    k["relu"] = lambda x: arr(xp.maximum(x, 0))
 
     # creation
     k["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype.np)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+import pyopencl as cl
 
 from .array import CLArray, broadcast_to, c_strides, empty
-from .runtime import CTYPE, ELEMENTWISE_WG, UTYPE, Device, kind  # noqa: F401
+from .runtime import CTYPE, ELEMENTWISE_WG, UTYPE, Device, kind
 
 F, I, U, B = "f", "i", "u", "b"
 ALL = (F, I, U, B)
@@ -342,10 +343,6 @@ def full(shape, value, dtype, index) -> CLArray:
     return fill(out, value)
 
 
-__all__ = ["unary_kernel", "binary_kernel", "where", "cast", "contiguous", "copy_into", "full",
-           "launch", "meta", "collapse", "c_strides"]
-
-
 # -- host transfers and arange -------------------------------------------------------------------
 
 def from_host(array, dev: Device) -> CLArray:
@@ -354,7 +351,6 @@ def from_host(array, dev: Device) -> CLArray:
 
 
 def to_host(x: CLArray) -> np.ndarray:
-    import pyopencl as cl
     x = ensure_contiguous(x)
     host = np.empty(x.shape, x.dtype)
     if host.size:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyopencl as cl
 
 from . import elementwise as ew
 from .array import CLArray, c_strides, empty, flipped, getitem_basic, slice_len, with_layout
@@ -253,7 +254,6 @@ def _put_add(shape, target: CLArray, idx: CLArray, v: CLArray, scale: int, size:
 
 
 def _host_put_add(shape, target: CLArray, idx: CLArray, v: CLArray, scale: int, size: int):
-    import pyopencl as cl
     dev = target.device
     whole = np.empty(target.buffer.size // target.itemsize, target.dtype)
     cl.enqueue_copy(dev.queue, whole, target.buffer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyopencl as cl
 
 from . import elementwise as ew
 from .array import CLArray, empty
@@ -42,7 +43,6 @@ DEFAULT_CONFIG = {"cpu": "cpu128x64x128_8x32", "other": "64x64x32_8x8"}
 
 
 def default_config(dev) -> str:
-    import pyopencl as cl
     is_cpu = dev.cl_device.type & cl.device_type.CPU
     return DEFAULT_CONFIG["cpu" if is_cpu else "other"]
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from .array import CLArray, empty
-from .runtime import CTYPE, ELEMENTWISE_WG, Device, kind
+from .runtime import CTYPE, ELEMENTWISE_WG, Device
 
 _SOURCE = r"""
 inline uint4 ember_philox(ulong ctr, ulong seed) {

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyopencl as cl
 
 from . import elementwise as ew
-from .array import CLArray, empty, permute, with_layout
+from .array import CLArray, empty, with_layout
 from .runtime import CTYPE, UTYPE, Device, kind
 
 #: Work-group size of the reductions and scans (a power of two). Tunable; PoCL compiles one
@@ -69,7 +70,10 @@ kernel void ember_{op}(long K, long chunk, long G, int ndo, global const long* m
     scratch[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = wg / 2; s > 0; s >>= 1) {{
-        if (lid < s) {{ const ACC a = scratch[lid], b = scratch[lid + s]; scratch[lid] = {combine}; }}
+        if (lid < s) {{
+            const ACC a = scratch[lid], b = scratch[lid + s];
+            scratch[lid] = {combine};
+        }}
         barrier(CLK_LOCAL_MEM_FENCE);
     }}
     if (lid == 0) out[g] = (T)scratch[0];
@@ -113,7 +117,10 @@ kernel void ember_{op}(long K, int ndo, global const long* mo, long xs, long os,
     const long xb = ember_offset(m, ndo, mo, 0), ob = ember_offset(m, ndo, mo, 1);
     const long chunk = (K + wg - 1) / wg, k0 = lid * chunk, k1 = min(K, k0 + chunk);
     ACC acc = {ident};
-    for (long k = k0; k < k1; ++k) {{ const ACC a = acc, b = (ACC)x[xb + k * xs]; acc = {combine}; }}
+    for (long k = k0; k < k1; ++k) {{
+        const ACC a = acc, b = (ACC)x[xb + k * xs];
+        acc = {combine};
+    }}
     scratch[lid] = acc;
     barrier(CLK_LOCAL_MEM_FENCE);
     if (lid == 0) {{
@@ -191,7 +198,6 @@ def _reduce_pass(x: CLArray, op: str, outer, inner, out: CLArray | None = None) 
     if M:
         ndo, mo = _geom(dev, outer, x.offset)
         ndi, mi = _geom(dev, inner, 0)
-        import pyopencl as cl
         dev.launch(_kernel(dev, x.dtype, op), (M * G * wg,), (wg,), np.int64(K),
                    np.int64(chunk), np.int64(G), ndo, mo, ndi, mi, partial.buffer, x.buffer,
                    cl.LocalMemory(wg * _acc_size(x.dtype)))
@@ -235,8 +241,7 @@ def arg_reduction(op: str):
             wg = _wg(K)
             ndo, mo = _geom(dev, outer, x.offset)
             ndi, mi = _geom(dev, inner, 0)
-            import pyopencl as cl
-            dev.launch(_kernel(dev, x.dtype, op), (M * wg,), (wg,), np.int64(K), ndo, mo, ndi,
+                dev.launch(_kernel(dev, x.dtype, op), (M * wg,), (wg,), np.int64(K), ndo, mo, ndi,
                        mi, out.buffer, x.buffer, cl.LocalMemory(wg * x.itemsize),
                        cl.LocalMemory(wg * 8))
         return out
@@ -260,7 +265,6 @@ def scan(op: str):
                                          [out.strides[d] for d in keep]])
         mo = dev.const(list(shape) + [x.offset, *xst] + [0, *ost])
         wg = _wg(K)
-        import pyopencl as cl
         dev.launch(_kernel(dev, x.dtype, op), (M * wg,), (wg,), np.int64(K),
                    np.int32(len(shape)), mo, np.int64(x.strides[axis]),
                    np.int64(out.strides[axis]), out.buffer, x.buffer,
@@ -297,7 +301,6 @@ def misc_kernel(dev: Device, name: str):
 
 
 def read_scalar(x: CLArray):
-    import pyopencl as cl
     host = np.empty(1, x.dtype)
     cl.enqueue_copy(x.device.queue, host, x.buffer, src_offset=x.offset * x.itemsize)
     return host[0]

@@ -21,7 +21,6 @@ CTYPE = {
 }
 #: OpenCL C unsigned type of each storage size: used to move bits and to wrap integer arithmetic.
 UTYPE = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
-BASE_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float32")
 
 #: Work-group size of the elementwise kernels. Fixed, because PoCL compiles one work-group
 #: function per (kernel, local size): letting the driver pick would recompile for each size.

@@ -197,8 +197,9 @@ class AccumulateGrad(Node):
         if g._dtype is not t._dtype:
             g = g.to(t._dtype)
         if t._grad is None:
-            # NOTE: broadcast gradients are read-only views; optimizers update .grad in place.
-            t._grad = g if (g.is_contiguous() and g._base is None and create_graph is False
+            # NOTE: broadcast gradients (0-strides) are read-only, overlapping views, and
+            # optimizers update .grad in place: those get their own storage.
+            t._grad = g if (not create_graph and 0 not in g.stride()
                             and not _is_user_owned(g)) else g.clone()
         elif create_graph:
             t._grad = t._grad + g

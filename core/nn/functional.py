@@ -684,7 +684,7 @@ def one_hot(tensor, num_classes: int = -1):
 # ---------------------------------------------------------------------------------- activations
 def relu(input, inplace: bool = False):
     # NOTE: torch gives relu a zero gradient at 0; where(x > 0) matches it
-    return _where(input > 0, input, 0.0)
+    return ember.relu(input)
 
 
 def relu6(input, inplace: bool = False):

@@ -6,7 +6,7 @@ from types import MethodType
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from .registry import _state, defop, device_mismatch, record
+from .registry import _state, composite, defop, device_mismatch, record
 
 _wrap = Tensor._wrap
 _SCALARS = (bool, int, float)
@@ -474,8 +474,13 @@ def frac(x):
     return x - trunc(x)
 
 
+def _g_relu(ctx, g):
+    return (where(ctx.out > 0, g, 0.0),)
+
+
+@composite("relu", _g_relu, inputs=False, out=True)
 def relu(x):
-    """max(x, 0); the gradient at 0 is 0, as torch."""
+    """max(x, 0); the gradient at 0 is 0, as torch. NaN stays NaN with a fused kernel."""
     return where(x > 0, x, 0)
 
 

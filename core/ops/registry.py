@@ -142,6 +142,8 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
 def _dtype_of(native, default):
     from .. import dtypes
     d = getattr(native, "dtype", None)
+    if isinstance(d, dtypes.dtype):
+        return d
     try:
         return dtypes.from_numpy_dtype(d) if d is not None else default
     except TypeError:
