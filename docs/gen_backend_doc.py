@@ -37,10 +37,8 @@ def composites_list() -> str:
     import ember  # noqa: F401  (importing ember defines the op table)
     from ember.core.ops import COMPOSITES
     if not COMPOSITES:
-        return ("No op is registered as a composite yet: a `KernelSpec` may name a primitive "
-                "above (a faster kernel for it); the names below are refused.\n")
-    names = ", ".join(f"`{n}`" for n in sorted(COMPOSITES))
-    return f"{len(COMPOSITES)} composites: {names}.\n"
+        return "None yet: a `KernelSpec` may name a primitive only.\n"
+    return "".join(f"- `{n}`\n" for n in sorted(COMPOSITES))
 
 
 SECTIONS = {"primitives": primitives_table, "composites": composites_list}

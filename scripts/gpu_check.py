@@ -26,9 +26,8 @@ import json, ember, cupy
 from ember.plugins import registry
 print(json.dumps({"cupy": cupy.__version__, "available": ember.backends.available(),
                   "failures": ember.backends.failures(),
-                  "cuda": ember.backends.capabilities("cuda") if ember.cuda.is_available() else None,
-                  "bfloat16_note": getattr(registry.backend("cuda"), "bfloat16_note", None)
-                  if ember.cuda.is_available() else None}))
+                  "cuda": ember.backends.capabilities("cuda"),
+                  "bfloat16_note": registry.backend("cuda").bfloat16_note}))
 """
 
 MATMUL = r"""
@@ -89,7 +88,7 @@ def step(name: str, cmd: list[str], limit: int, log) -> dict:
         rc, out = p.returncode, p.stdout + p.stderr
     except subprocess.TimeoutExpired as e:
         rc = "timeout"
-        out = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")
+        out = "".join((b or b"").decode(errors="replace") for b in (e.stdout, e.stderr))
     secs = round(time.perf_counter() - t0, 1)
     log.write(out)
     log.write(f"\n----- {name}: rc={rc} in {secs} s\n")
@@ -123,7 +122,8 @@ def main() -> int:
         summary["matmul"] = step("matmul", [PY, "-c", MATMUL], 60, log)
     with open(os.path.join(OUT, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    failed = [k for k, v in summary.items() if isinstance(v, dict) and v["rc"] not in (0, "skipped")]
+    failed = [k for k, v in summary.items()
+              if isinstance(v, dict) and v["rc"] not in (0, "skipped")]
     print("failed steps:", failed or "none")
     print(json.dumps(summary.get("matmul", {}).get("result"), indent=1))
     return 1 if failed else 0

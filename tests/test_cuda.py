@@ -118,15 +118,17 @@ _FAKE_OPS = """
     same("view_ok", lambda x: x[:, ::2].unsqueeze(0).view(1, 4, 3), a)
     same("permute_contig", lambda x: x.permute(1, 0).contiguous(), a)
     same("getitem_adv", lambda x: x[ember.tensor([3, -1, 0]).to(x.device), 1:4], a)
-    same("gather", lambda x: x.gather(1, ember.tensor([[0, 4], [1, 1], [2, 3], [4, 0]]).to(x.device)), a)
-    same("scatter_add", lambda x: x.scatter_add(1, ember.tensor([[0, 0]] * 4).to(x.device), x[:, :2]), a)
+    def idx(x, v):
+        return ember.tensor(v).to(x.device)
+    same("gather", lambda x: x.gather(1, idx(x, [[0, 4], [1, 1], [2, 3], [4, 0]])), a)
+    same("scatter_add", lambda x: x.scatter_add(1, idx(x, [[0, 0]] * 4), x[:, :2]), a)
     same("nonzero", lambda x: (x > 0).nonzero(), a)
     same("cat_flip", lambda x: ember.cat([x, x.flip(0)], 1), a)
     same("where", lambda x: ember.where(x > 0, x, 0.5), a)
 
     def index_add(x):
         y = x.clone()
-        y.index_add_(0, ember.tensor([1, 1, 3]).to(x.device), ember.ones(3, 5, dtype=x.dtype, device=x.device))
+        y.index_add_(0, idx(x, [1, 1, 3]), ember.ones(3, 5, dtype=x.dtype, device=x.device))
         return y
     for dt in (np.float32, np.int8, np.int16, np.uint8, np.int64):
         same(f"index_add_{np.dtype(dt).name}", index_add, (a * 3).astype(dt))

@@ -200,6 +200,18 @@ def make_kernels(xp, ndarray=None, erf=None):
             raise
 
     def index_add(x, index, values):
+        if (len(index) == 1 and x.ndim == 1 and x.dtype.kind == "f" and
+                getattr(index[0], "ndim", 0) == 1 and x.flags.c_contiguous):
+            # NOTE: add.at is ~50x slower than bincount for the scatter-adds of as_strided and
+            # embedding backward; bincount accumulates in float64, then rounds once.
+            idx = index[0]
+            if idx.size and (int(idx.min()) < -x.shape[0] or int(idx.max()) >= x.shape[0]):
+                raise IndexError(f"index {int(idx.max())} is out of bounds for dimension 0 with "
+                                 f"size {x.shape[0]}")
+            idx = xp.where(idx < 0, idx + x.shape[0], idx)
+            vals = xp.broadcast_to(values, idx.shape).astype(np.float64)
+            x += xp.bincount(idx, weights=vals, minlength=x.shape[0]).astype(x.dtype)
+            return
         xp.add.at(x, index, values)
 
     k["setitem"], k["index_add"] = setitem, index_add

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import cupy
-from cupy_backends.cuda.libs import curand
 
 from ember.plugins.api import PRIMITIVES, Backend
 
@@ -198,6 +197,8 @@ class CudaGenerator:
         self.index = index
         self.seed = int(seed) % 2**64
         self.draws = 0
+        # NOTE: imported here, so a machine without libcurand loses RNG only, with this error
+        from cupy_backends.cuda.libs import curand
         with _Device(index):
             self._rs = cupy.random.RandomState(0, method=curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
 

@@ -37,14 +37,24 @@ CONFIGS = {
     "64x128x32_8x16": dict(TSM=64, TSN=128, TSK=32, WPTM=8, VW=16),
     "32x32x32_4x4": dict(TSM=32, TSN=32, TSK=32, WPTM=4, VW=4),
 }
-#: Defaults per device type: CPUs (PoCL) want one work-item per group and big packed panels;
-#: GPUs want many work-items sharing local tiles.
-DEFAULT_CONFIG = {"cpu": "cpu128x64x128_8x32", "other": "64x64x32_8x8"}
+#: Preferred configurations per device type, best first: CPUs (PoCL) want one work-item per
+#: group and big packed panels; GPUs want many work-items sharing local tiles. The first whose
+#: tiles fit the device's local memory is used.
+PREFERRED = {"cpu": ["cpu128x128x128_8x32", "64x64x32_8x8", "32x32x32_4x4"],
+             "other": ["64x64x32_8x8", "32x32x32_4x4"]}
 
 
-def default_config(dev) -> str:
-    is_cpu = dev.cl_device.type & cl.device_type.CPU
-    return DEFAULT_CONFIG["cpu" if is_cpu else "other"]
+def _local_bytes(cfg: dict, itemsize: int) -> int:
+    return (cfg["TSM"] * cfg["TSK"] + cfg["TSK"] * cfg["TSN"]) * itemsize
+
+
+def default_config(dev, dtype: np.dtype) -> str:
+    names = PREFERRED["cpu" if dev.cl_device.type & cl.device_type.CPU else "other"]
+    for name in names:
+        if _local_bytes(CONFIGS[name], dtype.itemsize) <= dev.cl_device.local_mem_size:
+            return name
+    return names[-1]
+
 
 _SOURCE = r"""
 #define RTSM (TSM / WPTM)
@@ -207,7 +217,7 @@ def _rows_ok(x: CLArray) -> bool:
 
 def matmul(a: CLArray, b: CLArray, config: str | None = None) -> CLArray:
     dev = a.device
-    name = config or default_config(dev)
+    name = config or default_config(dev, a.dtype)
     cfg = CONFIGS[name]
     if b.dtype != a.dtype:
         b = ew.cast(b, a.dtype)

@@ -241,7 +241,7 @@ def arg_reduction(op: str):
             wg = _wg(K)
             ndo, mo = _geom(dev, outer, x.offset)
             ndi, mi = _geom(dev, inner, 0)
-                dev.launch(_kernel(dev, x.dtype, op), (M * wg,), (wg,), np.int64(K), ndo, mo, ndi,
+            dev.launch(_kernel(dev, x.dtype, op), (M * wg,), (wg,), np.int64(K), ndo, mo, ndi,
                        mi, out.buffer, x.buffer, cl.LocalMemory(wg * x.itemsize),
                        cl.LocalMemory(wg * 8))
         return out

@@ -719,3 +719,46 @@ def _copy_slices_backward(ctx, g):
 
 
 _copy_slices_op = defop("copy_slices", _copy_slices_backward, node_name="CopySlices")
+
+
+def _windows_backward(ctx, g):
+    p = ctx.params
+    (kh, kw), (sh, sw), (dh, dw) = p["kernel"], p["stride"], p["dilation"]
+    n, c, oh, ow = g._data.shape[:4]
+    from .creation import zeros
+    gx = zeros(p["shape"], dtype=g.dtype, device=g.device)
+    # fold (col2im): one strided add per kernel offset
+    for i in range(kh):
+        for j in range(kw):
+            idx = (slice(0, n, 1), slice(0, c, 1),
+                   slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                   slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+            region = getitem_basic(gx, idx)
+            region += getitem_basic(g, (slice(0, n, 1), slice(0, c, 1), slice(0, oh, 1),
+                                        slice(0, ow, 1), i, j))
+    return (gx,)
+
+
+_windows_op = defop("sliding_windows", _windows_backward, node_name="UnfoldBackward0")
+
+
+def sliding_windows(x, kernel, stride=(1, 1), dilation=(1, 1)):
+    """The (N, C, OH, OW, kh, kw) view of all kh x kw windows of an (N, C, H, W) tensor: the
+    im2col of convolution and pooling, without a copy. Its backward is the matching fold."""
+    x = contiguous(x)
+    n, c, h, w = x._data.shape
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh = (h - dh * (kh - 1) - 1) // sh + 1
+    ow = (w - dw * (kw - 1) - 1) // sw + 1
+    if oh <= 0 or ow <= 0:
+        raise RuntimeError(f"Calculated output size: ({oh}x{ow}). Output size is too small for "
+                           f"input of spatial size ({h}x{w}) with kernel ({kh}x{kw}), stride "
+                           f"({sh}x{sw}) and dilation ({dh}x{dw})")
+    s0, s1, s2, s3 = x.stride()
+    shape = (n, c, oh, ow, kh, kw)
+    strides = (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw)
+    data = x._device._backend.kernels["as_strided"](x._data, shape, strides)
+    params = {"kernel": (kh, kw), "stride": (sh, sw), "dilation": (dh, dw),
+              "shape": x._data.shape}
+    return _make_view(x, data, lambda b: sliding_windows(b, kernel, stride, dilation),
+                      _windows_op, params)

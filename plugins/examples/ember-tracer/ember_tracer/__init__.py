@@ -39,13 +39,11 @@ def _load():
     return TracerBackend(_counts)
 
 
-def _sigmoid(x):
-    # A kernel for an existing op, added by a plugin: logistic through tanh, which cannot
-    # overflow (1 / (1 + exp(-x)) computes exp(1000) = inf on the way to 0).
+def _relu(x):
+    # A fused kernel for the composite relu (core computes it as where(x > 0, x, 0): two
+    # kernels and a temporary); one pass here, and NaN stays NaN as with torch's kernel.
     import numpy as np
-    dt = x.dtype
-    wide = x.astype(np.float32) if dt.itemsize < 4 else x
-    return np.asarray(0.5 * np.tanh(0.5 * wide) + 0.5).astype(dt, copy=False)
+    return np.maximum(x, x.dtype.type(0))
 
 
 @hookimpl
@@ -56,6 +54,6 @@ def ember_register_backends():
 
 @hookimpl
 def ember_register_kernels():
-    # Any plugin may add kernels to any backend; this one improves its own.
-    return [KernelSpec(backend="tracer", op="sigmoid", kernel=_sigmoid,
-                       api_version=EMBER_PLUGIN_API, source="ember_tracer._sigmoid")]
+    # Any plugin may add kernels to any backend; this one adds a fused relu to its own.
+    return [KernelSpec(backend="tracer", op="relu", kernel=_relu,
+                       api_version=EMBER_PLUGIN_API, source="ember_tracer._relu")]
