@@ -37,7 +37,10 @@ def make_kernels(xp, ndarray=None, erf=None):
         return k
 
     def unary(f):
-        return upcast(lambda x: arr(f(x)))
+        def k(x):
+            r = f(x)
+            return r if type(r) is ndarray else xp.asarray(r)
+        return upcast(k)
 
     def sigmoid(x):
         # NOTE: exp(-x) overflows harmlessly to inf for very negative x (result 0), as in torch.
@@ -84,7 +87,10 @@ def make_kernels(xp, ndarray=None, erf=None):
     k["bitwise_not"] = lambda x: arr(xp.invert(x))
 
     def binary(f):
-        return lambda a, b: arr(f(a, b))
+        def k(a, b):
+            r = f(a, b)
+            return r if type(r) is ndarray else xp.asarray(r)
+        return k
 
     arith = {"add": xp.add, "sub": xp.subtract, "mul": xp.multiply, "div": xp.true_divide,
              "floor_divide": xp.floor_divide, "remainder": xp.remainder, "pow": xp.power,

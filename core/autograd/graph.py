@@ -318,9 +318,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     prev_enabled = grad_mode.state.enabled
     grad_mode.state.enabled = bool(create_graph)
     check_anomaly = anomaly.enabled()
+    heappush, heappop = heapq.heappush, heapq.heappop
     try:
         while heap:
-            _, _, node = heapq.heappop(heap)
+            node = heappop(heap)[2]
             grads = buffers.pop(node, None) or [None] * node._n_outputs
             if node._tensor_hooks:
                 for nr, hooks in node._tensor_hooks.items():
@@ -335,42 +336,46 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     r = h(tuple(grads))
                     if r is not None:
                         grads = list(r)
-            run = needed is None or node in needed
-            if isinstance(node, AccumulateGrad):
+            if type(node) is AccumulateGrad:
                 if accumulate and grads[0] is not None and (
                         inputs is None or (node, 0) in capture):
                     node.accumulate(grads[0], create_graph)
                 in_grads = ()
-            elif run and any(g is not None for g in grads):
-                if any(g is None for g in grads):
-                    grads = _materialize(node, grads)
-                in_grads = node.apply(grads)
-                if not isinstance(in_grads, tuple):
-                    in_grads = (in_grads,)
-                if check_anomaly:
-                    anomaly.check(node, in_grads)
-                if node._hooks:
-                    for h in node._hooks:
-                        r = h(in_grads, tuple(grads))
-                        if r is not None:
-                            in_grads = tuple(r)
-                if not retain_graph:
-                    node.release()
             else:
-                in_grads = ()
-                if not retain_graph and run:
-                    node.release()
-            nexts = node.next_functions
-            for i, nxt in enumerate(nexts):
+                if len(grads) == 1:
+                    some = grads[0] is not None
+                    missing = False
+                else:
+                    some = any([g is not None for g in grads])
+                    missing = any([g is None for g in grads])
+                if some and (needed is None or node in needed):
+                    if missing:
+                        grads = _materialize(node, grads)
+                    in_grads = node.apply(grads)
+                    if type(in_grads) is not tuple:
+                        in_grads = (in_grads,)
+                    if check_anomaly:
+                        anomaly.check(node, in_grads)
+                    if node._hooks:
+                        for h in node._hooks:
+                            r = h(in_grads, tuple(grads))
+                            if r is not None:
+                                in_grads = tuple(r)
+                else:
+                    in_grads = ()
+                if not retain_graph:
+                    node._saved = None
+            n_in = len(in_grads)
+            meta = node._meta
+            for i, nxt in enumerate(node.next_functions):
                 if nxt is None:
                     continue
                 nn, nr = nxt
-                g = in_grads[i] if i < len(in_grads) else None
+                g = in_grads[i] if i < n_in else None
                 if g is not None:
-                    shape, dtype = node._meta[i]
+                    shape, dtype = meta[i]
                     if g._data.shape != shape:
-                        from ..ops import shape as shape_ops
-                        g = shape_ops.sum_to(g, shape)
+                        g = _sum_to(g, shape)
                     if g._dtype is not dtype:
                         g = g.to(dtype)
                     buf = buffers.get(nn)
@@ -380,7 +385,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 d = deps[nn] - 1
                 deps[nn] = d
                 if d == 0:
-                    heapq.heappush(heap, (-nn._seq, id(nn), nn))
+                    heappush(heap, (-nn._seq, id(nn), nn))
     finally:
         grad_mode.state.enabled = prev_enabled
 
@@ -391,6 +396,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
     return results
+
+
+def _sum_to(g, shape):
+    from ..ops import shape as shape_ops
+    return shape_ops.sum_to(g, shape)
 
 
 def _materialize(node, grads):

@@ -29,6 +29,8 @@ __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
     "cosine_embedding_loss", "margin_ranking_loss", "multi_head_attention_forward",
+    "instance_norm", "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle",
+    "soft_margin_loss", "gaussian_nll_loss", "poisson_nll_loss", "hinge_embedding_loss",
 ]
 
 
@@ -598,6 +600,38 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return out
 
 
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+    """Normalise each (sample, channel) over its spatial dims; running stats (when given) take
+    the batch average of the per-instance statistics, as torch's."""
+    ndim = input.dim()
+    dims = tuple(range(2, ndim))
+    if use_input_stats:
+        mean = input.mean(dim=dims, keepdim=True)
+        centered = input - mean
+        var = (centered * centered).mean(dim=dims, keepdim=True)
+        if running_mean is not None or running_var is not None:
+            count = 1
+            for d in dims:
+                count *= input.shape[d]
+            with ember.no_grad():
+                if running_mean is not None:
+                    running_mean.mul_(1 - momentum).add_(
+                        mean.detach().reshape(input.shape[:2]).mean(dim=0) * momentum)
+                if running_var is not None:
+                    unbiased = var.detach().reshape(input.shape[:2]) * (count / max(count - 1, 1))
+                    running_var.mul_(1 - momentum).add_(unbiased.mean(dim=0) * momentum)
+        out = centered * (var + eps).rsqrt()
+    else:
+        out = (input - _channel_view(running_mean, ndim)) * _channel_view(
+            (running_var + eps).rsqrt(), ndim)
+    if weight is not None:
+        out = out * _channel_view(weight, ndim)
+    if bias is not None:
+        out = out + _channel_view(bias, ndim)
+    return out
+
+
 # ---------------------------------------------------------------------------------- dropout
 def _check_p(p):
     if p < 0.0 or p > 1.0:
@@ -813,6 +847,85 @@ def softmin(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
     if dim is None:
         dim = _softmax_dim(input.dim())
     return softmax(-input if dtype is None else -input.to(dtype), dim)
+
+
+# ---------------------------------------------------------------------------------- resampling
+def pixel_shuffle(input, upscale_factor: int):
+    """(*, C*r^2, H, W) -> (*, C, H*r, W*r)."""
+    r = upscale_factor
+    *lead, c, h, w = input.shape
+    x = input.reshape(tuple(lead) + (c // (r * r), r, r, h, w))
+    n = len(lead)
+    x = x.permute(*range(n), n, n + 3, n + 1, n + 4, n + 2)
+    return x.reshape(tuple(lead) + (c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input, downscale_factor: int):
+    """(*, C, H*r, W*r) -> (*, C*r^2, H, W)."""
+    r = downscale_factor
+    *lead, c, h, w = input.shape
+    x = input.reshape(tuple(lead) + (c, h // r, r, w // r, r))
+    n = len(lead)
+    x = x.permute(*range(n), n, n + 2, n + 4, n + 1, n + 3)
+    return x.reshape(tuple(lead) + (c * r * r, h // r, w // r))
+
+
+def _resample_dim(x, dim, out_size, scale, mode, align_corners):
+    """Resample one spatial dim with torch's source-index rules (gather + lerp)."""
+    in_size = x.shape[dim]
+    dev = x.device
+    if mode == "nearest":
+        idx = [min(int(math.floor(i * scale)), in_size - 1) for i in range(out_size)]
+        return x.index_select(dim, ember.tensor(idx, dtype=ember.int64, device=dev))
+    lo, hi, lam = [], [], []
+    for i in range(out_size):
+        if align_corners:
+            src = i * (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+        else:
+            src = max((i + 0.5) * scale - 0.5, 0.0)
+        i0 = min(int(math.floor(src)), in_size - 1)
+        lo.append(i0)
+        hi.append(min(i0 + 1, in_size - 1))
+        lam.append(src - i0)
+    a = x.index_select(dim, ember.tensor(lo, dtype=ember.int64, device=dev))
+    b = x.index_select(dim, ember.tensor(hi, dtype=ember.int64, device=dev))
+    shape = [1] * x.dim()
+    shape[dim] = out_size
+    w = ember.tensor(lam, dtype=x.dtype, device=dev).reshape(shape)
+    return a + (b - a) * w
+
+
+def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
+                recompute_scale_factor=None, antialias: bool = False):
+    """Resize the spatial dims: modes 'nearest', 'linear' (3-d), 'bilinear' (4-d)."""
+    nd = input.dim() - 2
+    if mode in ("nearest", "area") and align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if mode not in ("nearest", "linear", "bilinear", "trilinear"):
+        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported by ember yet")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = tuple(input.shape[2:])
+    if size is not None:
+        out_sizes = _ntuple(size, nd, "size")
+        scales = [i / o for i, o in zip(in_sizes, out_sizes)]
+    else:
+        factors = scale_factor if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
+        out_sizes = [int(math.floor(i * f)) for i, f in zip(in_sizes, factors)]
+        if recompute_scale_factor:
+            scales = [i / o for i, o in zip(in_sizes, out_sizes)]
+        else:
+            scales = [1.0 / f for f in factors]
+    out = input
+    for k in range(nd):
+        out = _resample_dim(out, 2 + k, out_sizes[k], scales[k],
+                            "nearest" if mode == "nearest" else "linear", bool(align_corners))
+    return out
+
+
+def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
+    return interpolate(input, size, scale_factor, mode, align_corners)
 
 
 # ---------------------------------------------------------------------------------- distances
@@ -1158,4 +1271,53 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_averag
                         reduce=None, reduction: str = "mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
     loss = (-target * (input1 - input2) + margin).clamp(min=0.0)
+    return _reduce(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
+    """log(1 + exp(-y * x))."""
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    return _reduce((-(target * input)).exp().log1p(), reduction)
+
+
+def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
+                         reduction: str = "mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    neg = (margin - input).clamp(min=0.0)
+    loss = _where(target == 1, input, 0.0) + _where(target == -1, neg, 0.0)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean"):
+    """0.5 * (log(max(var, eps)) + (input - target)^2 / max(var, eps)) (+ const when full)."""
+    if not isinstance(var, ember.Tensor):
+        var = ember.full(tuple(input.shape), float(var), dtype=input.dtype, device=input.device)
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (tuple(input.shape[:-1]) == tuple(var.shape[:-1]) and var.shape[-1] == 1):
+            raise ValueError("var is of incorrect size")
+    if bool((var < 0).any().item()):
+        raise ValueError("var has negative entry/entries")
+    # NOTE: torch clamps a clone of var in place under no_grad: the clamp has no gradient
+    var = var + (var.clamp(min=eps) - var).detach()
+    diff = input - target
+    loss = 0.5 * (var.log() + diff * diff / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
+                     size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        safe = _where(target > 1, target, 1.0)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + _where(target > 1, stirling, 0.0)
     return _reduce(loss, reduction)

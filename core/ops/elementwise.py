@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from types import MethodType
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
@@ -73,85 +72,121 @@ def _scalar_for(v, dt):
 
 # ---- binary ---------------------------------------------------------------------------------
 
-class _Method:
-    """Ops are callables; bound as Tensor methods they receive the tensor first."""
-
-    __slots__ = ()
-
-    def __get__(self, obj, objtype=None):
-        return self if obj is None else MethodType(self, obj)
+_FLOATS = frozenset(d for d in _dt.ALL if d.is_floating_point)
+_NOT_BOOL = frozenset(d for d in _dt.ALL if d is not _dt.bool_)
+_INTEGRAL = frozenset(d for d in _dt.ALL if not d.is_floating_point)
 
 
-class Binary(_Method):
-    """How a family of binary ops picks the compute dtype and the output dtype."""
+def _binary_rule(name, kind, dt):
+    """(compute dtype, output dtype) of binary op ``name`` for promoted dtype ``dt``."""
+    if kind == "div" or kind == "float":
+        if not dt.is_floating_point:
+            dt = _dt.get_default_dtype()
+        return dt, dt
+    if kind == "compare" or kind == "logical":
+        return dt, _dt.bool_
+    if kind == "bitwise":
+        if dt.is_floating_point:
+            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{dt.name}': bitwise ops "
+                               "need integer or bool tensors")
+        return dt, dt
+    if dt is _dt.bool_ and name in ("sub", "pow", "remainder", "floor_divide"):
+        if name == "sub":
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead.")
+        return _dt.int64, _dt.int64
+    return dt, dt
 
-    __slots__ = ("name", "op", "kind")
 
-    def __init__(self, name, backward=None, kind="arith", inputs=True, out=False):
-        self.name = name
-        # inputs: True (save both), False, or a function choosing what to save
-        self.kind = kind
-        self.op = defop(name, backward, inputs=inputs, out=out) if backward else None
+def Binary(name, backward=None, kind="arith", inputs=True, out=False):
+    """Make the binary op ``name``: torch's promotion of tensors and Python scalars, a
+    broadcasting check, one kernel call, and (when needed) a graph node.
 
-    def __call__(self, a, b):
-        name = self.name
-        if isinstance(a, Tensor):
+    ``inputs``: what the backward rule needs saved (True: both inputs, False: none, or a function
+    choosing)."""
+    op = defop(name, backward, inputs=inputs, out=out) if backward else None
+    # dtypes for which the op computes and returns the input dtype (or bool): the fast path
+    if kind == "arith":
+        fast = _NOT_BOOL
+    elif kind in ("div", "float"):
+        fast = _FLOATS
+    elif kind == "bitwise":
+        fast = _INTEGRAL
+    else:
+        fast = frozenset(_dt.ALL)
+    bool_out = kind in ("compare", "logical")
+    bool_ = _dt.bool_
+
+    def binary(a, b):
+        ta = type(a)
+        if ta is Tensor:
+            dt = a._dtype
             dev = a._device
-            if isinstance(b, Tensor):
-                if b._device is not dev:
-                    a, b, dev = _common_device(name, a, b)
-                dt = a._dtype if a._dtype is b._dtype else _dt.result_type(a, b)
-            else:
-                cat = _scalar_category(b)
-                if cat is None:
-                    b = _to_tensor_like(b, a)
-                    return self(a, b)
-                dt = a._dtype if cat <= a._dtype.category else _dt.result_type(a, b)
-        elif isinstance(b, Tensor):
-            dev = b._device
-            cat = _scalar_category(a)
+            tb = type(b)
+            if tb is Tensor:
+                if b._dtype is dt and b._device is dev and dt in fast:
+                    xa, xb = a._data, b._data
+                    if xa.shape != xb.shape:
+                        broadcast_shapes(name, xa.shape, xb.shape)
+                    res = _wrap(dev._backend.kernels[name](xa, xb), bool_ if bool_out else dt,
+                                dev)
+                    if op is not None and _state.enabled and (
+                            a._requires_grad or b._requires_grad) and not bool_out:
+                        record(op, (a, b), res)
+                    return res
+            elif (tb is float and dt.is_floating_point and dt in fast) or (
+                    tb is int and dt in fast and dt is not bool_):
+                res = _wrap(dev._backend.kernels[name](a._data, b), bool_ if bool_out else dt,
+                            dev)
+                if op is not None and _state.enabled and a._requires_grad and not bool_out:
+                    record(op, (a, b), res)
+                return res
+        return _binary_general(name, kind, op, binary, a, b)
+
+    binary.__name__ = binary.__qualname__ = name
+    binary.op = op
+    return binary
+
+
+def _binary_general(name, kind, op, self, a, b):
+    if isinstance(a, Tensor):
+        dev = a._device
+        if isinstance(b, Tensor):
+            if b._device is not dev:
+                a, b, dev = _common_device(name, a, b)
+            dt = a._dtype if a._dtype is b._dtype else _dt.result_type(a, b)
+        else:
+            cat = _scalar_category(b)
             if cat is None:
-                return self(_to_tensor_like(a, b), b)
-            dt = b._dtype if cat <= b._dtype.category else _dt.result_type(a, b)
-        else:
-            raise TypeError(f"{name}(): expected at least one Tensor argument")
-        kind = self.kind
-        out_dt = dt
-        if kind == "div":
-            if not dt.is_floating_point:
-                dt = out_dt = _dt.get_default_dtype()
-        elif kind == "compare" or kind == "logical":
-            out_dt = _dt.bool_
-        elif kind == "bitwise":
-            if dt.is_floating_point:
-                raise RuntimeError(f"\"{name}_cpu\" not implemented for '{dt.name}': bitwise ops "
-                                   "need integer or bool tensors")
-        elif kind == "arith" and dt is _dt.bool_ and name in ("sub", "pow", "remainder",
-                                                              "floor_divide", "atan2"):
-            if name == "sub":
-                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                                   "supported. Use the `^` or `logical_xor()` operator instead.")
-            dt = out_dt = _dt.int64 if name != "atan2" else _dt.get_default_dtype()
-        if kind == "float":  # atan2: integer inputs compute in the default float dtype
-            if not dt.is_floating_point:
-                dt = out_dt = _dt.get_default_dtype()
-        if isinstance(a, Tensor):
-            xa = a._data if a._dtype is dt else _cast(a, dt)
-            if isinstance(b, Tensor):
-                xb = b._data if b._dtype is dt else _cast(b, dt)
-                sa, sb = xa.shape, xb.shape
-                if sa != sb:
-                    broadcast_shapes(name, sa, sb)
-            else:
-                xb = _scalar_for(b, dt)
-        else:
-            xa = _scalar_for(a, dt)
+                return self(a, _to_tensor_like(b, a))
+            dt = a._dtype if cat <= a._dtype.category else _dt.result_type(a, b)
+    elif isinstance(b, Tensor):
+        dev = b._device
+        cat = _scalar_category(a)
+        if cat is None:
+            return self(_to_tensor_like(a, b), b)
+        dt = b._dtype if cat <= b._dtype.category else _dt.result_type(a, b)
+    else:
+        raise TypeError(f"{name}(): expected at least one Tensor argument, got "
+                        f"{type(a).__name__} and {type(b).__name__}")
+    dt, out_dt = _binary_rule(name, kind, dt)
+    if isinstance(a, Tensor):
+        xa = a._data if a._dtype is dt else _cast(a, dt)
+        if isinstance(b, Tensor):
             xb = b._data if b._dtype is dt else _cast(b, dt)
-        res = _wrap(dev._backend.kernels[name](xa, xb), out_dt, dev)
-        if self.op is not None and _state.enabled and out_dt.is_floating_point and (
-                getattr(a, "_requires_grad", False) or getattr(b, "_requires_grad", False)):
-            record(self.op, (a, b), res)
-        return res
+            sa, sb = xa.shape, xb.shape
+            if sa != sb:
+                broadcast_shapes(name, sa, sb)
+        else:
+            xb = _scalar_for(b, dt)
+    else:
+        xa = _scalar_for(a, dt)
+        xb = b._data if b._dtype is dt else _cast(b, dt)
+    res = _wrap(dev._backend.kernels[name](xa, xb), out_dt, dev)
+    if op is not None and _state.enabled and out_dt.is_floating_point and (
+            getattr(a, "_requires_grad", False) or getattr(b, "_requires_grad", False)):
+        record(op, (a, b), res)
+    return res
 
 
 def _common_device(name, a, b):
@@ -362,36 +397,35 @@ def _out(result, out):
 
 # ---- unary ----------------------------------------------------------------------------------
 
-class Unary(_Method):
-    """A unary op: ``float`` ones compute integer inputs in the default float dtype."""
+def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_dtype=None):
+    """Make the unary op ``name``; ``to_float`` ops compute integer inputs in the default float
+    dtype, ``out_dtype`` fixes the result dtype (predicates)."""
+    op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
-    __slots__ = ("name", "op", "to_float", "out_dtype")
-
-    def __init__(self, name, backward=None, *, to_float=False, inputs=False, out=False,
-                 out_dtype=None):
-        self.name = name
-        self.to_float = to_float
-        self.out_dtype = out_dtype
-        self.op = defop(name, backward, inputs=inputs, out=out) if backward else None
-
-    def __call__(self, x, *, out=None):
-        if not isinstance(x, Tensor):
-            if isinstance(x, (int, float, bool)):
+    def unary(x, *, out=None):
+        if type(x) is not Tensor:
+            if isinstance(x, Tensor):
+                pass
+            elif isinstance(x, (int, float, bool)):
                 from .creation import tensor
                 x = tensor(x)
             else:
-                raise TypeError(f"{self.name}(): argument 'input' must be Tensor, not "
+                raise TypeError(f"{name}(): argument 'input' must be Tensor, not "
                                 f"{type(x).__name__}")
         dt = x._dtype
         data = x._data
-        if self.to_float and not dt.is_floating_point:
-            dt = _dt.get_default_dtype()
-            data = x._device._backend.kernels["cast"](data, dt)
         dev = x._device
-        res = _wrap(dev._backend.kernels[self.name](data), self.out_dtype or dt, dev)
-        if self.op is not None and _state.enabled and x._requires_grad:
-            record(self.op, (x,), res)
+        if to_float and not dt.is_floating_point:
+            dt = _dt.get_default_dtype()
+            data = dev._backend.kernels["cast"](data, dt)
+        res = _wrap(dev._backend.kernels[name](data), out_dtype or dt, dev)
+        if op is not None and _state.enabled and x._requires_grad:
+            record(op, (x,), res)
         return _out(res, out) if out is not None else res
+
+    unary.__name__ = unary.__qualname__ = name
+    unary.op = op
+    return unary
 
 
 def _x(ctx):

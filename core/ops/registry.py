@@ -64,26 +64,37 @@ def record(op: OpDef, inputs, outputs, params=None):
         else:
             nexts.append(None)
             meta.append(None)
-    outs = (outputs,) if type(outputs) is Tensor else tuple(outputs)
     saved = None
     if op.save_inputs or op.save_out:
         sin = sout = None
         if op.save_inputs:
             keep = op.save_inputs(*inputs) if callable(op.save_inputs) else inputs
-            sin = tuple(SavedTensor(t) if isinstance(t, Tensor) else t for t in keep)
+            sin = tuple([SavedTensor(t) if isinstance(t, Tensor) else t for t in keep])
         if op.save_out:
-            sout = tuple(SavedTensor(o, is_output=True) if o is not None else None for o in outs)
+            if type(outputs) is Tensor:
+                sout = (SavedTensor(outputs, True),)
+            else:
+                sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
         saved = (sin, sout)
-    out_meta = None
-    if len(outs) > 1:
-        out_meta = tuple((o._data.shape, o._dtype) if o is not None else None for o in outs)
-    node = op.node_cls(tuple(nexts), saved, params or {}, tuple(meta), out_meta)
+    if type(outputs) is Tensor:
+        node = op.node_cls(tuple(nexts), saved, params or _NO_PARAMS, tuple(meta), None)
+        if outputs._dtype.is_floating_point:
+            outputs._requires_grad = True
+            outputs._grad_fn = node
+            outputs._output_nr = 0
+        return node
+    outs = tuple(outputs)
+    out_meta = tuple([(o._data.shape, o._dtype) if o is not None else None for o in outs])
+    node = op.node_cls(tuple(nexts), saved, params or _NO_PARAMS, tuple(meta), out_meta)
     for i, o in enumerate(outs):
         if o is not None and o._dtype.is_floating_point:
             o._requires_grad = True
             o._grad_fn = node
             o._output_nr = i
     return node
+
+
+_NO_PARAMS: dict = {}
 
 
 def needs_grad(*tensors) -> bool:

@@ -8,13 +8,16 @@ from .activation import (Threshold, ReLU, ReLU6, LeakyReLU, PReLU, GELU, SiLU, M
 from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveAvgPool1d,
                       AdaptiveAvgPool2d)
-from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm
+from .normalization import (BatchNorm1d, BatchNorm2d, LayerNorm, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d)
+from .pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .sparse import Embedding
 from .flatten import Flatten, Unflatten
 from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
 from .transformer import MultiheadAttention, TransformerEncoderLayer, TransformerEncoder
 from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, NLLLoss, BCELoss,
-                   BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss)
+                   BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
+                   SoftMarginLoss, GaussianNLLLoss, PoissonNLLLoss, HingeEmbeddingLoss)
 
 __all__ = [name for name in dir() if name[:1].isupper()]
