@@ -256,6 +256,21 @@ def make_kernels(xp, ndarray=None, erf=None):
     # fused kernels for composites (optional for a backend)
     k["relu"] = lambda x: arr(xp.maximum(x, 0))
 
+    def tanh_backward(g, out):
+        r = out * out
+        xp.subtract(1, r, out=r)
+        return arr(xp.multiply(g, r, out=r))
+
+    def sigmoid_backward(g, out):
+        r = 1 - out
+        r *= out
+        return arr(xp.multiply(g, r, out=r))
+
+    k["tanh_backward"] = tanh_backward
+    k["sigmoid_backward"] = sigmoid_backward
+    k["threshold_backward"] = lambda g, out: arr(xp.where(out > 0, g, 0).astype(g.dtype,
+                                                                                copy=False))
+
     # creation
     k["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype.np)
     k["full"] = lambda shape, value, dtype, index: xp.full(shape, value, dtype.np)

@@ -130,44 +130,48 @@ class Node:
         return _Handle(hooks, fn)
 
     def apply(self, grads):
-        """Gradients for each input, given the gradients of each output."""
-        return type(self)._backward(BackwardContext(self), *grads)
+        """Gradients for each input, given the gradients of each output. The node itself is the
+        rule's context: ``ctx.inputs``, ``ctx.out``/``outs``, ``ctx.params``,
+        ``ctx.needs_input_grad``."""
+        return type(self)._backward(self, *grads)
 
-    def release(self):
-        self._saved = None
-
-
-class BackwardContext:
-    """What a backward rule sees: ``inputs`` and ``out``/``outs`` (when the op saves them),
-    ``params`` (the op's non-tensor arguments) and ``needs_input_grad``."""
-
-    __slots__ = ("node", "_ins", "_outs", "params")
-
-    def __init__(self, node):
-        self.node = node
-        self.params = node._ctx
-        self._ins = self._outs = None
-        if node._saved is not None or type(node)._saves:
-            self._ins, self._outs = node.unpack_saved()
+    # ---- what a backward rule reads ----
+    @property
+    def params(self):
+        return self._ctx
 
     @property
     def inputs(self):
-        return self._ins
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_FREED)
+        ins = saved[0]
+        return tuple([s.unpack(self) if type(s) is SavedTensor else s for s in ins])
 
     @property
     def out(self):
-        return self._outs[0]
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_FREED)
+        return saved[1][0].unpack(self, 0)
 
     @property
     def outs(self):
-        return self._outs
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(_FREED)
+        return tuple(s.unpack(self, i) if s is not None else None
+                     for i, s in enumerate(saved[1]))
 
     @property
     def needs_input_grad(self):
-        return tuple(e is not None for e in self.node.next_functions)
+        return tuple([e is not None for e in self.next_functions])
 
     def input_shape(self, i):
-        return self.node._meta[i][0]
+        return self._meta[i][0]
+
+    def release(self):
+        self._saved = None
 
 
 class AccumulateGrad(Node):
@@ -284,25 +288,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     needed = None
     if not accumulate:
-        # Only run the nodes that lead to an input we were asked about.
-        capture_nodes = {e[0] for e in capture}
-        needed = set()
-        memo = {}
-
-        def leads(n):
-            r = memo.get(n)
-            if r is not None:
-                return r
-            memo[n] = False
-            r = n in capture_nodes
-            for nxt in n.next_functions:
-                if nxt is not None and leads(nxt[0]):
-                    r = True
-            memo[n] = r
-            return r
-        for n in order_seen:
-            if leads(n):
-                needed.add(n)
+        needed = _nodes_leading_to({e[0] for e in capture}, [e[0][0] for e in roots])
 
     buffers = {}
     for (node, nr), g in roots:
@@ -396,6 +382,32 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
     return results
+
+
+def _nodes_leading_to(targets, roots):
+    """The nodes from which some node of ``targets`` is reachable. Iterative post-order DFS,
+    so deep graphs (long RNN unrolls) do not hit Python's recursion limit."""
+    order, seen = [], set()
+    for root in roots:
+        if root in seen:
+            continue
+        seen.add(root)
+        stack = [(root, iter(root.next_functions))]
+        while stack:
+            node, it = stack[-1]
+            for nxt in it:
+                if nxt is not None and nxt[0] not in seen:
+                    seen.add(nxt[0])
+                    stack.append((nxt[0], iter(nxt[0].next_functions)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    leads = set()
+    for node in order:  # children come before parents
+        if node in targets or any(n is not None and n[0] in leads for n in node.next_functions):
+            leads.add(node)
+    return leads
 
 
 def _sum_to(g, shape):

@@ -1,7 +1,7 @@
 """``ember.nn.functional``: layers and losses as functions, built only from public tensor ops.
 
 Everything here is a composite of ember tensor ops, so every backend runs it and autograd flows
-through it. Convolution and pooling use im2col (one strided slice per kernel offset, stacked) and
+through it. Convolution and pooling use im2col (``ember.sliding_windows`` views) and
 a single GEMM per call; nothing loops over pixels in Python.
 
 >>> import ember
@@ -11,6 +11,7 @@ tensor([0., 2.])
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -53,6 +54,28 @@ def _where(cond, a, b):
     if not isinstance(b, ember.Tensor):
         b = ember.full((), b, dtype=ref.dtype, device=ref.device)
     return ember.where(cond, a, b)
+
+
+def _inplace_variant(position: int):
+    """Give an activation torch's ``inplace=True``: the result is written into the input (autograd
+    records a ``copy_``). ``position`` is the index of ``inplace`` among the positional args."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def f(input, *args, **kwargs):
+            inplace = kwargs.pop("inplace", False)
+            if len(args) >= position:
+                inplace = args[position - 1]
+                args = args[:position - 1] + args[position:]
+            if not inplace:
+                return fn(input, *args, **kwargs)
+            # NOTE: like torch's in-place autograd, compute from a copy of the original when the
+            # backward needs it, since the input itself is about to be overwritten
+            needs_grad = input.requires_grad and ember.is_grad_enabled()
+            out = fn(input.clone() if needs_grad else input, *args, **kwargs)
+            input.copy_(out)
+            return input
+        return f
+    return wrap
 
 
 def _reduce(loss, reduction: str):
@@ -189,15 +212,10 @@ def _out_size(size: int, k: int, s: int, d: int) -> int:
     return (size - d * (k - 1) - 1) // s + 1
 
 
-def _windows(x, kernel, stride, dilation, channels_last: bool = False):
-    """Sliding windows of an (N, C, H, W) tensor (already padded), gathered with one strided
-    slice per kernel offset and one stack: (N, C, OH, OW, kh*kw), or (N, OH, OW, C, kh*kw)
-    with ``channels_last`` (the im2col row layout, so the conv GEMM needs no second copy).
-
-    NOTE: kh*kw basic slices beat one ``as_strided`` view here: the slices' backward is a few
-    strided adds, where as_strided's backward scatters through a full index array (5-10x slower
-    on cpu).
-    """
+def _windows(x, kernel, stride, dilation):
+    """All sliding windows of an (N, C, H, W) tensor (already padded) as the (N, C, OH, OW, kh, kw)
+    view ``ember.sliding_windows`` gives: no copy, and its backward is one strided add per
+    kernel offset (col2im)."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
@@ -206,20 +224,14 @@ def _windows(x, kernel, stride, dilation, channels_last: bool = False):
             f"Calculated output size: ({oh}x{ow}). Output size is too small for input of spatial "
             f"size ({h}x{w}) with kernel ({kh}x{kw}), stride ({sh}x{sw}) and dilation "
             f"({dh}x{dw})")
-    parts = []
-    for i in range(kh):
-        for j in range(kw):
-            part = x[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                     j * dw:j * dw + sw * (ow - 1) + 1:sw]
-            parts.append(part.permute(0, 2, 3, 1) if channels_last else part)
-    return ember.stack(parts, -1)
+    return ember.sliding_windows(x, tuple(kernel), tuple(stride), tuple(dilation))
 
 
 def _im2col(x, kernel, stride, dilation):
     """(N, C, H, W) -> columns (N, C*kh*kw, OH*OW) and (OH, OW)."""
-    win = _windows(x, kernel, stride, dilation)  # (N, C, OH, OW, K)
-    n, c, oh, ow, k = win.shape
-    return win.permute(0, 1, 4, 2, 3).reshape(n, c * k, oh * ow), (oh, ow)
+    win = _windows(x, kernel, stride, dilation)  # (N, C, OH, OW, kh, kw)
+    n, c, oh, ow, kh, kw = win.shape
+    return win.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow), (oh, ow)
 
 
 def _conv_padding(padding, kernel, dilation, stride, nd: int):
@@ -273,11 +285,11 @@ def _conv_nd(input, weight, bias, stride, padding, dilation, groups, nd: int, na
     if nd == 1:
         x = x.unsqueeze(2)
         kernel, stride, dilation = (1,) + kernel, (1,) + stride, (1,) + dilation
-    win = _windows(x, kernel, stride, dilation, channels_last=True)  # (N, OH, OW, C, K)
-    oh, ow = win.shape[1:3]
+    win = _windows(x, kernel, stride, dilation)  # (N, C, OH, OW, kh, kw), a view
+    oh, ow = win.shape[2:4]
     # NOTE: one big 2-d GEMM (rows = output pixels) is several times faster than a batched
-    # matmul over N, forward and backward.
-    rows = win.reshape(n * oh * ow, -1)
+    # matmul over N, forward and backward; this permuted reshape is the one im2col copy.
+    rows = win.permute(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, -1)
     ck = rows.shape[1] // groups
     if groups == 1:
         out = ember.matmul(rows, weight.reshape(c_out, ck).t())
@@ -417,9 +429,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         raise NotImplementedError("max_pool: integer inputs are not supported")
     x, lead, kernel, stride, padding, dilation, spatial = _pool_prepare(
         input, kernel_size, stride, padding, dilation, ceil_mode, nd, fill)
-    win = _windows(x, kernel, stride, dilation)  # (M, 1, OH, OW, K)
-    m, _, oh, ow, _ = win.shape
-    kw = kernel[1]
+    win = _windows(x, kernel, stride, dilation)  # (M, 1, OH, OW, kh, kw)
+    m, _, oh, ow, kh, kw = win.shape
+    win = win.reshape(m, 1, oh, ow, kh * kw)
     # NOTE: torch's max_pool sends the whole gradient to the first maximum of each window;
     # argmax + gather does the same (amax would split it between ties, e.g. after a ReLU).
     idx = win.argmax(dim=-1, keepdim=True)
@@ -457,9 +469,10 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, nd):
     x, lead, kernel, stride_, padding_, dilation, spatial = _pool_prepare(
         input, kernel_size, stride, padding, 1, ceil_mode, nd, 0.0)
-    win = _windows(x, kernel, stride_, dilation)  # (M, 1, OH, OW, K)
-    m, _, oh, ow, k = win.shape
-    total = win.sum(dim=-1)
+    win = _windows(x, kernel, stride_, dilation)  # (M, 1, OH, OW, kh, kw)
+    m, _, oh, ow, kh, kw = win.shape
+    k = kh * kw
+    total = win.sum(dim=(-2, -1))
     if divisor_override:
         out = total / divisor_override
     elif count_include_pad and not ceil_mode:
@@ -475,7 +488,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
             mask = _pad_spatial(mask, [(0, e) for e in extra], 0.0)
             if nd == 1:
                 mask = mask.unsqueeze(2)
-            counts = _windows(mask, kernel, stride_, dilation).sum(dim=-1)
+            counts = _windows(mask, kernel, stride_, dilation).sum(dim=(-2, -1))
         out = total / counts
     return out.reshape(lead + ((ow,) if nd == 1 else (oh, ow)))
 
@@ -653,8 +666,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     else:
         out = input * _dropout_mask(tuple(input.shape), p, input)
     if inplace:
-        with ember.no_grad():
-            input.copy_(out)
+        input.copy_(out)
         return input
     return out
 
@@ -716,20 +728,24 @@ def one_hot(tensor, num_classes: int = -1):
 
 
 # ---------------------------------------------------------------------------------- activations
+@_inplace_variant(1)
 def relu(input, inplace: bool = False):
     # NOTE: torch gives relu a zero gradient at 0; where(x > 0) matches it
     return ember.relu(input)
 
 
+@_inplace_variant(1)
 def relu6(input, inplace: bool = False):
     return hardtanh(input, 0.0, 6.0)
 
 
+@_inplace_variant(3)
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
     # NOTE: torch's hardtanh gradient is 0 at the clip points (clamp's would be 1)
     return _where(input <= min_val, min_val, _where(input >= max_val, max_val, input))
 
 
+@_inplace_variant(2)
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     return ember.where(input > 0, input, input * negative_slope)
 
@@ -756,6 +772,7 @@ def tanh(input):
     return input.tanh()
 
 
+@_inplace_variant(1)
 def silu(input, inplace: bool = False):
     return input * input.sigmoid()
 
@@ -771,20 +788,24 @@ def logsigmoid(input):
     return -softplus(-input)
 
 
+@_inplace_variant(1)
 def mish(input, inplace: bool = False):
     return input * softplus(input).tanh()
 
 
+@_inplace_variant(2)
 def elu(input, alpha: float = 1.0, inplace: bool = False):
     return ember.where(input > 0, input, (input.clamp(max=0.0).exp() - 1.0) * alpha)
 
 
+@_inplace_variant(1)
 def selu(input, inplace: bool = False):
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
     return scale * elu(input, alpha)
 
 
+@_inplace_variant(2)
 def celu(input, alpha: float = 1.0, inplace: bool = False):
     return ember.where(input > 0, input, ((input / alpha).clamp(max=0.0).exp() - 1.0) * alpha)
 
@@ -793,10 +814,12 @@ def softsign(input):
     return input / (input.abs() + 1.0)
 
 
+@_inplace_variant(1)
 def hardsigmoid(input, inplace: bool = False):
     return _where(input <= -3.0, 0.0, _where(input >= 3.0, 1.0, input / 6.0 + 0.5))
 
 
+@_inplace_variant(1)
 def hardswish(input, inplace: bool = False):
     # NOTE: torch gives hardswish a zero gradient at -3 and a gradient of 1 at 3
     return _where(input <= -3.0, 0.0, _where(input < 3.0, input * (input + 3.0) / 6.0, input))
@@ -806,6 +829,7 @@ def tanhshrink(input):
     return input - input.tanh()
 
 
+@_inplace_variant(3)
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     return _where(input > threshold, input, value)
 

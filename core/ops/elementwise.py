@@ -440,8 +440,26 @@ sqrt = Unary("sqrt", lambda c, g: g / (2 * c.out), to_float=True, out=True)
 sin = Unary("sin", lambda c, g: g * cos(_x(c)), to_float=True, inputs=True)
 cos = Unary("cos", lambda c, g: -g * sin(_x(c)), to_float=True, inputs=True)
 tan = Unary("tan", lambda c, g: g * (1 + c.out * c.out), to_float=True, out=True)
-tanh = Unary("tanh", lambda c, g: g * (1 - c.out * c.out), to_float=True, out=True)
-sigmoid = Unary("sigmoid", lambda c, g: g * c.out * (1 - c.out), to_float=True, out=True)
+@composite("tanh_backward")
+def tanh_backward(grad, out):
+    """d tanh: grad * (1 - out^2); a backend may fuse it (one kernel instead of three)."""
+    return grad * (1 - out * out)
+
+
+@composite("sigmoid_backward")
+def sigmoid_backward(grad, out):
+    """d sigmoid: grad * out * (1 - out); a backend may fuse it."""
+    return grad * out * (1 - out)
+
+
+@composite("threshold_backward")
+def threshold_backward(grad, out):
+    """d relu: grad where out > 0, else 0 (torch's zero gradient at 0)."""
+    return where(out > 0, grad, 0.0)
+
+
+tanh = Unary("tanh", lambda c, g: tanh_backward(g, c.out), to_float=True, out=True)
+sigmoid = Unary("sigmoid", lambda c, g: sigmoid_backward(g, c.out), to_float=True, out=True)
 erf = Unary("erf", lambda c, g: g * (2 / math.sqrt(math.pi)) * exp(-_x(c) * _x(c)),
             to_float=True, inputs=True)
 asin = Unary("asin", lambda c, g: g / sqrt(1 - _x(c) * _x(c)), to_float=True, inputs=True)
@@ -509,7 +527,7 @@ def frac(x):
 
 
 def _g_relu(ctx, g):
-    return (where(ctx.out > 0, g, 0.0),)
+    return (threshold_backward(g, ctx.out),)
 
 
 @composite("relu", _g_relu, inputs=False, out=True)

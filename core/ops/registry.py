@@ -41,7 +41,7 @@ class OpDef:
         self.n_outputs = n_outputs
         cls_name = node_name or f"{_camel(name)}Backward0"
         self.node_cls = type(cls_name, (Node,), {
-            "__slots__": (), "_backward": staticmethod(backward) if backward else None,
+            "__slots__": (), "_backward": backward,
             "_n_outputs": n_outputs, "_saves": bool(save_inputs or save_out)})
 
 
@@ -116,11 +116,12 @@ def composite(name, backward=None, *, inputs=True, out=False):
         op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
         def dispatch(*args, **kwargs):
-            first = next((a for a in args if isinstance(a, Tensor)), None)
+            first = args[0] if args and type(args[0]) is Tensor else next(
+                (a for a in args if isinstance(a, Tensor)), None)
             if first is not None:
                 kernel = first._device._backend.kernels.get(name)
                 if kernel is not None:
-                    grad = needs_grad(*args)
+                    grad = _state.enabled and needs_grad(*args)
                     if not grad or op is not None:
                         return _run_fused(kernel, op, args, kwargs, grad, first)
             return fn(*args, **kwargs)
@@ -135,19 +136,24 @@ def composite(name, backward=None, *, inputs=True, out=False):
 
 def _run_fused(kernel, op, args, kwargs, grad, first):
     dev = first._device
-    native = [a._data if isinstance(a, Tensor) else a for a in args]
+    native = []
     for a in args:
-        if isinstance(a, Tensor) and a._device is not dev:
-            raise RuntimeError(device_mismatch(op.name if op else "op", first, a))
+        if isinstance(a, Tensor):
+            if a._device is not dev:
+                raise RuntimeError(device_mismatch(op.name if op else "op", first, a))
+            native.append(a._data)
+        else:
+            native.append(a)
     out = kernel(*native, **kwargs)
-    multi = isinstance(out, tuple)
-    outs = out if multi else (out,)
-    dtype = first._dtype
-    res = tuple(Tensor._wrap(o, _dtype_of(o, dtype), dev) for o in outs)
+    if type(out) is not tuple:
+        res = Tensor._wrap(out, _dtype_of(out, first._dtype), dev)
+        if grad:
+            record(op, args, res, kwargs)
+        return res
+    res = tuple(Tensor._wrap(o, _dtype_of(o, first._dtype), dev) for o in out)
     if grad:
-        tens = [a for a in args]
-        record(op, tens, res if multi else res[0], kwargs)
-    return res if multi else res[0]
+        record(op, args, res, kwargs)
+    return res
 
 
 def _dtype_of(native, default):

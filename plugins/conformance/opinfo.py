@@ -135,7 +135,9 @@ def values(rng, shape, dtype: str, domain: str = "any") -> np.ndarray:
         if domain == "nonzero" and dtype != "uint8":
             v = v * rng.choice([-1, 1], shape)
         return v.astype(NP[dtype])
-    if domain == "any":
+    if domain == "idx":  # small integers: ties
+        v = rng.integers(0, 3, shape).astype(np.float64)
+    elif domain == "any":
         v = rng.standard_normal(shape) * 1.5
     elif domain == "pos":
         v = rng.uniform(0.5, 2.5, shape)
@@ -204,7 +206,9 @@ class OpInfo:
     grad_samples: int = 4
 
     def out_dtypes(self, dtype: str, sample: Sample) -> tuple:
-        rule = sample.out_dtype if sample.out_dtype is not None else self.out_dtype
+        rule = self.out_dtype
+        if sample.out_dtype is not None and rule != "bool":
+            rule = sample.out_dtype
         rules = rule if isinstance(rule, tuple) else (rule,)
         return tuple(_resolve(r, dtype) for r in rules)
 
@@ -308,8 +312,9 @@ add(OpInfo("square", _unary_op("square"), np.square, NUMERIC, _unary_samples("an
 
 
 def _clamp_samples(dtype, rng):
+    lo = 0 if dtype == "uint8" else -1  # NOTE: torch wraps -1 to 255 for uint8
     for a in layouts(rng, dtype, "any", empty=False):
-        yield Sample((a,), {"min": -1, "max": 2})
+        yield Sample((a,), {"min": lo, "max": 2})
     yield Sample((Arg(values(rng, (3, 4), dtype)),), {"min": 0})
     yield Sample((Arg(values(rng, (3, 4), dtype)),), {"max": 1})
 
@@ -480,7 +485,7 @@ def _cast_samples(dtype, rng):
         if is_float(dtype) and target in ("int8", "uint8"):
             dom = "pos" if target == "uint8" else "any"
         yield Sample((Arg(values(rng, (3, 4), dtype, dom)),), {"to": target},
-                     out_dtype=target, grad=is_float(target))
+                     out_dtype=target, grad=target in (dtype, "float64"))
         yield Sample((Arg(values(rng, (4, 3), dtype, dom), "transposed"),), {"to": target},
                      out_dtype=target, grad=False)
     if is_float(dtype):
@@ -537,6 +542,8 @@ def _axis(kw):
 
 def _reduce_ref(f):
     def ref(x, dim=None, keepdim=False):
+        if x.ndim == 0:  # torch accepts dim 0 and -1 for 0-d tensors
+            dim = None
         return f(x, axis=tuple(dim) if isinstance(dim, (tuple, list)) else dim, keepdims=keepdim)
     return ref
 
@@ -549,12 +556,16 @@ def _sum_ref(x, dim=None, keepdim=False):
     ax = tuple(dim) if isinstance(dim, (tuple, list)) else dim
     if x.dtype == bool:
         x = x.astype(np.int64)
+    if x.ndim == 0:
+        ax = None
     return np.sum(x, axis=ax, keepdims=keepdim)
 
 
 def _prod_ref(x, dim=None, keepdim=False):
     if x.dtype == bool:
         x = x.astype(np.int64)
+    if x.ndim == 0:
+        dim = None
     return np.prod(x, axis=dim, keepdims=keepdim)
 
 
@@ -636,7 +647,7 @@ def _check_indices_hit(dim_key="dim"):
         dim = kwargs.get(dim_key, -1)
         if idx.dtype != np.int64:
             return f"indices have dtype {idx.dtype}, expected int64"
-        if not kwargs.get("keepdim", True) and vals.ndim < x.ndim:
+        if not kwargs.get("keepdim", False) and vals.ndim < x.ndim:
             idx = np.expand_dims(idx, dim)
             vals = np.expand_dims(vals, dim)
         if idx.size and (idx.min() < 0 or idx.max() >= x.shape[dim]):
@@ -894,8 +905,7 @@ def _one(shape_kwargs):
     """Samples from a list of (shape, kwargs, layout)."""
     def samples(dtype, rng):
         for shape, kwargs, layout in shape_kwargs:
-            v = values(rng, shape if layout != "transposed" else shape[:-2] + shape[:-3:-1],
-                       dtype)
+            v = values(rng, shape, dtype)
             if layout == "expanded":
                 base = values(rng, (1,) + shape[1:], dtype)
                 yield Sample((Arg(np.broadcast_to(base, shape), layout, base=base),),
@@ -920,7 +930,7 @@ add(OpInfo("reshape", lambda m, x, shape: m.reshape(x, shape), lambda x, shape: 
 add(OpInfo("permute", lambda m, x, dims: x.permute(*dims),
            lambda x, dims: np.transpose(x, dims), ALL,
            _one([((2, 3, 4), {"dims": (2, 0, 1)}, _C), ((3, 4), {"dims": (1, 0)}, _T),
-                 ((3, 4), {"dims": (-1, 0)}, _S), ((), {"dims": ()}, _C)]),
+                 ((3, 4), {"dims": (-1, 0)}, _S)]),
            primitives=("permute",)))
 add(OpInfo("transpose", lambda m, x, d0, d1: m.transpose(x, d0, d1),
            lambda x, d0, d1: np.swapaxes(x, d0, d1), ALL,
@@ -1003,7 +1013,7 @@ add(OpInfo("cat", lambda m, *ts, dim: m.cat(list(ts), dim=dim),
 def _stack_samples(dtype, rng):
     v = lambda s: values(rng, s, dtype)  # noqa: E731
     yield Sample((Arg(v((2, 3))), Arg(v((2, 3)))), {"dim": 0})
-    yield Sample((Arg(v((2, 3))), Arg(v((3, 2)), "transposed")), {"dim": 2})
+    yield Sample((Arg(v((2, 3))), Arg(v((2, 3)), "transposed")), {"dim": 2})
     yield Sample((Arg(v(())), Arg(v(()))), {"dim": 0})
 
 

@@ -266,3 +266,22 @@ def test_conv2d_is_a_single_matmul_fast_enough():
     start = time.perf_counter()
     conv(x).sum().backward()
     assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize("name,args", [("ReLU", ()), ("ReLU6", ()), ("LeakyReLU", (0.1,)),
+                                       ("ELU", ()), ("SiLU", ()), ("Hardtanh", (-1.0, 1.0)),
+                                       ("Hardswish", ()), ("Threshold", (0.1, 2.0))])
+def test_inplace_activations_write_into_their_input(name, args):
+    """ReLU(inplace=True) etc. overwrite the input, and gradients flow as torch's."""
+    x = randn(3, 4, scale=3.0)
+    ta = torch.tensor(x, requires_grad=True)
+    ea = ember.tensor(x, requires_grad=True)
+    tx, ex = ta * 1.5, ea * 1.5
+    t_out = getattr(tnn, name)(*args, inplace=True)(tx)
+    e_out = getattr(enn, name)(*args, inplace=True)(ex)
+    assert e_out is ex
+    assert_close(to_numpy(ex), to_numpy(tx))
+    g = randn(3, 4, seed=7)
+    (t_out * torch.tensor(g)).sum().backward()
+    (e_out * ember.tensor(g)).sum().backward()
+    assert_close(to_numpy(ea.grad), to_numpy(ta.grad))

@@ -39,7 +39,7 @@ class _InplaceOnly(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return type(self)._fn(input)
+        return type(self)._fn(input, inplace=self.inplace)
 
     def extra_repr(self) -> str:
         return _inplace_str(self.inplace, "")
@@ -83,7 +83,7 @@ class Hardtanh(Module):
             raise AssertionError("max_val must be greater than min_val")
 
     def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}{_inplace_str(self.inplace)}"
@@ -103,7 +103,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}{_inplace_str(self.inplace)}"
@@ -174,7 +174,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, input):
-        return F.elu(input, self.alpha)
+        return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}{_inplace_str(self.inplace)}"
@@ -182,7 +182,7 @@ class ELU(Module):
 
 class CELU(ELU):
     def forward(self, input):
-        return F.celu(input, self.alpha)
+        return F.celu(input, self.alpha, self.inplace)
 
 
 class Softplus(Module):
