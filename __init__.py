@@ -74,6 +74,8 @@ _sys.modules[__name__ + ".opencl"] = opencl
 from .core import accelerator  # noqa: E402
 _sys.modules[__name__ + ".accelerator"] = accelerator
 
+from .core import autograd as _autograd  # noqa: E402
+_alias("autograd", _autograd)
 from .core import nn as _nn  # noqa: E402
 _alias("nn", _nn)
 from .core import optim as _optim  # noqa: E402

@@ -218,3 +218,14 @@ def test_legacy_names():
     assert ember.is_tensor(ember.ones(1)) and ember.numel(ember.ones(2, 3)) == 6
     assert isinstance(ember.ones(2, 3).shape, ember.Size)
     assert ember.ones(2).device.type == "cpu"
+
+
+@needs_torch
+def test_api_coverage_document_is_current():
+    import pathlib
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root / "docs" / "gen_api_coverage.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -156,24 +156,24 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 
 def orthogonal_(tensor, gain: float = 1.0, generator=None):
-    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian matrix."""
+    """A (semi-)orthogonal matrix from the QR decomposition of a Gaussian matrix, as torch."""
     if tensor.dim() < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
-    import numpy as np  # NOTE: QR is not an ember op; draw on the host, copy in
-
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
-    flat = ember.randn(rows, cols).numpy().astype("float64")
+    # NOTE: QR is a cpu linalg kernel; draw and factorise on the host, then copy to the device
+    flat = ember.randn(rows, cols, dtype=ember.float64, device="cpu")
     if rows < cols:
-        flat = flat.T
-    q, r = np.linalg.qr(flat)
-    q = q * np.sign(np.diag(r))
+        flat = flat.t()
+    q, r = ember.linalg.qr(flat)
+    d = ember.linalg.diagonal(r) if hasattr(ember.linalg, "diagonal") else r.diagonal()
+    q = q * d.sign()
     if rows < cols:
-        q = q.T
+        q = q.t()
     with ember.no_grad():
-        tensor.copy_(ember.tensor(q * gain, dtype=tensor.dtype).reshape(tensor.shape))
+        tensor.copy_((q * gain).to(tensor.dtype).to(tensor.device).reshape(tensor.shape))
     return tensor
 
 
