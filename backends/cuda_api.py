@@ -27,7 +27,10 @@ def set_device(index) -> None:
 
 
 def get_device_name(index=None) -> str:
-    return _backend().device_names()[index or 0]
+    """The GPU's name, as torch prints it (without the ``cuda:N`` prefix)."""
+    name = _backend().device_names()[getattr(index, "index", index) or 0]
+    prefix, _, rest = name.partition(" ")
+    return rest if prefix.startswith("cuda:") and rest else name
 
 
 def synchronize(device=None) -> None:

@@ -91,6 +91,9 @@ _INPLACE = {n + "_": f for n, f in _METHODS.items() if n in {
 
 
 def _install():
+    from .ops import extra
+    _METHODS.update(extra.METHODS)
+    _INPLACE.update({n + "_": extra.METHODS[n] for n in extra.INPLACE})
     for name, fn in _METHODS.items():
         setattr(Tensor, name, fn)
     for name, fn in _INPLACE.items():

@@ -330,7 +330,12 @@ class CpuGenerator:
 def rng_kernels():
     def uniform(gen, shape, dtype):
         wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32
-        return gen.rng.random(shape, dtype=wide).astype(dtype.np, copy=False)
+        r = gen.rng.random(shape, dtype=wide).astype(dtype.np, copy=False)
+        if r.dtype != wide:
+            # NOTE: values just below 1 round up to 1.0 in float16/bfloat16; keep [0, 1)
+            below_one = np.nextafter(np.array(1, dtype=r.dtype), np.array(0, dtype=r.dtype))
+            r = np.minimum(r, below_one)
+        return r
 
     def normal(gen, shape, dtype):
         wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32

@@ -107,6 +107,8 @@ def _shares(a, b) -> bool:
 def _is_dense(a) -> bool:
     """True when ``a`` covers exactly ``a.size`` elements with no gaps or overlaps, in any axis
     order (NumPy ufuncs keep their input's layout, so a new array may be F-ordered)."""
+    if a.size == 0:
+        return True
     dims = sorted((abs(st), n) for n, st in zip(a.shape, a.strides) if n != 1)
     expect = a.itemsize
     for st, n in dims:
