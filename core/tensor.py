@@ -375,7 +375,7 @@ class Tensor:
             data = self._device._backend.kernels["cast"](data, self._dtype)
         self._device._backend.kernels["setitem"](self._data, (), data)
         self._version[0] += 1
-        if _state.enabled and result._requires_grad:
+        if _state.enabled and (result._requires_grad or self._requires_grad):
             self._rebase(result)
         return self
 
@@ -385,7 +385,15 @@ class Tensor:
             result = result.to(self._dtype)
         base = self._base
         if base is None:
-            self._grad_fn, self._output_nr = result._grad_fn, result._output_nr
+            if result._requires_grad:
+                if result._data.shape != self._data.shape:
+                    from .ops.shape import expand
+                    result = expand(result, self._data.shape)
+                self._grad_fn, self._output_nr = result._grad_fn, result._output_nr
+            else:
+                # overwritten by values that carry no gradient: the old graph is cut off
+                from .ops.shape import record_overwrite
+                record_overwrite(self)
             self._requires_grad = True
             return
         from .ops import shape as shape_ops

@@ -154,6 +154,16 @@ def test_two_plugins_in_one_process(both):
     assert out[2] == "strict:0 strict:0"
 
 
+def test_conformance_suite_runs_on_an_installed_plugin(both):
+    """The one command a plugin author runs, here on a few rows (the full table is `make`-sized)."""
+    rows = "add,exp,where,matmul,view,getitem.advanced,setitem.basic,rng.rand,nn.mlp_sgd"
+    r = subprocess.run([both.python, "-m", "ember.plugins.conformance", "--device", "strict",
+                        "--ops", rows, "-q"], capture_output=True, text=True, timeout=300,
+                       cwd=both.path)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "device strict (ember-strict" in r.stdout and " 0 failed" in r.stdout
+
+
 def test_strict_reports_contract_violations(both):
     """The checks are real: a broken kernel is caught, a legitimate NaN is not."""
     out = both.run("""

@@ -257,14 +257,14 @@ def make_kernels(xp, ndarray=None, erf=None):
     k["relu"] = lambda x: arr(xp.maximum(x, 0))
 
     def tanh_backward(g, out):
-        r = out * out
+        r = arr(out * out)
         xp.subtract(1, r, out=r)
-        return arr(xp.multiply(g, r, out=r))
+        return arr(g * r)
 
     def sigmoid_backward(g, out):
-        r = 1 - out
+        r = arr(1 - out)
         r *= out
-        return arr(xp.multiply(g, r, out=r))
+        return arr(g * r)
 
     k["tanh_backward"] = tanh_backward
     k["sigmoid_backward"] = sigmoid_backward

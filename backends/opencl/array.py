@@ -6,6 +6,7 @@ Strides may be 0 (expand) or negative (flip uses a reversed view internally).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -14,15 +15,18 @@ from .runtime import Device, device
 
 
 class CLArray:
-    __slots__ = ("buffer", "shape", "strides", "offset", "dtype", "device")
+    """``base`` keeps a pooled buffer out of the pool while any array on it lives."""
 
-    def __init__(self, buffer, shape, strides, offset, dtype, dev: Device):
+    __slots__ = ("buffer", "shape", "strides", "offset", "dtype", "device", "base")
+
+    def __init__(self, buffer, shape, strides, offset, dtype, dev: Device, base=None):
         self.buffer = buffer
         self.shape = tuple(int(s) for s in shape)
         self.strides = tuple(int(s) for s in strides)
         self.offset = int(offset)
         self.dtype = np.dtype(dtype)
         self.device = dev
+        self.base = base
 
     @property
     def ndim(self) -> int:
@@ -41,6 +45,8 @@ class CLArray:
         return self.device.index
 
     def is_contiguous(self) -> bool:
+        if self.strides == c_strides(self.shape):
+            return True
         # NOTE: strides of size-1 dims never matter, as in NumPy's flags
         return self.size <= 1 or all(
             st == cs for s, st, cs in zip(self.shape, self.strides, c_strides(self.shape))
@@ -51,6 +57,24 @@ class CLArray:
                 f"offset={self.offset}, device=opencl:{self.device.index})")
 
 
+_new = object.__new__
+
+
+def make(buffer, shape: tuple, strides: tuple, offset: int, dtype: np.dtype, dev: Device,
+         base) -> CLArray:
+    """A CLArray from already-normalised parts (tuples of ints, a NumPy dtype): the hot path."""
+    x = _new(CLArray)
+    x.buffer = buffer
+    x.shape = shape
+    x.strides = strides
+    x.offset = offset
+    x.dtype = dtype
+    x.device = dev
+    x.base = base
+    return x
+
+
+@functools.lru_cache(maxsize=4096)
 def c_strides(shape) -> tuple:
     out, acc = [], 1
     for s in reversed(shape):
@@ -61,14 +85,17 @@ def c_strides(shape) -> tuple:
 
 def empty(shape, dtype, index_or_device) -> CLArray:
     dev = index_or_device if isinstance(index_or_device, Device) else device(index_or_device)
-    dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in shape)
-    buf = dev.alloc(math.prod(shape) * dtype.itemsize)
-    return CLArray(buf, shape, c_strides(shape), 0, dtype, dev)
+    if type(dtype) is not np.dtype:
+        dtype = np.dtype(dtype)
+    if type(shape) is not tuple:
+        shape = tuple(int(s) for s in shape)
+    buf, lease = dev.alloc(math.prod(shape) * dtype.itemsize)
+    return make(buf, shape, c_strides(shape), 0, dtype, dev, lease)
 
 
 def with_layout(x: CLArray, shape, strides, offset) -> CLArray:
-    return CLArray(x.buffer, shape, strides, offset, x.dtype, x.device)
+    return make(x.buffer, tuple(int(s) for s in shape), tuple(int(s) for s in strides),
+                int(offset), x.dtype, x.device, x.base)
 
 
 # -- view kernels ------------------------------------------------------------------------------

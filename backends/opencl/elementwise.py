@@ -11,6 +11,7 @@ offset and strides (runtime.ember_offset), so views, 0-strides (broadcast) and w
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import pyopencl as cl
@@ -140,27 +141,58 @@ def _types(dtype: np.dtype) -> str:
             f"typedef {UTYPE[dtype.itemsize]} UT;\n")
 
 
-def _kernel(name: str, out_t: str, in_ts: list[str], names: list[str], expr: str) -> str:
-    args = "".join(f", global const {t}* in{i}" for i, t in enumerate(in_ts))
-    loads = "".join(f"    const {t} {v} = in{i}[ember_offset(i, nd, meta, {i + 1})];\n"
-                    for i, (t, v) in enumerate(zip(in_ts, names)))
-    return (f"kernel void ember_{name}(long n, int nd, global const long* meta, "
-            f"global {out_t}* out{args}) {{\n"
-            "    const long i = get_global_id(0);\n    if (i >= n) return;\n"
-            f"{loads}    out[ember_offset(i, nd, meta, 0)] = ({out_t})({expr});\n}}\n")
+def _sarg_type(t: str) -> str:
+    """C type of a scalar kernel argument standing for an operand of type ``t``: OpenCL 1.2
+    has no half arguments without cl_khr_fp16 everywhere, so a half travels as a float."""
+    return "float" if t == "half" else t
 
 
-def unary_source(dtype: np.dtype) -> str:
+def _kernel(name: str, out_t: str, in_ts: list[str], names: list[str], expr: str,
+            flat: bool, pattern: str | None = None) -> str:
+    """ember_<name>[_flat][_<pattern>]: ``pattern`` says per input whether it is an array
+    ('a') or a scalar passed by value ('s'). Flat kernels read and write element offset + i of
+    contiguous same-shape operands; the others go through ember_offset (any strides, with
+    broadcasting)."""
+    pattern = pattern or "a" * len(in_ts)
+    kname = f"ember_{name}" + ("_flat" if flat else "") + ("_" + pattern if "s" in pattern
+                                                            else "")
+    args, loads = [], []
+    op = 0
+    for i, (t, v, p) in enumerate(zip(in_ts, names, pattern)):
+        if p == "s":
+            args.append(f"const {_sarg_type(t)} s{i}")
+            loads.append(f"    const {t} {v} = ({t})s{i};\n")
+            continue
+        op += 1
+        if flat:
+            args.append(f"global const {t}* in{i}, const long o{i}")
+            loads.append(f"    const {t} {v} = in{i}[o{i} + i];\n")
+        else:
+            args.append(f"global const {t}* in{i}")
+            loads.append(f"    const {t} {v} = in{i}[ember_offset(i, nd, meta, {op})];\n")
+    arglist = "".join(", " + x for x in args)
+    if flat:
+        head = f"kernel void {kname}(long n, global {out_t}* out, const long oo{arglist})"
+        store = "out[oo + i]"
+    else:
+        head = (f"kernel void {kname}(long n, int nd, global const long* meta, "
+                f"global {out_t}* out{arglist})")
+        store = "out[ember_offset(i, nd, meta, 0)]"
+    return (f"{head} {{\n    const long i = get_global_id(0);\n    if (i >= n) return;\n"
+            f"{''.join(loads)}    {store} = ({out_t})({expr});\n}}\n")
+
+
+def unary_source(dtype: np.dtype, flat: bool) -> str:
     k = kind(dtype)
     parts = [_types(dtype)]
     for name, exprs in UNARY.items():
         if k in exprs:
             out_t = "uchar" if name in PREDICATES else "T"
-            parts.append(_kernel(name, out_t, ["T"], ["x"], exprs[k]))
+            parts.append(_kernel(name, out_t, ["T"], ["x"], exprs[k], flat))
     return "".join(parts)
 
 
-def binary_source(dtype: np.dtype) -> str:
+def binary_source(dtype: np.dtype, flat: bool) -> str:
     k = kind(dtype)
     parts = [_types(dtype), _HELPERS.get(k, "")]
     if k in (I, U):
@@ -168,15 +200,20 @@ def binary_source(dtype: np.dtype) -> str:
     for name, exprs in BINARY.items():
         if k in exprs:
             out_t = "uchar" if name in BOOL_OUT else "T"
-            parts.append(_kernel(name, out_t, ["T", "T"], ["a", "b"], exprs[k]))
+            for pattern in ("aa", "as", "sa"):
+                parts.append(_kernel(name, out_t, ["T", "T"], ["a", "b"], exprs[k], flat,
+                                     pattern))
     return "".join(parts)
 
 
-def move_source(itemsize: int) -> str:
-    """copy and where only move bits: one program per item size serves every dtype."""
+def move_source(itemsize: int, flat: bool) -> str:
+    """copy and where only move bits: one program per item size serves every dtype (scalars
+    travel as their bits)."""
     u = UTYPE[itemsize]
-    return (_kernel("copy", u, [u], ["x"], "x")
-            + _kernel("where", u, ["uchar", u, u], ["c", "a", "b"], "c ? a : b"))
+    parts = [_kernel("copy", u, [u], ["x"], "x", flat, p) for p in ("a", "s")]
+    parts += [_kernel("where", u, ["uchar", u, u], ["c", "a", "b"], "c ? a : b", flat, p)
+              for p in ("aaa", "aas", "asa", "ass")]
+    return "".join(parts)
 
 
 def _cast_expr(src: np.dtype, dst: np.dtype) -> str:
@@ -188,10 +225,11 @@ def _cast_expr(src: np.dtype, dst: np.dtype) -> str:
     return "x"
 
 
-def cast_source(src: np.dtype, dsts) -> str:
+def cast_source(src: np.dtype, dsts, flat: bool) -> str:
     parts = [f"typedef {CTYPE[src.name]} S;\n"]
     for d in dsts:
-        parts.append(_kernel(f"cast_{d.name}", CTYPE[d.name], ["S"], ["x"], _cast_expr(src, d)))
+        parts.append(_kernel(f"cast_{d.name}", CTYPE[d.name], ["S"], ["x"], _cast_expr(src, d),
+                             flat))
     return "".join(parts)
 
 
@@ -214,74 +252,152 @@ def collapse(shape, strides_list):
     return shape, [tuple(sts[i] for _, sts in merged) for i in range(len(strides_list))]
 
 
+_META: dict = {}
+
+
 def meta(dev: Device, shape, arrays):
-    """(nd, buffer) describing ``arrays`` (already shaped like ``shape``) for ember_offset."""
+    """(nd, buffer) describing ``arrays`` (already shaped like ``shape``) for ember_offset.
+    Cached by geometry: the Python collapse costs more than a small kernel."""
+    key = (dev.index, shape, *[(a.strides, a.offset) for a in arrays])
+    hit = _META.get(key)
+    if hit is not None:
+        return hit
     cshape, cstrides = collapse(shape, [a.strides for a in arrays])
     values = list(cshape)
     for a, st in zip(arrays, cstrides):
         values.append(a.offset)
         values.extend(st)
-    return np.int32(len(cshape)), dev.const(values)
+    if len(_META) > 4096:
+        _META.clear()
+    hit = _META[key] = (np.int32(len(cshape)), dev.const(values))
+    return hit
 
 
 def roundup(n: int, m: int) -> int:
     return max(m, (n + m - 1) // m * m)
 
 
-def launch(family, name: str, source, out: CLArray, inputs) -> CLArray:
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def scalar_arg(value, dtype: np.dtype, bits: bool = False):
+    """``value`` as the scalar kernel argument standing for an operand of ``dtype`` (its bits
+    as an unsigned integer for the move kernels)."""
+    v = np.asarray(value, dtype=dtype)
+    if bits:
+        return v.view(_BITS[dtype.itemsize])[()]
+    if dtype == np.float16:
+        return np.float32(v)  # exact: every half is a float
+    if dtype == np.bool_:
+        return np.uint8(v)
+    return v[()]
+
+
+def launch(family: tuple, name: str, source, out: CLArray, inputs, sdtype=None,
+           bits: bool = False) -> CLArray:
     """Run elementwise kernel ember_<name> of program ``family`` writing ``out`` (any strides)
-    from ``inputs`` broadcast to out's shape. Returns out."""
-    n = out.size
+    from ``inputs`` broadcast to out's shape; ``source(flat)`` is the program's source.
+
+    An input that is not a CLArray is a scalar of dtype ``sdtype`` (default: out's), passed by
+    value (``bits``: as its bit pattern, for the move kernels), never uploaded. When every
+    array is contiguous and shaped like out, the flat variant runs: no index arithmetic.
+    Returns out."""
+    shape = out.shape
+    n = math.prod(shape)
     if n == 0:
         return out
     dev = out.device
-    ops = [out] + [broadcast_to(a, out.shape) for a in inputs]
-    nd, m = meta(dev, out.shape, ops)
-    k = dev.kernel(family, f"ember_{name}", source)
-    dev.launch(k, (roundup(n, ELEMENTWISE_WG),), (ELEMENTWISE_WG,), np.int64(n), nd, m,
-               *[a.buffer for a in ops])
+    flat = out.strides == c_strides(shape)
+    pattern = ""
+    arrays = []
+    for x in inputs:
+        if type(x) is CLArray:
+            pattern += "a"
+            arrays.append(x)
+            if flat and (x.shape != shape or x.strides != out.strides):
+                flat = False
+        else:
+            pattern += "s"
+    kname = f"ember_{name}_flat" if flat else f"ember_{name}"
+    if len(arrays) != len(inputs):
+        kname += "_" + pattern
+    k = dev.kernel(family + (flat,), kname, lambda: source(flat))
+    if sdtype is None:
+        sdtype = out.dtype
+    args = []
+    gsize = (roundup(n, ELEMENTWISE_WG),)
+    if flat:
+        for x in inputs:
+            if type(x) is CLArray:
+                args.append(x.buffer)
+                args.append(np.int64(x.offset))
+            else:
+                args.append(scalar_arg(x, sdtype, bits))
+        dev.launch(k, gsize, (ELEMENTWISE_WG,), np.int64(n), out.buffer, np.int64(out.offset),
+                   *args)
+    else:
+        ops = [out] + [broadcast_to(a, shape) for a in arrays]
+        nd, m = meta(dev, shape, ops)
+        it = iter(ops[1:])
+        for x in inputs:
+            args.append(next(it).buffer if type(x) is CLArray else scalar_arg(x, sdtype, bits))
+        dev.launch(k, gsize, (ELEMENTWISE_WG,), np.int64(n), nd, m, out.buffer, *args)
     return out
 
 
 def scalar(dev: Device, value, dtype) -> CLArray:
-    """A 0-d array holding a Python scalar (broadcast with 0-strides by the kernels)."""
+    """A 0-d array holding a Python scalar (broadcast with 0-strides by the kernels); only for
+    the kernels that take no scalar arguments (indexing)."""
     host = np.array(value, dtype=dtype)
     return CLArray(dev.upload(host.reshape(1)), (), (), 0, dtype, dev)
 
 
-def _operands(args):
-    arrays = [a for a in args if isinstance(a, CLArray)]
-    dev, dtype = arrays[0].device, arrays[0].dtype
-    return dev, dtype, [a if isinstance(a, CLArray) else scalar(dev, a, dtype) for a in args]
-
-
 def out_shape(arrays) -> tuple:
-    return tuple(np.broadcast_shapes(*[a.shape for a in arrays]))
+    shapes = [a.shape for a in arrays if type(a) is CLArray]
+    first = shapes[0]
+    if all(s == first for s in shapes):
+        return first
+    return tuple(np.broadcast_shapes(*shapes))
 
 
 # -- kernels (the functions in Backend.kernels) -------------------------------------------------
 
 def unary_kernel(name: str):
+    bool_out = name in PREDICATES
+
     def run(x: CLArray) -> CLArray:
-        out = empty(x.shape, np.bool_ if name in PREDICATES else x.dtype, x.device)
-        return launch(("unary", x.dtype.name), name, lambda: unary_source(x.dtype), out, [x])
+        dt = x.dtype
+        out = empty(x.shape, _BOOL if bool_out else dt, x.device)
+        return launch(("unary", dt.name), name, lambda flat: unary_source(dt, flat), out, [x])
     run.__name__ = f"ember_{name}"
     return run
 
 
 def binary_kernel(name: str):
+    bool_out = name in BOOL_OUT
+
     def run(a, b) -> CLArray:
-        dev, dtype, (a, b) = _operands((a, b))
-        out = empty(out_shape((a, b)), np.bool_ if name in BOOL_OUT else dtype, dev)
-        return launch(("binary", dtype.name), name, lambda: binary_source(dtype), out, [a, b])
+        x = a if type(a) is CLArray else b
+        dtype = x.dtype
+        if type(a) is CLArray and type(b) is CLArray:
+            shape = a.shape if a.shape == b.shape else out_shape((a, b))
+        else:
+            shape = x.shape
+        out = empty(shape, _BOOL if bool_out else dtype, x.device)
+        return launch(("binary", dtype.name), name, lambda flat: binary_source(dtype, flat),
+                      out, [a, b], dtype)
     run.__name__ = f"ember_{name}"
     return run
 
 
-def copy_into(out: CLArray, x: CLArray) -> CLArray:
-    """out[...] = x (x broadcast to out); same dtype."""
+_BOOL = np.dtype(np.bool_)
+
+
+def copy_into(out: CLArray, x) -> CLArray:
+    """out[...] = x (x broadcast to out, or a scalar); same dtype."""
     size = out.itemsize
-    return launch(("move", size), "copy", lambda: move_source(size), out, [x])
+    return launch(("move", size), "copy", lambda flat: move_source(size, flat), out, [x],
+                  bits=True)
 
 
 def contiguous(x: CLArray) -> CLArray:
@@ -292,13 +408,17 @@ def ensure_contiguous(x: CLArray) -> CLArray:
     return x if x.is_contiguous() else contiguous(x)
 
 
-def where(cond: CLArray, a, b) -> CLArray:
-    dev, dtype, (a, b) = _operands((a, b))
-    if not isinstance(cond, CLArray):
+def where(cond, a, b) -> CLArray:
+    x = a if type(a) is CLArray else b
+    if type(x) is not CLArray:
+        raise TypeError("opencl where: a or b must be an array")
+    dev, dtype = x.device, x.dtype
+    if type(cond) is not CLArray:
         cond = scalar(dev, cond, np.bool_)
     out = empty(out_shape((cond, a, b)), dtype, dev)
     size = dtype.itemsize
-    return launch(("move", size), "where", lambda: move_source(size), out, [cond, a, b])
+    return launch(("move", size), "where", lambda flat: move_source(size, flat), out,
+                  [cond, a, b], dtype, bits=True)
 
 
 def cast(x: CLArray, dtype) -> CLArray:
@@ -309,11 +429,14 @@ def cast(x: CLArray, dtype) -> CLArray:
     out = empty(x.shape, dst, dev)
     src = x.dtype
     return launch(("cast", src.name), f"cast_{dst.name}",
-                  lambda: cast_source(src, [np.dtype(n) for n in claimed_dtypes(dev)]), out, [x])
+                  lambda flat: cast_source(src, [np.dtype(n) for n in claimed_dtypes(dev)],
+                                           flat), out, [x])
 
 
 def np_dtype(dtype) -> np.dtype:
     """NumPy dtype of an ember dtype object (``.np``), a NumPy dtype or a name."""
+    if type(dtype) is np.dtype:
+        return dtype
     np_attr = getattr(dtype, "np", None)
     if np_attr is not None:
         return np.dtype(np_attr)
@@ -335,7 +458,7 @@ def claimed_dtypes(dev: Device) -> tuple:
 
 
 def fill(out: CLArray, value) -> CLArray:
-    return copy_into(out, scalar(out.device, value, out.dtype))
+    return copy_into(out, value)
 
 
 def full(shape, value, dtype, index) -> CLArray:

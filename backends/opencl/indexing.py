@@ -214,9 +214,11 @@ def getitem_advanced(x: CLArray, index) -> CLArray:
     return out
 
 
-def _value(x: CLArray, value, shape) -> CLArray:
+def _value(x: CLArray, value, shape, upload: bool = True):
+    """value broadcast to ``shape``; a scalar stays a scalar (for the elementwise kernels) unless
+    ``upload``."""
     if not isinstance(value, CLArray):
-        return ew.scalar(x.device, value, x.dtype)
+        return ew.scalar(x.device, value, x.dtype) if upload else value
     if value.buffer is x.buffer:
         value = ew.contiguous(value)  # NOTE: source and destination may overlap (x[1:] = x[:-1])
     while value.ndim > len(shape) and value.shape[0] == 1:  # NumPy drops leading 1s
@@ -228,7 +230,7 @@ def setitem(x: CLArray, index, value) -> None:
     index = tuple(index)
     if not _has_array(index):
         target = getitem_basic(x, index) if index else x
-        ew.copy_into(target, _value(x, value, target.shape))
+        ew.copy_into(target, _value(x, value, target.shape, upload=False))
         return
     plan = _Plan(x, index)
     _run("put", x.dtype, plan.shape, [plan.x_view, plan.offs, _value(x, value, plan.shape)], 1, 0)
@@ -238,9 +240,10 @@ def index_add(x: CLArray, index, values) -> None:
     index = tuple(index)
     if not _has_array(index):
         target = getitem_basic(x, index) if index else x
-        v = _value(x, values, target.shape)
-        ew.launch(("binary", x.dtype.name), "add", lambda: ew.binary_source(x.dtype), target,
-                  [target, v])
+        v = _value(x, values, target.shape, upload=False)
+        dt = x.dtype
+        ew.launch(("binary", dt.name), "add", lambda flat: ew.binary_source(dt, flat), target,
+                  [target, v], dt)
         return
     plan = _Plan(x, index)
     _put_add(plan.shape, plan.x_view, plan.offs, _value(x, values, plan.shape), 1, 0)

@@ -7,6 +7,7 @@ slowly: the number of programs is the test suite's startup cost).
 from __future__ import annotations
 
 import os
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -63,6 +64,10 @@ class Device:
     programs: dict = field(default_factory=dict)
     kernels: dict = field(default_factory=dict)
     consts: dict = field(default_factory=dict)
+    #: ids of the kernels whose scalar argument types are set (see launch)
+    typed: set = field(default_factory=set)
+    pool: "BufferPool | None" = None
+    max_alloc_bytes: int = 0
 
     def __repr__(self):
         return f"<opencl:{self.index} {self.name}>"
@@ -102,32 +107,60 @@ class Device:
 
     # -- launches and memory ----------------------------------------------------------------
     def launch(self, kernel: cl.Kernel, gsize, lsize, *args) -> None:
-        """Enqueue ``kernel`` (asynchronously); driver errors name the kernel and the device."""
+        """Enqueue ``kernel`` (asynchronously); driver errors name the kernel and the device.
+
+        Scalar arguments are NumPy scalars of the kernel's C types at a kernel's first launch
+        (later launches may pass Python numbers): that launch fixes the kernel's scalar argument
+        types. NOTE: pyopencl's untyped path costs ~14 us per scalar argument (it probes every
+        argument kind); typed, the whole launch is under a microsecond."""
+        if id(kernel) not in self.typed:
+            _set_arg_types(kernel, args)
+            self.typed.add(id(kernel))
         try:
             kernel(self.queue, gsize, lsize, *args)
         except cl.Error as e:
             cls = OutOfMemoryError if e.code in _OOM_CODES else OpenCLError
             raise cls(f"ember: OpenCL kernel {kernel.function_name} failed on {self} "
                       f"(global {gsize}, local {lsize}): {e}") from None
+        except struct.error as e:
+            raise OpenCLError(f"ember: OpenCL kernel {kernel.function_name}: bad scalar "
+                              f"argument ({e})") from None
 
-    def alloc(self, nbytes: int) -> cl.Buffer:
-        # NOTE: never zero bytes (invalid in OpenCL) and a multiple of 8, so that the sub-word
-        # atomics may touch the whole aligned 32-bit word around the last element.
+    def alloc(self, nbytes: int):
+        """(buffer, lease) of at least ``nbytes``: the buffer goes back to the device's pool
+        when the lease (kept by every CLArray on it) is collected."""
         size = self._checked_size(nbytes)
+        pool = self.pool
+        if pool is None:
+            pool = self.pool = BufferPool(self)
+        return pool.take(size)
+
+    def raw_alloc(self, size: int) -> cl.Buffer:
         try:
             return cl.Buffer(self.context, cl.mem_flags.READ_WRITE, size)
         except cl.Error as e:
-            raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: {e}"
+            raise OutOfMemoryError(f"ember: cannot allocate {size} bytes on {self}: {e}"
                                    ) from None
+
+    def empty_cache(self) -> None:
+        """Free the pooled buffers (the memory of collected arrays kept for reuse)."""
+        if self.pool is not None:
+            self.pool.clear()
 
     def _checked_size(self, nbytes: int) -> int:
         size = max(8, (nbytes + 7) // 8 * 8)
-        if size > self.cl_device.max_mem_alloc_size:
+        limit = self.max_alloc
+        if size > limit:
             # NOTE: PoCL allocates lazily; without this the error would come at the first launch
             raise OutOfMemoryError(f"ember: cannot allocate {nbytes} bytes on {self}: the "
-                                   f"device's largest buffer is "
-                                   f"{self.cl_device.max_mem_alloc_size} bytes")
+                                   f"device's largest buffer is {limit} bytes")
         return size
+
+    @property
+    def max_alloc(self) -> int:
+        if not self.max_alloc_bytes:
+            self.max_alloc_bytes = self.cl_device.max_mem_alloc_size
+        return self.max_alloc_bytes
 
     def upload(self, host: np.ndarray) -> cl.Buffer:
         """A new buffer holding a copy of ``host``.
@@ -157,6 +190,79 @@ class Device:
                 self.consts.clear()
             buf = self.consts[key] = self.upload(host)
         return buf
+
+
+def _set_arg_types(kernel: cl.Kernel, args) -> None:
+    types = []
+    for a in args:
+        if isinstance(a, (cl.MemoryObjectHolder, cl.LocalMemory)) or a is None:
+            types.append(None)
+        elif isinstance(a, np.generic):
+            types.append(a.dtype)
+        else:
+            raise OpenCLError(f"ember: the first launch of OpenCL kernel {kernel.function_name} "
+                              f"must pass NumPy scalars, got {type(a).__name__}")
+    kernel.set_scalar_arg_dtypes(types)
+
+
+def size_class(size: int) -> int:
+    """The pool's bucket for ``size`` bytes: a power of two up to 64 KiB, then steps of 1/8 of
+    the next power of two (at most 12.5% unused)."""
+    if size <= 256:
+        return 256
+    p = 1 << (size - 1).bit_length()
+    if p <= 65536:
+        return p
+    step = p >> 3
+    return (size + step - 1) // step * step
+
+
+class _Lease:
+    """Owns one pooled buffer; its collection returns the buffer to the pool. Every CLArray on
+    the buffer (views included) holds the lease. Safe with in-order queues: a reused buffer's
+    next kernel is enqueued after every kernel that used it before."""
+
+    __slots__ = ("pool", "buffer", "size")
+
+    def __init__(self, pool, buffer, size):
+        self.pool, self.buffer, self.size = pool, buffer, size
+
+    def __del__(self):
+        try:
+            self.pool.give(self.buffer, self.size)
+        except Exception:  # NOTE: at interpreter exit the pool may already be gone
+            pass
+
+
+class BufferPool:
+    """Freed buffers by size class, per device: PoCL allocates (and page-faults) every new
+    buffer at its first use, which costs more than most small kernels."""
+
+    def __init__(self, dev: "Device", limit: int | None = None):
+        self.dev = dev
+        self.free: dict[int, list] = {}
+        self.bytes = 0
+        mem = dev.cl_device.global_mem_size
+        self.limit = limit if limit is not None else min(mem // 4, 1 << 30)
+
+    def take(self, size: int):
+        size = min(size_class(size), max(size, self.dev.max_alloc))
+        bucket = self.free.get(size)
+        if bucket:
+            self.bytes -= size
+            buf = bucket.pop()
+        else:
+            buf = self.dev.raw_alloc(size)
+        return buf, _Lease(self, buf, size)
+
+    def give(self, buf, size: int) -> None:
+        if self.bytes + size <= self.limit:
+            self.free.setdefault(size, []).append(buf)
+            self.bytes += size
+
+    def clear(self) -> None:
+        self.free.clear()
+        self.bytes = 0
 
 
 #: Helpers every program may use. ember_offset maps a row-major linear index over ``nd`` dims to

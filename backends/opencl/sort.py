@@ -95,7 +95,7 @@ def sort(x: CLArray, axis: int = -1, descending: bool = False, stable: bool = Tr
             j //= 2
         size *= 2
     # rows of the padded buffers -> the outputs, seen with the sorted axis last
-    rows_st = [s * P for s in c_strides(outer_shape)] + [1]
+    rows_st = [s * P for s in c_strides(tuple(outer_shape))] + [1]
     for src_arr, out in ((keys, values), (idx, indices)):
         ew.copy_into(permute(out, order),
                      with_layout(src_arr, outer_shape + [K], rows_st, 0))

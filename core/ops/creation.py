@@ -311,19 +311,23 @@ def _tri_mask(x, diagonal, upper):
     return (cols - rows >= diagonal) if upper else (cols - rows <= diagonal)
 
 
+def _zero_of(x):
+    return False if x._dtype is _dt.bool_ else 0
+
+
 def tril(input, diagonal=0):
     """Lower triangle of the last two dims, the rest zero."""
     if input.ndim < 2:
         raise RuntimeError("tril: input tensor must have at least 2 dimensions")
     from .elementwise import where
-    return where(_tri_mask(input, diagonal, False), input, 0)
+    return where(_tri_mask(input, diagonal, False), input, _zero_of(input))
 
 
 def triu(input, diagonal=0):
     if input.ndim < 2:
         raise RuntimeError("triu: input tensor must have at least 2 dimensions")
     from .elementwise import where
-    return where(_tri_mask(input, diagonal, True), input, 0)
+    return where(_tri_mask(input, diagonal, True), input, _zero_of(input))
 
 
 def tril_indices(row, col, offset=0, *, dtype=None, device=None):

@@ -255,7 +255,13 @@ def setitem(x, index, value):
         if any(isinstance(it, tuple) for it in idx):
             return _setitem_mask0(x, idx, value)
         v = value._data if isinstance(value, Tensor) else value
-        x._device._backend.kernels["setitem"](x._data, _native_index(idx, x), v)
+        k = x._device._backend.kernels
+        if isinstance(value, Tensor) and not advanced:
+            _check_value_shape(value._data.shape, k["getitem_basic"](x._data, idx).shape)
+        try:
+            k["setitem"](x._data, _native_index(idx, x), v)
+        except ValueError as e:  # a backend's broadcasting complaint, in torch's class
+            raise RuntimeError(f"shape mismatch in setitem: {e}") from None
         x._version[0] += 1
         return
     if not advanced:
@@ -263,6 +269,17 @@ def setitem(x, index, value):
         view.copy_(value)
         return
     x._commit_inplace(_index_put(x, idx, value, False))
+
+
+def _check_value_shape(vshape, target):
+    from .elementwise import broadcast_shapes
+    try:
+        ok = broadcast_shapes("setitem", tuple(target), tuple(vshape)) == tuple(target)
+    except RuntimeError:
+        ok = False
+    if not ok:
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vshape)} cannot be "
+                           f"broadcast to indexing result of shape {list(target)}")
 
 
 def _setitem_mask0(x, idx, value):
@@ -349,11 +366,23 @@ def take_along_dim(input, indices, dim=None):
     return gather(S.expand(input, xshape), d, S.expand(indices, ishape))
 
 
+def _src_grad(g, dim, idx, src_shape):
+    # only src[:index.shape] was used; the rest of src gets zero gradient
+    gs = gather(g, dim, idx)
+    if tuple(gs.shape) == tuple(src_shape):
+        return gs
+    from .creation import zeros
+    full = zeros(src_shape, dtype=g.dtype, device=g.device)
+    full[tuple(slice(0, s) for s in gs.shape)] = gs
+    return full
+
+
 def _g_scatter(ctx, g):
     p = ctx.params
     idx = p["index"]
     gx = scatter(g, p["dim"], idx, 0.0) if ctx.needs_input_grad[0] else None
-    gs = gather(g, p["dim"], idx) if p["src_is_tensor"] and ctx.needs_input_grad[3] else None
+    gs = (_src_grad(g, p["dim"], idx, p["src_shape"]) if p["src_is_tensor"] and
+          ctx.needs_input_grad[3] else None)
     return gx, None, None, gs
 
 
@@ -382,7 +411,8 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
     res = _wrap(data, input._dtype, input._device)
     if _state.enabled and (input._requires_grad or getattr(src, "_requires_grad", False)):
         record(_scatter_op, (input, None, index, src if isinstance(src, Tensor) else None), res,
-               {"dim": d, "index": index, "src_is_tensor": isinstance(src, Tensor)})
+               {"dim": d, "index": index, "src_is_tensor": isinstance(src, Tensor),
+                "src_shape": src.shape if isinstance(src, Tensor) else None})
     return res
 
 
@@ -393,7 +423,7 @@ def _full_like_index(index, value, like):
 
 def _g_scatter_add(ctx, g):
     p = ctx.params
-    return g, None, None, gather(g, p["dim"], p["index"])
+    return g, None, None, _src_grad(g, p["dim"], p["index"], p["src_shape"])
 
 
 _scatter_add_op = defop("scatter_add", _g_scatter_add)
@@ -406,7 +436,8 @@ def scatter_add(input, dim, index, src):
     data = input._device._backend.kernels["scatter_add"](input._data, d, index._data, src._data)
     res = _wrap(data, input._dtype, input._device)
     if _state.enabled and (input._requires_grad or src._requires_grad):
-        record(_scatter_add_op, (input, None, index, src), res, {"dim": d, "index": index})
+        record(_scatter_add_op, (input, None, index, src), res, {"dim": d, "index": index,
+                                                                  "src_shape": src.shape})
     return res
 
 

@@ -43,6 +43,11 @@ def _axes(x, dim, op):
     n = x.ndim
     if dim is None:
         return tuple(range(n))
+    if n == 0:
+        # torch accepts dim 0 / -1 (or a list of them) on a 0-d tensor: nothing to reduce
+        for d in (dim if isinstance(dim, (list, tuple)) else (dim,)):
+            _norm_dim(d, 0, op)
+        return ()
     if isinstance(dim, (list, tuple)):
         axes = tuple(sorted({_norm_dim(d, n, op) for d in dim}))
         if len(axes) != len(dim):
@@ -260,22 +265,27 @@ def aminmax(input, *, dim=None, keepdim=False):
 
 
 def all(input, dim=None, keepdim=False):
+    """True where every element along dim is nonzero (uint8 in, uint8 out, as torch)."""
     from .elementwise import ne
     b = input if input._dtype is _dt.bool_ else ne(input, 0)
     if b.numel() == 0:
         from .creation import ones
-        shape = _reduced_shape(b, dim, keepdim)
-        return ones(shape, dtype=_dt.bool_, device=input.device)
-    return amin(b, () if dim is None else dim, keepdim)
+        r = ones(_reduced_shape(b, dim, keepdim), dtype=_dt.bool_, device=input.device)
+    else:
+        r = amin(b, () if dim is None else dim, keepdim)
+    return r.to(_dt.uint8) if input._dtype is _dt.uint8 else r
 
 
 def any(input, dim=None, keepdim=False):
+    """True where some element along dim is nonzero (uint8 in, uint8 out, as torch)."""
     from .elementwise import ne
     b = input if input._dtype is _dt.bool_ else ne(input, 0)
     if b.numel() == 0:
         from .creation import zeros
-        return zeros(_reduced_shape(b, dim, keepdim), dtype=_dt.bool_, device=input.device)
-    return amax(b, () if dim is None else dim, keepdim)
+        r = zeros(_reduced_shape(b, dim, keepdim), dtype=_dt.bool_, device=input.device)
+    else:
+        r = amax(b, () if dim is None else dim, keepdim)
+    return r.to(_dt.uint8) if input._dtype is _dt.uint8 else r
 
 
 def _reduced_shape(x, dim, keepdim):

@@ -520,6 +520,9 @@ _cat_op = defop("cat", _cat_backward)
 
 def cat(tensors, dim=0, *, out=None):
     """Concatenate along an existing dim; all tensors share the device (dtypes promote)."""
+    if isinstance(tensors, Tensor):
+        raise TypeError("cat(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        "Tensor")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -564,6 +567,9 @@ concat = concatenate = cat
 
 
 def stack(tensors, dim=0, *, out=None):
+    if isinstance(tensors, Tensor):
+        raise TypeError("stack(): argument 'tensors' (position 1) must be tuple of Tensors, not "
+                        "Tensor")
     tensors = list(tensors)
     if not tensors:
         raise RuntimeError("stack expects a non-empty TensorList")
@@ -689,6 +695,15 @@ def repeat_interleave(x, repeats, dim=None):
     idx = [i for i, r in enumerate(reps) for _ in range(r)]
     from .creation import tensor
     return index_select(x, d, tensor(idx, dtype=_dt.int64, device=x.device))
+
+
+_overwrite_op = defop("copy", lambda ctx, g: (), node_name="CopyBackwards")
+
+
+def record_overwrite(t):
+    """``t`` was overwritten in place by values that need no gradient: its grad_fn becomes a node
+    with no inputs (torch keeps requires_grad and a CopyBackwards node)."""
+    record(_overwrite_op, (), t)
 
 
 def record_copy_slices(base, src, view_fn):

@@ -156,6 +156,44 @@ def to_host_arg(a: Arg):
     return v.astype(np.float64) if v.dtype.kind == "f" or v.dtype == NP["bfloat16"] else v
 
 
+class Failures:
+    """Collects the failing samples of one test, so one bad sample does not hide the others."""
+
+    def __init__(self):
+        self.messages = []
+        self.total = 0
+
+    def sample(self, sample):
+        return _Catch(self, sample)
+
+    def check(self):
+        if self.messages:
+            shown = "\n".join(self.messages[:6])
+            more = f"\n  ... and {len(self.messages) - 6} more" if len(self.messages) > 6 else ""
+            raise ConformanceError(f"{len(self.messages)} of {self.total} samples failed:\n"
+                                   f"{shown}{more}")
+
+
+class _Catch:
+    def __init__(self, owner, sample):
+        self.owner, self.sample = owner, sample
+
+    def __enter__(self):
+        self.owner.total += 1
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is None:
+            return False
+        if isinstance(exc, ConformanceError):
+            self.owner.messages.append(str(exc))
+        elif isinstance(exc, Exception):
+            self.owner.messages.append(f"sample {self.sample}: raised {typ.__name__}: {exc}")
+        else:
+            return False
+        return True
+
+
 def fail(info, dtype, sample, problems):
     raise ConformanceError(f"{info.name} [{dtype}] sample {sample}:\n  " + "\n  ".join(problems))
 

@@ -325,3 +325,65 @@ def test_class_loss_modules_with_weight_buffers():
 def test_invalid_reduction():
     with pytest.raises(ValueError, match="is not a valid value for reduction"):
         EF.mse_loss(ember.zeros(2), ember.zeros(2), reduction="avg")
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"scale_factor": 2, "mode": "nearest"}, {"size": (5, 7), "mode": "nearest"},
+    {"scale_factor": 1.5, "mode": "nearest"},
+    {"size": (5, 7), "mode": "bilinear", "align_corners": False},
+    {"size": (2, 3), "mode": "bilinear", "align_corners": False},
+    {"size": (5, 5), "mode": "bilinear", "align_corners": True},
+    {"scale_factor": 2, "mode": "bilinear", "align_corners": False},
+    {"scale_factor": 0.5, "mode": "bilinear"},
+])
+def test_interpolate_2d(kwargs):
+    same("interpolate", [randn(2, 3, 4, 6)], **kwargs)
+
+
+def test_interpolate_1d_and_upsample_module():
+    same("interpolate", [randn(2, 3, 5)], size=8, mode="linear", align_corners=False)
+    same("interpolate", [randn(2, 3, 5)], scale_factor=3, mode="nearest")
+    for kwargs in ({"scale_factor": 2}, {"size": (3, 4), "mode": "bilinear",
+                                         "align_corners": True}):
+        t, e = torch.nn.Upsample(**kwargs), ember.nn.Upsample(**kwargs)
+        assert repr(e) == repr(t)
+        check_same(torch, t, e, [randn(1, 2, 4, 5)])
+
+
+def test_pixel_shuffle():
+    same("pixel_shuffle", [randn(2, 8, 3, 4)], 2)
+    same("pixel_unshuffle", [randn(2, 2, 6, 4)], 2)
+    for name, arg in (("PixelShuffle", 2), ("PixelUnshuffle", 2)):
+        assert repr(getattr(ember.nn, name)(arg)) == repr(getattr(torch.nn, name)(arg))
+
+
+def test_instance_norm():
+    for name, shape in (("InstanceNorm1d", (3, 4, 7)), ("InstanceNorm2d", (2, 4, 5, 3)),
+                        ("InstanceNorm1d", (4, 7))):
+        for kwargs in ({}, {"affine": True}, {"track_running_stats": True}):
+            t, e = getattr(torch.nn, name)(4, **kwargs), getattr(ember.nn, name)(4, **kwargs)
+            assert repr(e) == repr(t)
+            from nn_helpers import check_module
+            check_module(torch, t, e, [randn(*shape)])
+            for (tn, tb), (en, eb) in zip(t.named_buffers(), e.named_buffers()):
+                assert_close(to_numpy(eb), to_numpy(tb), what=tn)
+            t.eval()
+            e.eval()
+            check_module(torch, t, e, [randn(*shape, seed=3)])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_more_losses(reduction):
+    x, y = randn(4, 3), randn(4, 3, seed=1)
+    sign = np.sign(randn(4, 3, seed=2)).astype(np.float32)
+    same("soft_margin_loss", [x, sign], reduction=reduction, requires_grad=[True, False])
+    same("hinge_embedding_loss", [x, sign], margin=0.5, reduction=reduction,
+         requires_grad=[True, False])
+    var = np.abs(randn(4, 3, seed=3)) + 0.1
+    var[0, 0] = 0.0
+    same("gaussian_nll_loss", [x, y, var], reduction=reduction)
+    same("gaussian_nll_loss", [x, y, var[:, 0]], full=True, reduction=reduction)
+    same("poisson_nll_loss", [x, np.abs(y) * 3], reduction=reduction,
+         requires_grad=[True, False])
+    same("poisson_nll_loss", [np.abs(x) + 0.1, np.abs(y) * 3], log_input=False, full=True,
+         reduction=reduction, requires_grad=[True, False])

@@ -6,16 +6,53 @@ the template of a new backend: replace the kernel table and the array conversion
 """
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 from ember.plugins import Backend
+from ember.plugins.api import BINARY_ARITH
 
 from . import __version__
 from .checks import checked
 
+_BF16 = np.dtype(ml_dtypes.bfloat16)
+
 #: Every dtype the cpu kernels compute in; the contract checks apply to each of them.
 DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
           "float64")
+
+
+def repair(kernels: dict) -> dict:
+    """Kernels of the cpu table that break the contract, replaced by fixed ones.
+
+    The strict backend found these (each would raise ContractViolation); until the cpu table is
+    fixed, this backend carries its own kernels, as any backend may.
+    """
+    def keep_dtype(f):
+        # NOTE: ml_dtypes' bfloat16 does not take part in NumPy's weak-scalar promotion:
+        # bfloat16 array + 2.5 is float32 (and where(c, bf16, 0.5) float64). Compute in that
+        # wider dtype and round once to the compute dtype, as torch does for a scalar operand.
+        def k(*args):
+            out = f(*args)
+            dt = next(a.dtype for a in args[-2:] if isinstance(a, np.ndarray))
+            return out if out.dtype == dt else out.astype(dt)
+        return k
+
+    fixed = {op: keep_dtype(kernels[op]) for op in BINARY_ARITH + ("where",)}
+    uniform = kernels["rand_uniform"]
+
+    def rand_uniform(gen, shape, dtype):
+        # NOTE: a float32 draw rounded to float16/bfloat16 can round up to 1.0, outside [0, 1).
+        # Draw on the grid the narrow dtype represents exactly below 1, as torch does:
+        # k * 2**-digits with k uniform in [0, 2**digits).
+        digits = {np.dtype(np.float16): 11, _BF16: 8}.get(dtype.np)
+        if digits is None:
+            return uniform(gen, shape, dtype)
+        k = gen.rng.integers(0, 1 << digits, size=shape, dtype=np.int64)
+        return (k * (1.0 / (1 << digits))).astype(dtype.np)
+
+    fixed["rand_uniform"] = rand_uniform
+    return fixed
 
 
 class CheckedKernels(dict):
@@ -45,6 +82,7 @@ class StrictBackend(Backend):
         kernels = make_kernels(np)
         kernels.update(rng_kernels())
         kernels.update(linalg_kernels(np))
+        kernels.update(repair(kernels))
         super().__init__("strict", {}, DTYPES,
                          version=f"ember-strict {__version__} (numpy {np.__version__})")
         self.kernels = CheckedKernels(kernels)
