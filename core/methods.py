@@ -154,7 +154,7 @@ def fill_(self, value):
     if _state.enabled and self._requires_grad:
         return self._commit_inplace(C.full(self.shape, v, dtype=self._dtype, device=self._device))
     k["setitem"](self._data, (), v)
-    self._version[0] += 1
+    self._vc[0] += 1
     return self
 
 
@@ -169,7 +169,7 @@ def _rng_inplace(sample):
         self._check_inplace()
         self._device._backend.kernels["setitem"](self._data, (), vals._data if vals._dtype is
                                                  self._dtype else vals.to(self._dtype)._data)
-        self._version[0] += 1
+        self._vc[0] += 1
         return self
     return method
 
@@ -455,7 +455,7 @@ def _apply_(self, fn):
     self._device._backend.kernels["setitem"](self._data, (),
                                              self._device._backend.from_numpy(vals,
                                                                               self._device.index))
-    self._version[0] += 1
+    self._vc[0] += 1
     return self
 
 

@@ -48,7 +48,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_dtype", "_device", "_requires_grad", "_grad_fn", "_output_nr",
-                 "_version", "_base", "_grad", "_aux", "__weakref__")
+                 "_vc", "_base", "_grad", "_aux", "__weakref__")
     # _aux: rarely used state in a dict (view function, accumulator, retain_grad, hooks, names)
 
     __array_priority__ = 1000  # NumPy defers to Tensor's reflected operators
@@ -78,7 +78,7 @@ class Tensor:
         t._requires_grad = False
         t._grad_fn = None
         t._output_nr = 0
-        t._version = [0]
+        t._vc = [0]
         t._base = None
         t._grad = None
         t._aux = None
@@ -232,6 +232,11 @@ class Tensor:
         return self._grad_fn
 
     @property
+    def _version(self) -> int:
+        """How many times the storage was modified in place (shared with views, as torch)."""
+        return self._vc[0]
+
+    @property
     def is_leaf(self) -> bool:
         return self._grad_fn is None
 
@@ -267,7 +272,7 @@ class Tensor:
         if aux is None:
             return
         ver = aux.get("view_version")
-        if ver is None or ver == self._version[0]:
+        if ver is None or ver == self._vc[0]:
             return
         base = self._base
         if not base._requires_grad:
@@ -276,7 +281,7 @@ class Tensor:
         with grad_mode.enable_grad():
             fresh = view_fn(base)
         self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
-        aux["view_version"] = self._version[0]
+        aux["view_version"] = self._vc[0]
 
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor after backward."""
@@ -330,7 +335,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing storage with this one, outside the graph."""
         t = Tensor._wrap(self._data, self._dtype, self._device)
-        t._version = self._version
+        t._vc = self._vc
         return t
 
     def detach_(self):
@@ -349,7 +354,7 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
         self._data, self._dtype, self._device = value._data, value._dtype, value._device
-        self._version = value._version
+        self._vc = value._vc
 
     # ---- in-place machinery ---------------------------------------------------------------
     def _check_inplace(self):
@@ -374,7 +379,7 @@ class Tensor:
                                    f"desired output type {_dt_name(self._dtype)}")
             data = self._device._backend.kernels["cast"](data, self._dtype)
         self._device._backend.kernels["setitem"](self._data, (), data)
-        self._version[0] += 1
+        self._vc[0] += 1
         if _state.enabled and (result._requires_grad or self._requires_grad):
             self._rebase(result)
         return self
@@ -403,7 +408,7 @@ class Tensor:
             fresh = view_fn(base)
         self._grad_fn, self._output_nr = fresh._grad_fn, fresh._output_nr
         self._requires_grad = True
-        self._aux["view_version"] = self._version[0]
+        self._aux["view_version"] = self._vc[0]
 
     # ---- conversion -----------------------------------------------------------------------
     def numpy(self, *, force=False):

@@ -74,7 +74,7 @@ def test_views_share_storage_and_version():
     x[0, 0] = -1
     t = x.t()
     assert t[0, 0].item() == -1 and not t.is_contiguous() and x.is_contiguous()
-    assert x._version is v._version and x._version[0] == 2
+    assert x._vc is v._vc and x._version == 2 and v._version == 2
     c = t.contiguous()
     assert c.is_contiguous() and c._base is None
     x.zero_()

@@ -368,7 +368,7 @@ def unary_kernel(name: str):
     def run(x: CLArray) -> CLArray:
         dt = x.dtype
         out = empty(x.shape, _BOOL if bool_out else dt, x.device)
-        return launch(("unary", dt.name), name, lambda flat: unary_source(dt, flat), out, [x])
+        return launch(("unary", dt), name, lambda flat: unary_source(dt, flat), out, [x])
     run.__name__ = f"ember_{name}"
     return run
 
@@ -384,7 +384,7 @@ def binary_kernel(name: str):
         else:
             shape = x.shape
         out = empty(shape, _BOOL if bool_out else dtype, x.device)
-        return launch(("binary", dtype.name), name, lambda flat: binary_source(dtype, flat),
+        return launch(("binary", dtype), name, lambda flat: binary_source(dtype, flat),
                       out, [a, b], dtype)
     run.__name__ = f"ember_{name}"
     return run
@@ -428,7 +428,7 @@ def cast(x: CLArray, dtype) -> CLArray:
         return contiguous(x)
     out = empty(x.shape, dst, dev)
     src = x.dtype
-    return launch(("cast", src.name), f"cast_{dst.name}",
+    return launch(("cast", src), f"cast_{dst.name}",
                   lambda flat: cast_source(src, [np.dtype(n) for n in claimed_dtypes(dev)],
                                            flat), out, [x])
 

@@ -242,7 +242,7 @@ def index_add(x: CLArray, index, values) -> None:
         target = getitem_basic(x, index) if index else x
         v = _value(x, values, target.shape, upload=False)
         dt = x.dtype
-        ew.launch(("binary", dt.name), "add", lambda flat: ew.binary_source(dt, flat), target,
+        ew.launch(("binary", dt), "add", lambda flat: ew.binary_source(dt, flat), target,
                   [target, v], dt)
         return
     plan = _Plan(x, index)

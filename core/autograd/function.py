@@ -158,7 +158,7 @@ class Function(metaclass=FunctionMeta):
         for i, o in enumerate(outs):
             if isinstance(o, Tensor) and id(o) not in non_diff and o._dtype.is_floating_point:
                 if id(o) in dirty:
-                    o._version[0] += 1
+                    o._vc[0] += 1
                 o._requires_grad = True
                 o._grad_fn = node
                 o._output_nr = i
@@ -168,7 +168,7 @@ class Function(metaclass=FunctionMeta):
 def _alias(t):
     from ..tensor import Tensor
     a = Tensor._wrap(t._data, t._dtype, t._device)
-    a._version = t._version
+    a._vc = t._vc
     return a
 
 

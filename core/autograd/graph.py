@@ -24,20 +24,20 @@ class SavedTensor:
                  "output_nr_hint")
 
     def __init__(self, t, is_output=False):
-        self.version = t._version[0]
+        self.version = t._vc[0]
         self.is_output = is_output
         self.output_nr_hint = 0
         if is_output:
             # NOTE: an output saved by its own node would form a cycle (out -> node -> out); keep
             # its buffer and rebuild the tensor on unpack, as torch does.
             self.tensor = None
-            self.data, self.dtype, self.device, self.vc = t._data, t._dtype, t._device, t._version
+            self.data, self.dtype, self.device, self.vc = t._data, t._dtype, t._device, t._vc
             self.base = t._base
         else:
             self.tensor = t
 
     def unpack(self, node, output_nr=0):
-        vc = self.vc if self.is_output else self.tensor._version
+        vc = self.vc if self.is_output else self.tensor._vc
         if vc[0] != self.version:
             t = self.tensor
             desc = (f"[{node.name()} output {output_nr}]" if self.is_output else
@@ -52,7 +52,7 @@ class SavedTensor:
             return self.tensor
         from ..tensor import Tensor
         t = Tensor._wrap(self.data, self.dtype, self.device)
-        t._version = self.vc
+        t._vc = self.vc
         t._requires_grad = True
         t._grad_fn, t._output_nr = node, output_nr
         return t

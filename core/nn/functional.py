@@ -32,6 +32,8 @@ __all__ = [
     "cosine_embedding_loss", "margin_ranking_loss", "multi_head_attention_forward",
     "instance_norm", "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle",
     "soft_margin_loss", "gaussian_nll_loss", "poisson_nll_loss", "hinge_embedding_loss",
+    "softshrink", "hardshrink", "conv_transpose1d", "adaptive_max_pool1d", "adaptive_max_pool2d",
+    "triplet_margin_loss", "multilabel_soft_margin_loss",
 ]
 
 
@@ -371,6 +373,17 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     return out.squeeze(0) if unbatched else out
 
 
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """Transposed 1-d convolution, as a conv_transpose2d over a height-1 image."""
+    unbatched = input.dim() == 2
+    x = (input.unsqueeze(0) if unbatched else input).unsqueeze(2)
+    out = conv_transpose2d(x, weight.unsqueeze(2), bias, (1,) + _ntuple(stride, 1),
+                           (0,) + _ntuple(padding, 1), (0,) + _ntuple(output_padding, 1), groups,
+                           (1,) + _ntuple(dilation, 1)).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: (N, C, H, W) -> (N, C*kh*kw, L) sliding blocks, as torch.nn.functional.unfold."""
     kernel = _ntuple(kernel_size, 2, "kernel_size")
@@ -533,6 +546,45 @@ def adaptive_avg_pool2d(input, output_size):
     ph = _adaptive_matrix(h, oh, input.dtype, input.device)
     pw = _adaptive_matrix(w, ow, input.dtype, input.device)
     return ember.matmul(ph, ember.matmul(input, pw.t()))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
+    """Max pooling to a fixed (OH, OW) output with torch's adaptive windows."""
+    if isinstance(output_size, (list, tuple)):
+        out = tuple(output_size) if len(output_size) == 2 else tuple(output_size) * 2
+    else:
+        out = (output_size, output_size)
+    h, w = input.shape[-2:]
+    oh = h if out[0] is None else out[0]
+    ow = w if out[1] is None else out[1]
+    if h % oh == 0 and w % ow == 0:
+        return max_pool2d(input, (h // oh, w // ow), return_indices=return_indices)
+    # NOTE: overlapping variable-size windows: one gather per output cell (the output is small)
+    lead = tuple(input.shape[:-2])
+    x = input.reshape((-1, h, w))
+    values, indices = [], []
+    for i in range(oh):
+        hs, he = (i * h) // oh, -(-((i + 1) * h) // oh)
+        for j in range(ow):
+            ws, we = (j * w) // ow, -(-((j + 1) * w) // ow)
+            region = x[:, hs:he, ws:we].reshape(x.shape[0], -1)
+            idx = region.argmax(dim=1, keepdim=True)
+            values.append(region.gather(1, idx))
+            if return_indices:
+                width = we - ws
+                indices.append((idx // width + hs) * w + idx % width + ws)
+    res = ember.cat(values, 1).reshape(lead + (oh, ow))
+    if return_indices:
+        return res, ember.cat(indices, 1).reshape(lead + (oh, ow))
+    return res
+
+
+def adaptive_max_pool1d(input, output_size, return_indices: bool = False):
+    size = output_size[0] if isinstance(output_size, (list, tuple)) else output_size
+    res = adaptive_max_pool2d(input.unsqueeze(-2), (1, size), return_indices)
+    if return_indices:
+        return res[0].squeeze(-2), res[1].squeeze(-2)
+    return res.squeeze(-2)
 
 
 def adaptive_avg_pool1d(input, output_size):
@@ -832,6 +884,14 @@ def tanhshrink(input):
 @_inplace_variant(3)
 def threshold(input, threshold: float, value: float, inplace: bool = False):
     return _where(input > threshold, input, value)
+
+
+def softshrink(input, lambd: float = 0.5):
+    return _where(input > lambd, input - lambd, _where(input < -lambd, input + lambd, 0.0))
+
+
+def hardshrink(input, lambd: float = 0.5):
+    return _where((input > lambd) | (input < -lambd), input, 0.0)
 
 
 def glu(input, dim: int = -1):
@@ -1344,4 +1404,26 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
         safe = _where(target > 1, target, 1.0)
         stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
         loss = loss + _where(target > 1, stirling, 0.0)
+    return _reduce(loss, reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2,
+                        eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
+                        reduction: str = "mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    d_ap = pairwise_distance(anchor, positive, p, eps)
+    d_an = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_an = ember.minimum(d_an, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + d_ap - d_an).clamp(min=0.0), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None,
+                                reduction: str = "mean"):
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    loss = -(target * logsigmoid(input) + (1.0 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.dim() - 1
+    loss = loss.sum(dim=class_dim) / input.shape[class_dim]
     return _reduce(loss, reduction)

@@ -262,7 +262,7 @@ def setitem(x, index, value):
             k["setitem"](x._data, _native_index(idx, x), v)
         except ValueError as e:  # a backend's broadcasting complaint, in torch's class
             raise RuntimeError(f"shape mismatch in setitem: {e}") from None
-        x._version[0] += 1
+        x._vc[0] += 1
         return
     if not advanced:
         view = S.getitem_basic(x, idx)
@@ -286,7 +286,7 @@ def _setitem_mask0(x, idx, value):
     y, idx2 = _fix_mask0(x, idx)
     v = value._data if isinstance(value, Tensor) else value
     x._device._backend.kernels["setitem"](y._data, _native_index(idx2, y), v)
-    x._version[0] += 1
+    x._vc[0] += 1
 
 
 def index_put(x, indices, values, accumulate=False):

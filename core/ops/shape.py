@@ -22,7 +22,7 @@ def _as_shape(args, op="view"):
 def _make_view(x, data, view_fn, op, params=None):
     """Wrap ``data`` (a backend view of x's buffer) as a view tensor of x."""
     t = _wrap(data, x._dtype, x._device)
-    t._version = x._version
+    t._vc = x._vc
     if x._base is not None:
         parent = x._aux["view_fn"]
         t._base = x._base
@@ -30,7 +30,7 @@ def _make_view(x, data, view_fn, op, params=None):
     else:
         t._base = x
         fn = view_fn
-    t._aux = {"view_fn": fn, "view_version": x._version[0]}
+    t._aux = {"view_fn": fn, "view_version": x._vc[0]}
     if _state.enabled and x._requires_grad:
         record(op, (x,), t, params)
     return t
@@ -712,7 +712,7 @@ def record_copy_slices(base, src, view_fn):
     op = _copy_slices_op
     node_inputs = (base, src)
     out = _wrap(base._data, base._dtype, base._device)
-    out._version = base._version
+    out._vc = base._vc
     record(op, node_inputs, out, {"view_fn": view_fn, "shape": base._data.shape,
                                   "dtype": base._dtype})
     base._grad_fn, base._output_nr = out._grad_fn, 0

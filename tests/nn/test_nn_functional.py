@@ -387,3 +387,14 @@ def test_more_losses(reduction):
          requires_grad=[True, False])
     same("poisson_nll_loss", [np.abs(x) + 0.1, np.abs(y) * 3], log_input=False, full=True,
          reduction=reduction, requires_grad=[True, False])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_triplet_and_multilabel_losses(reduction):
+    a, p_, n = randn(4, 5), randn(4, 5, seed=1), randn(4, 5, seed=2)
+    same("triplet_margin_loss", [a, p_, n], margin=0.5, reduction=reduction)
+    same("triplet_margin_loss", [a, p_, n], swap=True, p=1, reduction=reduction)
+    t = (randn(4, 5, seed=3) > 0).astype(np.float32)
+    same("multilabel_soft_margin_loss", [a, t], reduction=reduction, requires_grad=[True, False])
+    same("multilabel_soft_margin_loss", [a, t, np.abs(randn(5, seed=4))], reduction=reduction,
+         requires_grad=[True, False, False])

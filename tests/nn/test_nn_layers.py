@@ -74,6 +74,21 @@ LAYERS = [
     ("Dropout", (0.3,), {}, [(4, 5)]),  # compared in eval mode below
     ("PReLU", (), {}, [(4, 5)]),
     ("PReLU", (3,), {"init": 0.1}, [(2, 3, 4)]),
+    ("ConvTranspose1d", (3, 4, 3), {"stride": 2, "padding": 1, "output_padding": 1},
+     [(2, 3, 7)]),
+    ("AdaptiveMaxPool2d", ((3, 4),), {}, [(2, 3, 7, 10)]),
+    ("AdaptiveMaxPool2d", (2,), {}, [(2, 3, 6, 6)]),
+    ("AdaptiveMaxPool1d", (3,), {}, [(2, 3, 8)]),
+    ("ZeroPad2d", ((1, 2, 0, 1),), {}, [(2, 3, 4, 4)]),
+    ("ConstantPad1d", (2, 3.5), {}, [(2, 3, 4)]),
+    ("ReflectionPad2d", (1,), {}, [(2, 3, 4, 4)]),
+    ("ReplicationPad1d", ((2, 1),), {}, [(2, 3, 4)]),
+    ("CircularPad2d", (1,), {}, [(2, 3, 4, 4)]),
+    ("CosineSimilarity", (), {}, [(3, 5), (3, 5)]),
+    ("PairwiseDistance", (), {"p": 1.0}, [(3, 5), (3, 5)]),
+    ("Unfold", ((2, 3),), {"padding": 1, "stride": 2}, [(2, 3, 5, 6)]),
+    ("Softshrink", (0.3,), {}, [(4, 5)]),
+    ("Hardshrink", (), {}, [(4, 5)]),
 ]
 
 
@@ -285,3 +300,29 @@ def test_inplace_activations_write_into_their_input(name, args):
     (t_out * torch.tensor(g)).sum().backward()
     (e_out * ember.tensor(g)).sum().backward()
     assert_close(to_numpy(ea.grad), to_numpy(ta.grad))
+
+
+def test_adaptive_max_pool_return_indices():
+    x = randn(2, 3, 7, 10)
+    t_out, t_idx = tnn.AdaptiveMaxPool2d((3, 4), return_indices=True)(torch.tensor(x))
+    e_out, e_idx = enn.AdaptiveMaxPool2d((3, 4), return_indices=True)(ember.tensor(x))
+    assert_close(to_numpy(e_out), to_numpy(t_out))
+    np.testing.assert_array_equal(to_numpy(e_idx), to_numpy(t_idx))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_decoder_and_full_transformer(norm_first):
+    kwargs = dict(dim_feedforward=16, dropout=0.0, batch_first=True, norm_first=norm_first)
+    t_layer = tnn.TransformerDecoderLayer(8, 2, **kwargs)
+    e_layer = enn.TransformerDecoderLayer(8, 2, **kwargs)
+    assert repr(e_layer) == repr(t_layer)
+    tgt, mem = randn(2, 4, 8), randn(2, 6, 8, seed=1)
+    mask = to_numpy(enn.Transformer.generate_square_subsequent_mask(4))
+    np.testing.assert_array_equal(mask, tnn.Transformer.generate_square_subsequent_mask(4).numpy())
+    check_module(torch, t_layer, e_layer, [tgt, mem, mask], requires_grad=[True, True, False],
+                 atol=1e-4, call=lambda m, a, b, msk: m(a, b, tgt_mask=msk))
+    t_mod = tnn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True, norm_first=norm_first)
+    e_mod = enn.Transformer(8, 2, 2, 1, 16, dropout=0.0, batch_first=True, norm_first=norm_first)
+    assert repr(e_mod) == repr(t_mod)
+    check_module(torch, t_mod, e_mod, [mem, tgt, mask], requires_grad=[True, True, False],
+                 atol=1e-4, call=lambda m, a, b, msk: m(a, b, tgt_mask=msk))

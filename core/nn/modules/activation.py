@@ -10,7 +10,8 @@ from .module import Module
 
 __all__ = ["Threshold", "ReLU", "ReLU6", "LeakyReLU", "PReLU", "GELU", "SiLU", "Mish", "Tanh",
            "Sigmoid", "Softmax", "LogSoftmax", "Softmin", "ELU", "SELU", "CELU", "Softplus",
-           "Softsign", "Hardtanh", "Hardsigmoid", "Hardswish", "Tanhshrink", "LogSigmoid", "GLU"]
+           "Softsign", "Hardtanh", "Hardsigmoid", "Hardswish", "Tanhshrink", "LogSigmoid", "GLU",
+           "Softshrink", "Hardshrink"]
 
 
 def _inplace_str(inplace: bool, lead: str = ", ") -> str:
@@ -234,3 +235,20 @@ class LogSoftmax(_SoftmaxBase):
 
 class Softmin(_SoftmaxBase):
     _fn = staticmethod(F.softmin)
+
+
+class Softshrink(Module):
+    def __init__(self, lambd: float = 0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def forward(self, input):
+        return F.softshrink(input, self.lambd)
+
+    def extra_repr(self) -> str:
+        return str(self.lambd)
+
+
+class Hardshrink(Softshrink):
+    def forward(self, input):
+        return F.hardshrink(input, self.lambd)

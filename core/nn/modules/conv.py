@@ -11,7 +11,7 @@ from ..functional import _ntuple
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvNd(Module):
@@ -145,21 +145,33 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input, output_size):
         if output_size is None:
             return self.output_padding
-        output_size = list(output_size)[-2:]
+        nd = self._nd
+        output_size = list(output_size)[-nd:]
         out = []
-        for d in range(2):
-            in_size = input.shape[input.dim() - 2 + d]
+        for d in range(nd):
+            in_size = input.shape[input.dim() - nd + d]
             min_size = ((in_size - 1) * self.stride[d] - 2 * self.padding[d]
                         + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
             max_size = min_size + self.stride[d] - 1
             if not min_size <= output_size[d] <= max_size:
                 raise ValueError(f"requested an output size of {output_size}, but valid sizes "
                                  f"range from {min_size} to {max_size} (for an input of "
-                                 f"{list(input.shape[-2:])})")
+                                 f"{list(input.shape[-nd:])})")
             out.append(output_size[d] - min_size)
         return tuple(out)
 
     def forward(self, input, output_size=None):
         output_padding = self._output_padding(input, output_size)
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """Transposed 1-d convolution; weight (in, out/groups, k)."""
+
+    _nd = 1
+
+    def forward(self, input, output_size=None):
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
                                   output_padding, self.groups, self.dilation)
