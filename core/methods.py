@@ -15,7 +15,7 @@ _METHODS = {
     "add": E.add, "sub": E.sub, "subtract": E.sub, "mul": E.mul, "multiply": E.mul,
     "div": E.div, "divide": E.div, "true_divide": E.div, "floor_divide": E.floor_divide,
     "remainder": E.remainder, "fmod": E.fmod, "pow": E.pow, "float_power": E.float_power,
-    "maximum": E.maximum, "minimum": E.minimum, "fmax": E.maximum, "fmin": E.minimum,
+    "maximum": E.maximum, "minimum": E.minimum,
     "atan2": E.atan2, "arctan2": E.atan2, "eq": E.eq, "ne": E.ne, "lt": E.lt, "le": E.le,
     "gt": E.gt, "ge": E.ge, "greater": E.gt, "greater_equal": E.ge, "less": E.lt,
     "less_equal": E.le, "not_equal": E.ne, "logical_and": E.logical_and,

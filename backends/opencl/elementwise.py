@@ -17,7 +17,7 @@ import numpy as np
 import pyopencl as cl
 
 from .array import CLArray, broadcast_to, c_strides, empty
-from .runtime import CTYPE, ELEMENTWISE_WG, UTYPE, Device, kind
+from .runtime import CTYPE, ELEMENTWISE_WG, STRIDED_RUN, UTYPE, Device, kind
 
 F, I, U, B = "f", "i", "u", "b"
 ALL = (F, I, U, B)
@@ -156,30 +156,38 @@ def _kernel(name: str, out_t: str, in_ts: list[str], names: list[str], expr: str
     pattern = pattern or "a" * len(in_ts)
     kname = f"ember_{name}" + ("_flat" if flat else "") + ("_" + pattern if "s" in pattern
                                                             else "")
-    args, loads = [], []
+    args, loads, setup = [], [], []
     op = 0
     for i, (t, v, p) in enumerate(zip(in_ts, names, pattern)):
         if p == "s":
             args.append(f"const {_sarg_type(t)} s{i}")
-            loads.append(f"    const {t} {v} = ({t})s{i};\n")
+            setup.append(f"    const {t} {v} = ({t})s{i};\n")
             continue
         op += 1
+        args.append(f"global const {t}* in{i}")
         if flat:
-            args.append(f"global const {t}* in{i}, const long o{i}")
+            args.append(f"const long o{i}")
             loads.append(f"    const {t} {v} = in{i}[o{i} + i];\n")
         else:
-            args.append(f"global const {t}* in{i}")
-            loads.append(f"    const {t} {v} = in{i}[ember_offset(i, nd, meta, {op})];\n")
+            setup.append(f"    const long p{i} = ember_row_offset(r, nd, meta, {op}), "
+                         f"t{i} = ember_last_stride(nd, meta, {op});\n")
+            loads.append(f"        const {t} {v} = in{i}[p{i} + j * t{i}];\n")
     arglist = "".join(", " + x for x in args)
     if flat:
-        head = f"kernel void {kname}(long n, global {out_t}* out, const long oo{arglist})"
-        store = "out[oo + i]"
-    else:
-        head = (f"kernel void {kname}(long n, int nd, global const long* meta, "
-                f"global {out_t}* out{arglist})")
-        store = "out[ember_offset(i, nd, meta, 0)]"
-    return (f"{head} {{\n    const long i = get_global_id(0);\n    if (i >= n) return;\n"
-            f"{''.join(loads)}    {store} = ({out_t})({expr});\n}}\n")
+        return (f"kernel void {kname}(long n, global {out_t}* out, const long oo{arglist}) {{\n"
+                "    const long i = get_global_id(0);\n    if (i >= n) return;\n"
+                f"{''.join(setup)}{''.join(loads)}    out[oo + i] = ({out_t})({expr});\n}}\n")
+    # NOTE: one work-item per run of STRIDED_RUN elements of a row (the last collapsed dim):
+    # the row's offsets are computed once, then each element is a multiply-add per operand.
+    return (f"kernel void {kname}(long items, long runs, int nd, global const long* meta, "
+            f"global {out_t}* out{arglist}) {{\n"
+            "    const long g = get_global_id(0);\n    if (g >= items) return;\n"
+            "    const long r = g / runs, j0 = (g - r * runs) * STRIDED_RUN;\n"
+            "    const long j1 = min(meta[nd - 1], j0 + STRIDED_RUN);\n"
+            "    const long po = ember_row_offset(r, nd, meta, 0), "
+            "to = ember_last_stride(nd, meta, 0);\n"
+            f"{''.join(setup)}    for (long j = j0; j < j1; ++j) {{\n{''.join(loads)}"
+            f"        out[po + j * to] = ({out_t})({expr});\n    }}\n}}\n")
 
 
 def unary_source(dtype: np.dtype, flat: bool) -> str:
@@ -256,20 +264,23 @@ _META: dict = {}
 
 
 def meta(dev: Device, shape, arrays):
-    """(nd, buffer) describing ``arrays`` (already shaped like ``shape``) for ember_offset.
+    """(nd, buffer, size of the last dim) describing ``arrays`` (already shaped like ``shape``)
+    for ember_offset and ember_row_offset.
     Cached by geometry: the Python collapse costs more than a small kernel."""
     key = (dev.index, shape, *[(a.strides, a.offset) for a in arrays])
     hit = _META.get(key)
     if hit is not None:
         return hit
     cshape, cstrides = collapse(shape, [a.strides for a in arrays])
+    if not cshape:  # NOTE: one element: the kernels want at least one dim
+        cshape, cstrides = (1,), [(0,) for _ in arrays]
     values = list(cshape)
     for a, st in zip(arrays, cstrides):
         values.append(a.offset)
         values.extend(st)
     if len(_META) > 4096:
         _META.clear()
-    hit = _META[key] = (np.int32(len(cshape)), dev.const(values))
+    hit = _META[key] = (np.int32(len(cshape)), dev.const(values), cshape[-1])
     return hit
 
 
@@ -325,7 +336,6 @@ def launch(family: tuple, name: str, source, out: CLArray, inputs, sdtype=None,
     if sdtype is None:
         sdtype = out.dtype
     args = []
-    gsize = (roundup(n, ELEMENTWISE_WG),)
     if flat:
         for x in inputs:
             if type(x) is CLArray:
@@ -333,15 +343,19 @@ def launch(family: tuple, name: str, source, out: CLArray, inputs, sdtype=None,
                 args.append(np.int64(x.offset))
             else:
                 args.append(scalar_arg(x, sdtype, bits))
-        dev.launch(k, gsize, (ELEMENTWISE_WG,), np.int64(n), out.buffer, np.int64(out.offset),
+        dev.launch(k, (roundup(n, ELEMENTWISE_WG),), (ELEMENTWISE_WG,), np.int64(n), out.buffer,
+                   np.int64(out.offset),
                    *args)
     else:
         ops = [out] + [broadcast_to(a, shape) for a in arrays]
-        nd, m = meta(dev, shape, ops)
+        nd, m, inner = meta(dev, shape, ops)
         it = iter(ops[1:])
         for x in inputs:
             args.append(next(it).buffer if type(x) is CLArray else scalar_arg(x, sdtype, bits))
-        dev.launch(k, gsize, (ELEMENTWISE_WG,), np.int64(n), nd, m, out.buffer, *args)
+        runs = -(-inner // STRIDED_RUN)
+        items = n // inner * runs
+        dev.launch(k, (roundup(items, ELEMENTWISE_WG),), (ELEMENTWISE_WG,), np.int64(items),
+                   np.int64(runs), nd, m, out.buffer, *args)
     return out
 
 

@@ -121,7 +121,7 @@ def _run(name: str, dtype: np.dtype, shape, arrays, *extra) -> None:
     if n == 0:
         return
     dev = arrays[0].device
-    nd, m = ew.meta(dev, shape, arrays)
+    nd, m, _ = ew.meta(dev, shape, arrays)
     k = dev.kernel(("index", dtype.name), f"ember_{name}", lambda: index_source(dev, dtype))
     dev.launch(k, (ew.roundup(n, ELEMENTWISE_WG),), (ELEMENTWISE_WG,), np.int64(n), nd, m,
                *[a.buffer for a in arrays], *[np.int64(e) for e in extra])
@@ -192,7 +192,7 @@ class _Plan:
             k = misc_kernel(dev, "ember_adv_offsets")
             for a, stride, size in arrays:
                 a = ew.broadcast_to(a, self.bshape)
-                nd, m = ew.meta(dev, self.bshape, [offs, a])
+                nd, m, _ = ew.meta(dev, self.bshape, [offs, a])
                 dev.launch(k, (ew.roundup(n, ELEMENTWISE_WG),), (ELEMENTWISE_WG,), np.int64(n),
                            nd, m, offs.buffer, a.buffer, np.int64(stride), np.int64(size))
         bst = c_strides(self.bshape)

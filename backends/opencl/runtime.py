@@ -27,6 +27,10 @@ UTYPE = {1: "uchar", 2: "ushort", 4: "uint", 8: "ulong"}
 #: function per (kernel, local size): letting the driver pick would recompile for each size.
 ELEMENTWISE_WG = 64
 
+#: Elements of a row that one work-item of a strided elementwise kernel handles: the index
+#: arithmetic (64-bit divisions, slow on CPUs) is paid once per run, not once per element.
+STRIDED_RUN = 32
+
 #: Build statistics, for measuring how many programs a workload compiles.
 STATS = {"builds": 0, "build_seconds": 0.0}
 
@@ -94,6 +98,7 @@ class Device:
             pre.append("#pragma OPENCL EXTENSION cl_khr_fp16 : enable")
         if self.int64_atomics:
             pre.append("#pragma OPENCL EXTENSION cl_khr_int64_base_atomics : enable")
+        pre.append(f"#define STRIDED_RUN {STRIDED_RUN}")
         full = "\n".join(pre) + "\n" + PRELUDE + src
         t0 = time.perf_counter()
         try:
@@ -279,6 +284,23 @@ inline long ember_offset(long i, int nd, global const long* meta, int op) {
         i = q;
     }
     return off;
+}
+// Element offset of (row r, column 0) of operand op: r indexes dims [0, nd - 1) row-major.
+inline long ember_row_offset(long r, int nd, global const long* meta, int op) {
+    global const long* st = meta + nd + op * (nd + 1);
+    long off = st[0];
+    for (int d = nd - 2; d >= 0; --d) {
+        const long s = meta[d];
+        // NOTE: 32-bit division when it fits: several times cheaper than 64-bit on CPUs
+        const long q = ((r | s) >> 32) ? r / s : (long)((uint)r / (uint)s);
+        off += (r - q * s) * st[1 + d];
+        r = q;
+    }
+    return off;
+}
+// Stride of operand op along the last dim.
+inline long ember_last_stride(int nd, global const long* meta, int op) {
+    return meta[nd + op * (nd + 1) + nd];
 }
 """
 

@@ -118,7 +118,6 @@ def linear(input, weight, bias=None):
     """``y = x @ weight.T + bias``.
 
     >>> import ember
-
     >>> F = ember.nn.functional
     >>> F.linear(ember.ones(1, 2), ember.ones(3, 2)).shape
     ember.Size([1, 3])
@@ -149,7 +148,6 @@ def pad(input, pad: Sequence[int], mode: str = "constant", value: Optional[float
     Modes: 'constant' (negative pads crop), 'reflect', 'replicate', 'circular'.
 
     >>> import ember
-
     >>> F = ember.nn.functional
     >>> F.pad(ember.ones(1, 2), (1, 1)).tolist()
     [[0.0, 1.0, 1.0, 0.0]]
@@ -317,7 +315,6 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-d convolution (cross-correlation) over an (N, C, H, W) input.
 
     >>> import ember
-
     >>> F = ember.nn.functional
     >>> F.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).tolist()
     [[[[4.0, 4.0], [4.0, 4.0]]]]
@@ -470,7 +467,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """Max over sliding windows of the last two dims of an (N, C, H, W) or (C, H, W) input.
 
     >>> import ember
-
     >>> F = ember.nn.functional
     >>> F.max_pool2d(ember.arange(16.).reshape(1, 1, 4, 4), 2).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
@@ -768,7 +764,6 @@ def one_hot(tensor, num_classes: int = -1):
     """int64 one-hot encoding along a new last dim.
 
     >>> import ember
-
     >>> F = ember.nn.functional
     >>> F.one_hot(ember.tensor([0, 2]), 3).tolist()
     [[1, 0, 0], [0, 0, 1]]

@@ -665,8 +665,10 @@ def hypot(a, b):
 
 
 def logaddexp(a, b):
+    """log(exp(a) + exp(b)), stable; -inf where both are -inf (as torch)."""
     m = maximum(a, b)
-    return m + log(exp(a - m) + exp(b - m))
+    safe = where(isinf(m), 0.0, m).detach() if isinstance(m, Tensor) else m
+    return safe + log(exp(a - safe) + exp(b - safe))
 
 
 def xlogy(x, y):

@@ -352,7 +352,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         raise RuntimeError("linalg.vector_norm: Expected a floating point or complex tensor as "
                            f"input. Got {_title(x._dtype)}")
     if p == "fro" or p == 2 or p is None:
-        return sqrt(sum(x * x, dim, keepdim))
+        return _norm2(x, dim, keepdim)
     if p == float("inf"):
         return amax(_abs(x), () if dim is None else dim, keepdim)
     if p == float("-inf"):
@@ -365,6 +365,31 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
         from . import linalg
         return linalg.matrix_norm(x, "nuc", keepdim=keepdim)
     return pow(sum(pow(_abs(x), p), dim, keepdim), 1.0 / p)
+
+
+def _g_norm2(ctx, g):
+    x, = ctx.inputs
+    out = ctx.out
+    p = ctx.params
+    from .elementwise import where
+    o = _unsqueeze_to(out, x.shape, p["axes"], p["keepdim"])
+    gg = _unsqueeze_to(g, x.shape, p["axes"], p["keepdim"])
+    # NOTE: torch gives the 2-norm a zero subgradient at the zero vector (not NaN)
+    return (where(o == 0, 0.0, gg * x / where(o == 0, 1.0, o)),)
+
+
+_norm2_op = defop("linalg_vector_norm", _g_norm2, inputs=True, out=True)
+
+
+def _norm2(x, dim, keepdim):
+    from ..autograd import grad_mode
+    from .elementwise import sqrt
+    axes = _axes(x, dim, "norm")
+    with grad_mode.no_grad():
+        r = sqrt(sum(x * x, dim, keepdim))
+    if _state.enabled and x._requires_grad:
+        record(_norm2_op, (x,), r, {"axes": axes, "keepdim": keepdim})
+    return r
 
 
 def _g_cumsum(ctx, g):
