@@ -67,7 +67,7 @@ _SOURCE = r"""
 
 kernel __attribute__((reqd_work_group_size(RTSN, RTSM, 1)))
 void ember_matmul(int M, int N, int K, global const long* boffs, global const T* A, long lda,
-                  global const T* B, long ldb, global T* C) {
+                  long sak, global const T* B, long ldb, long sbn, global T* C) {
     const int tn = get_local_id(0), tm = get_local_id(1);
     const int tid = tm * RTSN + tn;
     const int n0 = get_group_id(0) * TSN, m0 = get_group_id(1) * TSM;
@@ -82,11 +82,11 @@ void ember_matmul(int M, int N, int K, global const long* boffs, global const T*
     for (int t = 0; t < K; t += TSK) {
         for (int l = tid; l < TSM * TSK; l += NT) {
             const int mm = l / TSK, kk = l % TSK, gm = m0 + mm, gk = t + kk;
-            As[kk][mm] = (gm < M && gk < K) ? A[gm * lda + gk] : (T)0;
+            As[kk][mm] = (gm < M && gk < K) ? A[gm * lda + gk * sak] : (T)0;
         }
         for (int l = tid; l < TSK * TSN; l += NT) {
             const int kk = l / TSN, nn = l % TSN, gk = t + kk, gn = n0 + nn;
-            Bs[kk][nn] = (gk < K && gn < N) ? B[gk * ldb + gn] : (T)0;
+            Bs[kk][nn] = (gk < K && gn < N) ? B[gk * ldb + gn * sbn] : (T)0;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int kk = 0; kk < TSK; ++kk) {
@@ -125,7 +125,7 @@ _CPU_SOURCE = r"""
 
 kernel __attribute__((reqd_work_group_size(1, 1, 1)))
 void ember_matmul(int M, int N, int K, global const long* boffs, global const T* A, long lda,
-                  global const T* B, long ldb, global T* C) {
+                  long sak, global const T* B, long ldb, long sbn, global T* C) {
     const int n0 = get_group_id(0) * TSN, m0 = get_group_id(1) * TSM;
     const long bi = get_global_id(2);
     A += boffs[2 * bi];
@@ -138,15 +138,15 @@ void ember_matmul(int M, int N, int K, global const long* boffs, global const T*
         for (int mm = 0; mm < TSM; ++mm) {
             const int gm = m0 + mm;
             for (int kk = 0; kk < TSK; ++kk)
-                As[mm][kk] = (gm < M && kk < kt) ? A[gm * lda + t + kk] : (T)0;
+                As[mm][kk] = (gm < M && kk < kt) ? A[gm * lda + (t + kk) * sak] : (T)0;
         }
         for (int kk = 0; kk < TSK; ++kk) {
-            global const T* row = B + (long)(t + kk) * ldb + n0;
-            if (kk < kt && n0 + TSN <= N) {
+            global const T* row = B + (long)(t + kk) * ldb + n0 * sbn;
+            if (kk < kt && n0 + TSN <= N && sbn == 1) {
                 for (int nn = 0; nn < TSN; nn += VW) VSTORE(VLOAD(0, row + nn), 0, &Bs[kk][nn]);
             } else {
                 for (int nn = 0; nn < TSN; ++nn)
-                    Bs[kk][nn] = (kk < kt && n0 + nn < N) ? row[nn] : (T)0;
+                    Bs[kk][nn] = (kk < kt && n0 + nn < N) ? row[nn * sbn] : (T)0;
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -210,19 +210,14 @@ def _batch_offsets(shape, strides, offset) -> np.ndarray:
     return offs
 
 
-def _rows_ok(x: CLArray) -> bool:
-    """The kernel needs unit stride along the last dim (any row stride, any batch strides)."""
-    return x.strides[-1] == 1 or x.shape[-1] == 1
-
-
 def matmul(a: CLArray, b: CLArray, config: str | None = None) -> CLArray:
     dev = a.device
     name = config or default_config(dev, a.dtype)
     cfg = CONFIGS[name]
     if b.dtype != a.dtype:
         b = ew.cast(b, a.dtype)
-    a = a if _rows_ok(a) else ew.contiguous(a)
-    b = b if _rows_ok(b) else ew.contiguous(b)
+    # NOTE: any strides: a transposed operand (x @ w.t(), h.t() @ d) is read in place by the
+    # tile loads instead of being copied first
     M, K = a.shape[-2:]
     N = b.shape[-1]
     batch = tuple(np.broadcast_shapes(a.shape[:-2], b.shape[:-2]))
@@ -232,8 +227,12 @@ def matmul(a: CLArray, b: CLArray, config: str | None = None) -> CLArray:
         return out
     if K == 0:
         return ew.fill(out, 0)
-    offs = np.stack([_batch_offsets(batch, _bstrides(x, batch), x.offset) for x in (a, b)], 1)
-    table = dev.const(offs) if offs.size <= 512 else dev.upload(offs)
+    if not batch:
+        table = dev.const((a.offset, b.offset))
+    else:
+        offs = np.stack([_batch_offsets(batch, _bstrides(x, batch), x.offset) for x in (a, b)],
+                        1)
+        table = dev.const(offs) if offs.size <= 512 else dev.upload(offs)
     k = dev.kernel(("matmul", a.dtype.name, name), "ember_matmul",
                    lambda: matmul_source(a.dtype, cfg))
     if cfg.get("kind") == "cpu":
@@ -242,7 +241,8 @@ def matmul(a: CLArray, b: CLArray, config: str | None = None) -> CLArray:
         rtsm, rtsn = cfg["TSM"] // cfg["WPTM"], cfg["TSN"] // cfg["VW"]
     gsize = (-(-N // cfg["TSN"]) * rtsn, -(-M // cfg["TSM"]) * rtsm, nb)
     dev.launch(k, gsize, (rtsn, rtsm, 1), np.int32(M), np.int32(N), np.int32(K), table,
-               a.buffer, np.int64(a.strides[-2]), b.buffer, np.int64(b.strides[-2]), out.buffer)
+               a.buffer, np.int64(a.strides[-2]), np.int64(a.strides[-1]), b.buffer,
+               np.int64(b.strides[-2]), np.int64(b.strides[-1]), out.buffer)
     return out
 
 

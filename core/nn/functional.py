@@ -33,7 +33,8 @@ __all__ = [
     "instance_norm", "interpolate", "upsample", "pixel_shuffle", "pixel_unshuffle",
     "soft_margin_loss", "gaussian_nll_loss", "poisson_nll_loss", "hinge_embedding_loss",
     "softshrink", "hardshrink", "conv_transpose1d", "adaptive_max_pool1d", "adaptive_max_pool2d",
-    "triplet_margin_loss", "multilabel_soft_margin_loss",
+    "triplet_margin_loss", "multilabel_soft_margin_loss", "relu_", "elu_", "leaky_relu_",
+    "hardtanh_", "threshold_",
 ]
 
 
@@ -781,6 +782,11 @@ def relu(input, inplace: bool = False):
     return ember.relu(input)
 
 
+
+def relu_(input):
+    return relu(input, inplace=True)
+
+
 @_inplace_variant(1)
 def relu6(input, inplace: bool = False):
     return hardtanh(input, 0.0, 6.0)
@@ -1422,3 +1428,22 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
     class_dim = input.dim() - 1
     loss = loss.sum(dim=class_dim) / input.shape[class_dim]
     return _reduce(loss, reduction)
+
+
+def elu_(input, alpha: float = 1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input, negative_slope: float = 0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input, min_val: float = -1.0, max_val: float = 1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+_threshold = threshold  # the parameter below shadows the function's name, as in torch's API
+
+
+def threshold_(input, threshold: float, value: float):
+    return _threshold(input, threshold, value, inplace=True)

@@ -285,7 +285,8 @@ def test_ranking_losses(reduction):
     y = np.array([1, -1, 1, -1], np.float32)
     same("cosine_embedding_loss", [randn(4, 6), randn(4, 6, seed=1), y], margin=0.2,
          reduction=reduction, requires_grad=[True, True, False])
-    same("cosine_embedding_loss", [randn(6), randn(6, seed=1), np.array(-1.0, np.float32)], reduction=reduction, requires_grad=[True, True, False])
+    same("cosine_embedding_loss", [randn(6), randn(6, seed=1), np.array(-1.0, np.float32)],
+         reduction=reduction, requires_grad=[True, True, False])
     same("margin_ranking_loss", [randn(4), randn(4, seed=1), y], margin=0.5,
          reduction=reduction, requires_grad=[True, True, False])
 
@@ -313,7 +314,8 @@ def test_class_loss_modules_with_weight_buffers():
     assert list(e_mod.state_dict()) == list(t_mod.state_dict()) == ["weight"]
     x, y = randn(6, 4), labels(6, classes=4)
     check_same(torch, t_mod, e_mod, [x, y], [True, False])
-    t_mod, e_mod = torch.nn.NLLLoss(weight=torch.tensor(w)), ember.nn.NLLLoss(weight=ember.tensor(w))
+    t_mod = torch.nn.NLLLoss(weight=torch.tensor(w))
+    e_mod = ember.nn.NLLLoss(weight=ember.tensor(w))
     check_same(torch, t_mod, e_mod, [x, y], [True, False])
     y2 = np.array([1, -1, 1], np.float32)
     check_same(torch, torch.nn.CosineEmbeddingLoss(0.1), ember.nn.CosineEmbeddingLoss(0.1),
@@ -398,3 +400,13 @@ def test_triplet_and_multilabel_losses(reduction):
     same("multilabel_soft_margin_loss", [a, t], reduction=reduction, requires_grad=[True, False])
     same("multilabel_soft_margin_loss", [a, t, np.abs(randn(5, seed=4))], reduction=reduction,
          requires_grad=[True, False, False])
+
+
+def test_underscore_inplace_functionals():
+    x = randn(3, 4, scale=2.0)
+    for name, args in (("relu_", ()), ("elu_", (0.5,)), ("leaky_relu_", (0.2,)),
+                       ("hardtanh_", (-0.5, 0.5)), ("threshold_", (0.1, -2.0))):
+        e, t = ember.tensor(x), torch.tensor(x)
+        assert getattr(EF, name)(e, *args) is e
+        getattr(TF, name)(t, *args)
+        assert_close(to_numpy(e), t.numpy(), what=name)

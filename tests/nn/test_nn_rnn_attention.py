@@ -154,3 +154,57 @@ def test_transformer_encoder_layer_with_dropout_trains():
     out = e(ember.tensor(randn(4, 2, 8)))
     out.sum().backward()
     assert all(p.grad is not None for p in e.parameters())
+
+
+def test_pack_pad_roundtrip_matches_torch():
+    x = randn(3, 5, 2)
+    lengths = [2, 5, 3]
+    ep = ember.nn.utils.rnn.pack_padded_sequence(ember.tensor(x), lengths, batch_first=True,
+                                                 enforce_sorted=False)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), lengths, batch_first=True,
+                                                 enforce_sorted=False)
+    assert_close(to_numpy(ep.data), to_numpy(tp.data))
+    assert ep.batch_sizes.tolist() == tp.batch_sizes.tolist()
+    assert ep.sorted_indices.tolist() == tp.sorted_indices.tolist()
+    ed, el = ember.nn.utils.rnn.pad_packed_sequence(ep, batch_first=True, total_length=6)
+    td, tl = torch.nn.utils.rnn.pad_packed_sequence(tp, batch_first=True, total_length=6)
+    assert_close(to_numpy(ed), to_numpy(td))
+    assert el.tolist() == tl.tolist()
+    with pytest.raises(RuntimeError, match="sorted in decreasing order"):
+        ember.nn.utils.rnn.pack_padded_sequence(ember.tensor(x), lengths, batch_first=True)
+    seqs = [randn(4, 2), randn(2, 2, seed=1)]
+    ep = ember.nn.utils.rnn.pack_sequence([ember.tensor(s) for s in seqs])
+    tp = torch.nn.utils.rnn.pack_sequence([torch.tensor(s) for s in seqs])
+    assert_close(to_numpy(ep.data), to_numpy(tp.data))
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU", "RNN"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_rnn_on_packed_sequences(name, bidirectional):
+    t_mod = getattr(tnn, name)(3, 4, 2, bidirectional=bidirectional, batch_first=True)
+    e_mod = getattr(enn, name)(3, 4, 2, bidirectional=bidirectional, batch_first=True)
+    copy_state(t_mod, e_mod)
+    x = randn(3, 5, 3)
+    lengths = [2, 5, 3]
+    tx = torch.tensor(x, requires_grad=True)
+    ex = ember.tensor(x, requires_grad=True)
+    tp = torch.nn.utils.rnn.pack_padded_sequence(tx, lengths, batch_first=True,
+                                                 enforce_sorted=False)
+    ep = ember.nn.utils.rnn.pack_padded_sequence(ex, lengths, batch_first=True,
+                                                 enforce_sorted=False)
+    t_out, t_h = t_mod(tp)
+    e_out, e_h = e_mod(ep)
+    assert_close(to_numpy(e_out.data), to_numpy(t_out.data))
+    assert e_out.batch_sizes.tolist() == t_out.batch_sizes.tolist()
+    t_h = t_h if name != "LSTM" else t_h[0] + 2 * t_h[1]
+    e_h = e_h if name != "LSTM" else e_h[0] + 2 * e_h[1]
+    assert_close(to_numpy(e_h), to_numpy(t_h))
+    t_pad, _ = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first=True)
+    e_pad, _ = ember.nn.utils.rnn.pad_packed_sequence(e_out, batch_first=True)
+    g = randn(*t_pad.shape, seed=9)
+    ((t_pad * torch.tensor(g)).sum() + t_h.sum()).backward()
+    ((e_pad * ember.tensor(g)).sum() + e_h.sum()).backward()
+    assert_close(to_numpy(ex.grad), to_numpy(tx.grad))
+    tp_ = dict(t_mod.named_parameters())
+    for n, p in e_mod.named_parameters():
+        assert_close(to_numpy(p.grad), to_numpy(tp_[n].grad), atol=1e-5, what=n)

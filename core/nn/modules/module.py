@@ -1,7 +1,6 @@
 """``Module``: the base class of every layer, with PyTorch's registration, state_dict and hooks."""
 from __future__ import annotations
 
-import functools
 import itertools
 import weakref
 from collections import OrderedDict, namedtuple
@@ -428,6 +427,9 @@ class Module:
 
     def cpu(self) -> "Module":
         return self.to("cpu")
+
+    def cuda(self, device=None) -> "Module":
+        return self.to("cuda" if device is None else f"cuda:{int(device)}")
 
     def _cast_floats(self, dtype) -> "Module":
         return self._apply(lambda t: t.to(dtype) if t.is_floating_point() else t)

@@ -124,12 +124,19 @@ class RNNBase(Module):
         return (get("weight_ih_l{}{}"), get("weight_hh_l{}{}"), get("bias_ih_l{}{}"),
                 get("bias_hh_l{}{}"))
 
-    def _run(self, input, h0, c0):
-        """input (T, N, I); h0/c0 (L*D, N, H) -> output (T, N, D*H), h_n, c_n."""
+    def _run(self, input, h0, c0, lengths=None):
+        """input (T, N, I); h0/c0 (L*D, N, H) -> output (T, N, D*H), h_n, c_n. With ``lengths``
+        (packed input) sequence b only updates its state during its first lengths[b] steps."""
         num_directions = 2 if self.bidirectional else 1
         steps = input.shape[0]
         h_n, c_n = [], []
         x = input
+        masks = None
+        if lengths is not None:
+            # NOTE: a finished (or, going backwards, not yet started) sequence keeps its state,
+            # which gives exactly torch's packed-sequence results
+            lens = ember.tensor(lengths, dtype=ember.int64, device=input.device).unsqueeze(-1)
+            masks = [lens > t for t in range(steps)]
         for layer in range(self.num_layers):
             outs = []
             for direction in range(num_directions):
@@ -141,7 +148,12 @@ class RNNBase(Module):
                 seq = [None] * steps
                 order = range(steps - 1, -1, -1) if direction == 1 else range(steps)
                 for t in order:
-                    h, c = _cell_step(self.mode, gx_all[t], h, c, w_hh, b_hh)
+                    h_new, c_new = _cell_step(self.mode, gx_all[t], h, c, w_hh, b_hh)
+                    if masks is None:
+                        h, c = h_new, c_new
+                    else:
+                        h = ember.where(masks[t], h_new, h)
+                        c = ember.where(masks[t], c_new, c) if c is not None else None
                     seq[t] = h
                 outs.append(ember.stack(seq, 0))
                 h_n.append(h)
@@ -153,6 +165,9 @@ class RNNBase(Module):
         return x, ember.stack(h_n, 0), c_stack
 
     def forward(self, input, hx=None):
+        from ..utils.rnn import PackedSequence
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         is_lstm = self.mode == "LSTM"
         batched = input.dim() == 3
         if input.dim() not in (2, 3):
@@ -185,6 +200,26 @@ class RNNBase(Module):
             c_n = c_n.squeeze(1) if c_n is not None else None
         elif self.batch_first:
             out = out.transpose(0, 1)
+        return (out, (h_n, c_n)) if is_lstm else (out, h_n)
+
+    def _forward_packed(self, packed, hx):
+        from ..utils.rnn import _pack_time_major, pad_packed_sequence
+        is_lstm = self.mode == "LSTM"
+        padded, lengths = pad_packed_sequence(packed)  # (T, B, I) in the caller's batch order
+        num_directions = 2 if self.bidirectional else 1
+        shape = (self.num_layers * num_directions, padded.shape[1], self.hidden_size)
+        if hx is None:
+            h0 = ember.zeros(shape, dtype=padded.dtype, device=padded.device)
+            c0 = ember.zeros(shape, dtype=padded.dtype, device=padded.device) if is_lstm else None
+        else:
+            h0, c0 = hx if is_lstm else (hx, None)
+        lengths = [int(n) for n in lengths.tolist()]
+        out, h_n, c_n = self._run(padded, h0, c0, lengths)
+        if packed.sorted_indices is not None:
+            out = out.index_select(1, packed.sorted_indices)
+            order = packed.sorted_indices.tolist()
+            lengths = [lengths[i] for i in order]
+        out = _pack_time_major(out, lengths, packed.sorted_indices, out.device)
         return (out, (h_n, c_n)) if is_lstm else (out, h_n)
 
 
