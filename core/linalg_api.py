@@ -36,7 +36,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
         return sv[..., 0] if ord == 2 else sv[..., -1]
     else:
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    return r if keepdim else r.squeeze(dim[1]).squeeze(dim[0])
+    return r if keepdim else r.squeeze(tuple(dim))
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
@@ -119,7 +119,8 @@ def solve(A, B, *, left=True):
     _float(A, "solve")
     if not left:
         return B @ inv(A)
-    if B.ndim == A.ndim - 1:
+    # torch treats B as (a batch of) vectors when its shape is A's without the last dim
+    if B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1])):
         return (inv(A) @ B.unsqueeze(-1)).squeeze(-1)
     return inv(A) @ B
 

@@ -18,7 +18,10 @@ def r(v):
 class Net(nn.Module):
     def __init__(self):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(5, 12), nn.ReLU(), nn.Linear(12, 12))
+        # NOTE: no bias before BatchNorm (the usual practice): such a bias gets a gradient that
+        # is pure rounding noise (~1e-6 in torch, ~1e-10 in ember), which Adam rescales into
+        # full-size steps in arbitrary directions, so no two frameworks could agree on it.
+        self.body = nn.Sequential(nn.Linear(5, 12), nn.ReLU(), nn.Linear(12, 12, bias=False))
         self.norm = nn.BatchNorm1d(12)
         self.head = nn.Linear(12, 2)
 
