@@ -49,11 +49,13 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 
 
 def _kernel(A, name):
-    k = A._device._backend.kernels.get("linalg_" + name)
+    backend = A._device._backend
+    k = backend.kernels.get("linalg_" + name)
     if k is None:
-        raise NotImplementedError(f"ember.linalg.{name} is not available on the "
-                                  f"{A._device.type} backend (it has no 'linalg_{name}' kernel); "
-                                  f"move the tensor to cpu with .cpu() first")
+        # Decompositions are not primitives: a backend without them runs them on cpu, under the
+        # same EMBER_FALLBACK policy (and counter) as a missing primitive.
+        from ..plugins import registry
+        k = registry.fallback_kernel(backend, "linalg_" + name)
     return k
 
 

@@ -66,6 +66,8 @@ def _discover():
             api = getattr(mod, "EMBER_PLUGIN_API", PLUGIN_API_VERSION)
             _check_api(api, f"plugin {name!r} ({module})")
             pm.register(mod, name=name)
+        except PluginError as e:
+            _failed[name] = str(e)
         except Exception as e:
             _failed[name] = f"plugin {name!r} ({module}) failed to load: {type(e).__name__}: {e}"
     for impl in pm.hook.ember_register_backends.get_hookimpls():
@@ -91,18 +93,27 @@ def _discover():
     for impl in pm.hook.ember_register_kernels.get_hookimpls():
         who = impl.plugin_name
         try:
-            for ks in impl.function() or []:
+            specs = impl.function() or []
+        except Exception as e:
+            _failed[f"{who} (kernels)"] = (f"plugin {who!r}: ember_register_kernels raised "
+                                           f"{type(e).__name__}: {e}")
+            continue
+        for ks in specs:  # one bad spec does not drop the plugin's other kernels
+            try:
                 known = known or _known_ops()
                 if not isinstance(ks, KernelSpec):
                     raise PluginError(f"plugin {who!r} returned {ks!r}, not a KernelSpec")
                 _check_api(ks.api_version, f"kernel {ks.op!r} of plugin {who!r}")
-                if ks.op not in known:
+                if ks.op not in known and not ks.op.startswith("linalg_"):
                     raise PluginError(f"plugin {who!r} registers a kernel for op {ks.op!r}, "
                                       f"which the ember op table does not define")
+                if ks.backend not in _specs:
+                    _notes.append(f"plugin {who!r}: kernel {ks.op!r} for backend "
+                                  f"{ks.backend!r}, which is not installed; ignored")
+                    continue
                 _extra_kernels.append((ks, who))
-        except Exception as e:
-            _failed[f"{who} (kernels)"] = str(e) if isinstance(e, PluginError) else (
-                f"plugin {who!r}: ember_register_kernels raised {type(e).__name__}: {e}")
+            except PluginError as e:
+                _failed[f"{who} (kernels)"] = str(e)
     _manager = pm
 
 
@@ -228,6 +239,17 @@ def _install_fallbacks(b: Backend) -> None:
     for op in PRIMITIVES:
         if op not in b.kernels:
             b.kernels[op] = _make_fallback(b, op)
+
+
+def fallback_kernel(b: Backend, op: str):
+    """A cpu-fallback kernel for an optional (non-primitive) op the backend lacks; created once
+    and kept in the backend's table. NotImplementedError when cpu lacks it too."""
+    k = b.kernels.get(op)
+    if k is None:
+        if op not in backend("cpu").kernels:
+            raise NotImplementedError(f"no backend implements {op!r}")
+        k = b.kernels[op] = _make_fallback(b, op)
+    return k
 
 
 def _make_fallback(b: Backend, op: str):

@@ -105,7 +105,22 @@ def make_kernels(xp, ndarray=None, erf=None):
     bitwise = {"bitwise_and": xp.bitwise_and, "bitwise_or": xp.bitwise_or,
                "bitwise_xor": xp.bitwise_xor}
     assert set(bitwise) == set(BINARY_BITWISE)
-    for table in (arith, compare, logical, bitwise):
+    def binary_arith(f):
+        def k(a, b):
+            r = f(a, b)
+            if type(r) is not ndarray:
+                r = xp.asarray(r)
+            if type(a) is not type(b):
+                # NOTE: ml_dtypes' bfloat16 ignores NumPy's weak Python scalars
+                # (bfloat16 + 2.5 is float32): round back to the array's dtype once.
+                dt = a.dtype if type(a) is ndarray else b.dtype
+                if r.dtype != dt:
+                    r = r.astype(dt)
+            return r
+        return k
+
+    k.update({n: binary_arith(f) for n, f in arith.items()})
+    for table in (compare, logical, bitwise):
         k.update({n: binary(f) for n, f in table.items()})
 
     def low_precision_binary(f):
@@ -121,7 +136,15 @@ def make_kernels(xp, ndarray=None, erf=None):
     for n in ("div", "pow", "atan2", "remainder", "floor_divide"):
         k[n] = low_precision_binary(arith[n])
 
-    k["where"] = lambda c, a, b: arr(xp.where(c, a, b))
+    def where(c, a, b):
+        r = arr(xp.where(c, a, b))
+        if type(a) is not type(b):  # bfloat16 with a Python scalar (see binary_arith)
+            dt = a.dtype if type(a) is ndarray else b.dtype
+            if r.dtype != dt:
+                r = r.astype(dt)
+        return r
+
+    k["where"] = where
     k["cast"] = lambda x, dtype: x.astype(dtype.np)
     k["contiguous"] = lambda x: xp.array(x, order="C", copy=True)
 
@@ -329,13 +352,13 @@ class CpuGenerator:
 
 def rng_kernels():
     def uniform(gen, shape, dtype):
-        wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32
-        r = gen.rng.random(shape, dtype=wide).astype(dtype.np, copy=False)
-        if r.dtype != wide:
-            # NOTE: values just below 1 round up to 1.0 in float16/bfloat16; keep [0, 1)
-            below_one = np.nextafter(np.array(1, dtype=r.dtype), np.array(0, dtype=r.dtype))
-            r = np.minimum(r, below_one)
-        return r
+        if dtype.np in (np.float32, np.float64):
+            return gen.rng.random(shape, dtype=dtype.np)
+        # NOTE: a float32 draw rounded to float16/bfloat16 can round up to 1.0; draw on the grid
+        # the narrow dtype holds exactly below 1 (k * 2**-digits), as torch does.
+        digits = 11 if dtype.np == np.float16 else 8
+        k = gen.rng.integers(0, 1 << digits, size=shape, dtype=np.int64)
+        return (k * (1.0 / (1 << digits))).astype(dtype.np)
 
     def normal(gen, shape, dtype):
         wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32

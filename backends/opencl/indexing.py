@@ -218,7 +218,10 @@ def _value(x: CLArray, value, shape, upload: bool = True):
     """value broadcast to ``shape``; a scalar stays a scalar (for the elementwise kernels) unless
     ``upload``."""
     if not isinstance(value, CLArray):
-        return ew.scalar(x.device, value, x.dtype) if upload else value
+        if not upload:
+            return value
+        # a 0-d buffer seen with 0-strides, so the kernel indexes it like the target
+        return ew.broadcast_to(ew.scalar(x.device, value, x.dtype), shape)
     if value.buffer is x.buffer:
         value = ew.contiguous(value)  # NOTE: source and destination may overlap (x[1:] = x[:-1])
     while value.ndim > len(shape) and value.shape[0] == 1:  # NumPy drops leading 1s

@@ -397,7 +397,9 @@ class Generator:
     ember.Size([2])
     """
 
-    def __init__(self, device="cpu"):
+    def __init__(self, device=None):
+        # NOTE: torch's default is "cpu"; Ember uses the default device, so a program written for
+        # cpu that draws with its own generator runs unchanged after set_default_device().
         self.device = canonical(device)
         self._seed = 67280421310721  # torch's default seed
         self._impl = None

@@ -456,6 +456,8 @@ def index_select(input, dim, index):
         raise IndexError("index_select(): Index is supposed to be a vector")
     if index._dtype.is_floating_point or index._dtype is _dt.bool_:
         raise RuntimeError("index_select(): Expected dtype int32 or int64 for index")
+    if index._device is not input._device and index.ndim != 0:
+        raise RuntimeError(device_mismatch("index_select", input, index))
     d = _norm_dim(dim, max(input.ndim, 1), "index_select")
     if input.ndim == 0:
         return getitem(S.reshape(input, (1,)), S.reshape(index, (-1,)))[0]

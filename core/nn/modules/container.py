@@ -254,8 +254,8 @@ class ModuleDict(Module):
 def _param_repr(p, type_name: bool = False) -> str:
     # NOTE: torch's ParameterList shows the dtype, its ParameterDict the legacy type name
     size_str = "x".join(str(size) for size in p.shape)
-    device = str(p.device)
-    device_str = "" if device.startswith("cpu") else f" ({device})"
+    # torch names the device only for cuda, as " (GPU n)"
+    device_str = f" (GPU {p.device.index})" if p.device.type == "cuda" else ""
     kind = "Parameter containing" if isinstance(p, Parameter) else "Tensor containing"
     what = ember.typename(p) if type_name else p.dtype
     return f"{kind}: [{what} of size {size_str}{device_str}]"
