@@ -101,11 +101,72 @@ def _install():
 
 
 def _inplace(fn, name):
+    if name in _FAST_INPLACE:
+        return _fast_inplace(fn, name)
+
     def method(self, *args, **kwargs):
         return self._commit_inplace(fn(self, *args, **kwargs))
     method.__name__ = name
     method.__doc__ = f"In-place version of :meth:`{name[:-1]}`."
     return method
+
+
+# in-place methods with an optional backend kernel of the same name (plugins/api.py)
+_FAST_INPLACE = {"add_": "add_", "sub_": "sub_", "mul_": "mul_", "div_": "div_",
+                 "subtract_": "sub_", "multiply_": "mul_", "divide_": "div_",
+                 "true_divide_": "div_"}
+
+
+def _fast_inplace(fn, name):
+    kname = _FAST_INPLACE[name]
+    is_div = kname == "div_"
+
+    def method(self, other, *args, **kwargs):
+        # Outside autograd, write straight into self's buffer (one pass instead of computing a
+        # result and copying it in).
+        if not args and (not _state.enabled or not (
+                self._requires_grad or getattr(other, "_requires_grad", False))):
+            kernel = self._device._backend.kernels.get(kname)
+            dt = self._dtype
+            if kernel is not None and (dt.is_floating_point or not is_div) and \
+                    dt is not _dt.bool_:
+                alpha = kwargs.get("alpha", 1)
+                if len(kwargs) <= (1 if "alpha" in kwargs else 0):
+                    b = _inplace_operand(self, other, alpha)
+                    if b is not None:
+                        kernel(self._data, b)
+                        self._vc[0] += 1
+                        return self
+        return self._commit_inplace(fn(self, other, *args, **kwargs))
+    method.__name__ = name
+    method.__doc__ = f"In-place version of :meth:`{name[:-1]}`."
+    return method
+
+
+def _inplace_operand(self, other, alpha):
+    """The native operand for an in-place kernel, or None when the general path must run
+    (another dtype or device, a shape that would not broadcast to self's, an expanded self)."""
+    dt = self._dtype
+    if type(other) is Tensor:
+        if other._dtype is not dt or other._device is not self._device:
+            return None
+        oshape, shape = other._data.shape, self._data.shape
+        if oshape != shape:
+            n = len(shape)
+            if len(oshape) > n or any(o != 1 and o != s for o, s in
+                                      zip(oshape[::-1], shape[::-1])):
+                return None
+        if 0 in self.stride() and self.numel() > 1:
+            return None
+        if alpha != 1:
+            return E.mul(other, alpha)._data
+        return other._data
+    t = type(other)
+    if t is float and dt.is_floating_point or t is int and dt is not _dt.bool_:
+        if 0 in self.stride() and self.numel() > 1:
+            return None
+        return other * alpha if alpha != 1 else other
+    return None
 
 
 def _resize_to(self, other):
@@ -390,10 +451,10 @@ def _install_operators():
     T.__le__ = _binop(E.le)
     T.__gt__ = _binop(E.gt)
     T.__ge__ = _binop(E.ge)
-    T.__iadd__ = _iop(E.add_)
-    T.__isub__ = _iop(E.sub_)
-    T.__imul__ = _iop(E.mul)
-    T.__itruediv__ = _iop(E.div_true)
+    T.__iadd__ = T.add_
+    T.__isub__ = T.sub_
+    T.__imul__ = T.mul_
+    T.__itruediv__ = T.div_
     T.__ifloordiv__ = _iop(E.floor_divide)
     T.__imod__ = _iop(E.remainder)
     T.__ipow__ = _iop(E.pow_)

@@ -121,6 +121,22 @@ PRIMITIVES.update({
 del _n
 
 
+#: Optional kernels: a backend that has them gets faster paths; core works without them.
+OPTIONAL_KERNELS: dict[str, str] = {
+    "add_": "add_(a, b) -> None: a += b in place (b an array of a's dtype broadcastable to a, or a "
+            "scalar); a is never an expanded view. Used for in-place ops outside autograd.",
+    "sub_": "sub_(a, b) -> None: a -= b in place (as add_)",
+    "mul_": "mul_(a, b) -> None: a *= b in place (as add_)",
+    "div_": "div_(a, b) -> None: a /= b in place, a floating point (as add_)",
+    "relu": "relu(x) -> array: max(x, 0) with NaN kept (the fused relu composite)",
+    "tanh_backward": "tanh_backward(g, out) -> g * (1 - out^2)",
+    "sigmoid_backward": "sigmoid_backward(g, out) -> g * out * (1 - out)",
+    "threshold_backward": "threshold_backward(g, out) -> g where out > 0, else 0",
+    "linalg_inv": "linalg_inv(a) -> inverse of (batched) square matrices; likewise linalg_det, "
+                  "linalg_svd, linalg_svd_full, linalg_qr, linalg_eigh, linalg_cholesky "
+                  "(missing ones run on cpu under the fallback policy)",
+}
+
 #: Primitives that must never be replaced by the cpu fallback: the result would not share
 #: memory with the device array (views, in-place writes) or would draw from the wrong
 #: generator (RNG).

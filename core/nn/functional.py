@@ -1250,6 +1250,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     reduction = _legacy_reduction(size_average, reduce, reduction)
     class_dim = 0 if input.dim() == 1 else 1
     n_classes = input.shape[class_dim]
+    if (input.dim() == 2 and label_smoothing <= 0.0 and not target.is_floating_point()
+            and target.dim() == 1):
+        # the common case as one fused node (ember.core.ops.nn)
+        from ..ops.nn import cross_entropy_indices
+        if target.dtype is not ember.int64:
+            target = target.long()
+        return cross_entropy_indices(input, target, weight, ignore_index, reduction)
     logp = log_softmax(input, class_dim)
     if target.is_floating_point():
         if label_smoothing > 0.0:
