@@ -203,11 +203,11 @@ def _unbroadcast_none(x):
 
 
 def _g_add(ctx, g):
-    return g, g
+    return g, g  # (the engine skips inputs without an edge)
 
 
 def _g_sub(ctx, g):
-    return g, -g
+    return g, (-g if ctx.next_functions[1] is not None else None)
 
 
 def _g_mul(ctx, g):

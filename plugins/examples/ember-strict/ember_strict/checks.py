@@ -28,6 +28,8 @@ from ember.plugins.api import (BINARY_ARITH, BINARY_BITWISE, BINARY_COMPARE, BIN
 
 VIEW_OPS = frozenset({"view", "permute", "expand", "getitem_basic", "as_strided"})
 INPLACE_OPS = frozenset({"setitem", "index_add"})
+# the optional in-place binary kernels (ember.plugins.api.OPTIONAL_KERNELS): a op= b
+INPLACE_BINARY = frozenset({"add_", "sub_", "mul_", "div_"})
 _BF16 = np.dtype(ml_dtypes.bfloat16)
 _LOW = (np.dtype(np.float16), _BF16)
 _INT64 = np.dtype(np.int64)
@@ -447,6 +449,12 @@ def _check_post(op, args, kwargs, out):
         if (not isinstance(out, tuple) or len(out) != x.ndim
                 or not all(isinstance(s, (int, np.integer)) for s in out)):
             c.fail(f"returned {out!r}, expected a tuple of {x.ndim} ints")
+    elif op in INPLACE_BINARY:
+        if out is not None:
+            c.fail(f"returned {type(out).__name__}; in-place kernels return None")
+        value = args[1]
+        if isinstance(value, np.ndarray) and value.dtype != args[0].dtype:
+            c.fail(f"operand dtype {value.dtype} differs from x's dtype {args[0].dtype}")
     elif op in INPLACE_OPS:
         if out is not None:
             c.fail(f"returned {type(out).__name__}; in-place kernels return None")
@@ -488,7 +496,7 @@ def _check_post(op, args, kwargs, out):
 
 def _check_aliasing(op, args, kwargs, out):
     ins = list(_arrays(args))
-    if op in INPLACE_OPS or op == "strides":
+    if op in INPLACE_OPS or op in INPLACE_BINARY or op == "strides":
         return
     if op in VIEW_OPS:
         if out is None and op == "view":
@@ -525,7 +533,7 @@ def checked(op: str, kernel: Callable) -> Callable:
     """
     if getattr(kernel, "_strict_checked", False):
         return kernel
-    snapshot = CHECK_MUTATION and op not in INPLACE_OPS
+    snapshot = CHECK_MUTATION and op not in INPLACE_OPS and op not in INPLACE_BINARY
 
     def strict_kernel(*args, **kwargs):
         for a in _arrays(args):
@@ -539,7 +547,8 @@ def checked(op: str, kernel: Callable) -> Callable:
         for j, (a, saved) in enumerate(before):
             if a.tobytes() != saved.tobytes():
                 raise ContractViolation(op, f"modified its input {j} ({describe(a)}); only "
-                                            "setitem and index_add write in place", args, kwargs)
+                                            "setitem, index_add and the in-place binary "
+                                            "kernels write in place", args, kwargs)
         return out
 
     strict_kernel.__name__ = strict_kernel.__qualname__ = f"ember_strict_{op}"
