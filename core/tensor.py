@@ -543,3 +543,12 @@ def _norm_dim(dim, ndim, op="op"):
         raise IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but "
                          f"got {dim})")
     return dim % ndim if ndim else 0
+
+
+def _link():
+    # graph.py cannot import this module at load time (this module imports it)
+    from .autograd import graph
+    graph.Tensor = Tensor
+
+
+_link()

@@ -19,7 +19,6 @@ from . import functional  # noqa: F401
 
 def _make_grads(outputs, grad_outputs, is_grads_batched=False):
     from ..tensor import Tensor
-    from ..ops.creation import ones_like
     res = []
     for out, g in zip(outputs, grad_outputs):
         if g is None:
@@ -28,7 +27,9 @@ def _make_grads(outputs, grad_outputs, is_grads_batched=False):
             if not out._dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar "
                                    f"outputs but got {out._dtype}")
-            g = ones_like(out)
+            dev, dt = out._device, out._dtype
+            g = Tensor._wrap(dev._backend.kernels["full"](out._data.shape, 1.0, dt, dev.index),
+                             dt, dev)
         elif not isinstance(g, Tensor):
             from ..ops.creation import tensor
             g = tensor(g, dtype=out._dtype, device=out._device)

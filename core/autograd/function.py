@@ -41,6 +41,7 @@ class FunctionCtx:
 
 class _FunctionNode(Node):
     __slots__ = ("_fn_cls", "_fn_ctx", "_n_outputs")
+    _backward = None  # the engine calls apply(), which runs the Function's backward
 
     def name(self):
         return f"{self._fn_cls.__name__}Backward"

@@ -8,13 +8,13 @@ enabled (``create_graph=True``) records a graph of the backward itself.
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 import weakref
 
 from . import anomaly, grad_mode
 
 _seq = itertools.count()
+Tensor = None  # set by core/tensor.py once the class exists (tensor.py imports this module)
 
 
 class SavedTensor:
@@ -50,7 +50,6 @@ class SavedTensor:
                 "there or anywhere later. Good luck!")
         if not self.is_output:
             return self.tensor
-        from ..tensor import Tensor
         t = Tensor._wrap(self.data, self.dtype, self.device)
         t._vc = self.vc
         t._requires_grad = True
@@ -269,22 +268,20 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 continue
             capture.setdefault(edge, []).append(i)
 
-    # Dependency counts over the reachable graph.
-    deps = {}
-    order_seen = set()
+    # Dependency counts over the reachable graph (a node is seen once it has a count).
     stack = [e[0][0] for e in roots]
-    for n in stack:
-        order_seen.add(n)
+    deps = dict.fromkeys(stack, 0)
     while stack:
-        n = stack.pop()
-        for nxt in n.next_functions:
+        for nxt in stack.pop().next_functions:
             if nxt is None:
                 continue
             nn = nxt[0]
-            deps[nn] = deps.get(nn, 0) + 1
-            if nn not in order_seen:
-                order_seen.add(nn)
+            d = deps.get(nn)
+            if d is None:
+                deps[nn] = 1
                 stack.append(nn)
+            else:
+                deps[nn] = d + 1
 
     needed = None
     if not accumulate:
@@ -296,18 +293,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
         buf[nr] = g if buf[nr] is None else buf[nr] + g
 
     results = [None] * (len(inputs) if inputs is not None else 0)
-    heap = []
-    for node in {e[0][0] for e in roots}:
-        if deps.get(node, 0) == 0:
-            heapq.heappush(heap, (-node._seq, id(node), node))
+    # Kahn's algorithm: a node runs once every node that feeds it a gradient has run.
+    ready = [node for node in {e[0][0] for e in roots} if deps[node] == 0]
 
     prev_enabled = grad_mode.state.enabled
     grad_mode.state.enabled = bool(create_graph)
     check_anomaly = anomaly.enabled()
-    heappush, heappop = heapq.heappush, heapq.heappop
     try:
-        while heap:
-            node = heappop(heap)[2]
+        while ready:
+            node = ready.pop()
             grads = buffers.pop(node, None) or [None] * node._n_outputs
             if node._tensor_hooks:
                 for nr, hooks in node._tensor_hooks.items():
@@ -337,7 +331,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if some and (needed is None or node in needed):
                     if missing:
                         grads = _materialize(node, grads)
-                    in_grads = node.apply(grads)
+                    rule = type(node)._backward
+                    in_grads = rule(node, *grads) if rule is not None else node.apply(grads)
                     if type(in_grads) is not tuple:
                         in_grads = (in_grads,)
                     if check_anomaly:
@@ -371,7 +366,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 d = deps[nn] - 1
                 deps[nn] = d
                 if d == 0:
-                    heappush(heap, (-nn._seq, id(nn), nn))
+                    ready.append(nn)
     finally:
         grad_mode.state.enabled = prev_enabled
 

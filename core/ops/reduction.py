@@ -57,6 +57,8 @@ def _axes(x, dim, op):
 
 
 def _unsqueeze_to(g, shape, axes, keepdim):
+    if not g._data.shape:  # a full reduction: broadcast the 0-d gradient directly
+        return S.expand(g, shape)
     if not keepdim and axes:
         new = list(g._data.shape)
         for a in axes:

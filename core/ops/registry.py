@@ -10,6 +10,7 @@ an input requires grad) recording a Node.
 """
 from __future__ import annotations
 
+from .. import dtypes as _dtypes
 from ..autograd import grad_mode
 from ..autograd.graph import Node, SavedTensor
 from ..tensor import Tensor
@@ -157,12 +158,13 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
 
 
 def _dtype_of(native, default):
-    from .. import dtypes
     d = getattr(native, "dtype", None)
-    if isinstance(d, dtypes.dtype):
+    if d is None or d is default.np:
+        return default
+    if isinstance(d, _dtypes.dtype):
         return d
     try:
-        return dtypes.from_numpy_dtype(d) if d is not None else default
+        return _dtypes.from_numpy_dtype(d)
     except TypeError:
         return default
 
