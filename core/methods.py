@@ -438,9 +438,9 @@ def _install_operators():
     T.__rpow__ = _binop(E.pow_, True)
     T.__matmul__ = _binop(L.matmul)
     T.__rmatmul__ = _matmul_r
-    T.__and__ = T.__rand__ = _binop(_bitwise_or_logical(E.bitwise_and))
-    T.__or__ = T.__ror__ = _binop(_bitwise_or_logical(E.bitwise_or))
-    T.__xor__ = T.__rxor__ = _binop(_bitwise_or_logical(E.bitwise_xor))
+    T.__and__ = T.__rand__ = _binop(E.bitwise_and)
+    T.__or__ = T.__ror__ = _binop(E.bitwise_or)
+    T.__xor__ = T.__rxor__ = _binop(E.bitwise_xor)
     T.__invert__ = lambda self: E.bitwise_not(self)
     T.__neg__ = lambda self: E.neg(self)
     T.__pos__ = lambda self: self
@@ -503,10 +503,6 @@ def _install_operators():
 def _linalg():
     from . import linalg_api
     return linalg_api
-
-
-def _bitwise_or_logical(fn):
-    return fn
 
 
 def _apply_(self, fn):

@@ -513,8 +513,7 @@ class Tensor:
 def _rebuild(array, dtype_name, device_name, requires_grad):
     from .ops import creation
     from .device import device
-    arr = array if dtype_name != "bfloat16" else array
-    t = creation.from_numpy(arr).to(device(device_name))
+    t = creation.from_numpy(array).to(device(device_name))
     t.requires_grad_(requires_grad)
     return t
 

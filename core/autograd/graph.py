@@ -202,8 +202,7 @@ class AccumulateGrad(Node):
         if t._grad is None:
             # NOTE: broadcast gradients (0-strides) are read-only, overlapping views, and
             # optimizers update .grad in place: those get their own storage.
-            t._grad = g if (not create_graph and 0 not in g.stride()
-                            and not _is_user_owned(g)) else g.clone()
+            t._grad = g if (not create_graph and 0 not in g.stride()) else g.clone()
         elif create_graph:
             t._grad = t._grad + g
         else:
@@ -212,10 +211,6 @@ class AccumulateGrad(Node):
         if self._post_hooks:
             for h in self._post_hooks:
                 h(t)
-
-
-def _is_user_owned(g):
-    return getattr(g, "_user_grad", False)
 
 
 class _Handle:
@@ -229,10 +224,6 @@ class _Handle:
             self._hooks.remove(self._fn)
         except ValueError:
             pass
-
-
-class GraphRoot:
-    pass
 
 
 def _apply_tensor_hooks(hooks, g):

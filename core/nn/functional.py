@@ -527,15 +527,19 @@ def _adaptive_matrix(in_size: int, out_size: int, dtype, device):
     return ember.tensor(rows, dtype=dtype, device=device)
 
 
-def adaptive_avg_pool2d(input, output_size):
-    """Average pooling to a fixed (OH, OW) output; ``None`` keeps that dim's size."""
+def _adaptive_sizes(input, output_size):
+    """(H, W, OH, OW) for an adaptive pool; ``None`` in output_size keeps that dim's size."""
     if isinstance(output_size, (list, tuple)):
         out = tuple(output_size) if len(output_size) == 2 else tuple(output_size) * 2
     else:
         out = (output_size, output_size)
     h, w = input.shape[-2:]
-    oh = h if out[0] is None else out[0]
-    ow = w if out[1] is None else out[1]
+    return h, w, (h if out[0] is None else out[0]), (w if out[1] is None else out[1])
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (OH, OW) output; ``None`` keeps that dim's size."""
+    h, w, oh, ow = _adaptive_sizes(input, output_size)
     if h % oh == 0 and w % ow == 0:
         return avg_pool2d(input, (h // oh, w // ow))
     # NOTE: windows overlap when sizes don't divide; averaging is separable over a rectangle, so
@@ -547,13 +551,7 @@ def adaptive_avg_pool2d(input, output_size):
 
 def adaptive_max_pool2d(input, output_size, return_indices: bool = False):
     """Max pooling to a fixed (OH, OW) output with torch's adaptive windows."""
-    if isinstance(output_size, (list, tuple)):
-        out = tuple(output_size) if len(output_size) == 2 else tuple(output_size) * 2
-    else:
-        out = (output_size, output_size)
-    h, w = input.shape[-2:]
-    oh = h if out[0] is None else out[0]
-    ow = w if out[1] is None else out[1]
+    h, w, oh, ow = _adaptive_sizes(input, output_size)
     if h % oh == 0 and w % ow == 0:
         return max_pool2d(input, (h // oh, w // ow), return_indices=return_indices)
     # NOTE: overlapping variable-size windows: one gather per output cell (the output is small)

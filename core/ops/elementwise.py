@@ -198,10 +198,6 @@ def _common_device(name, a, b):
     raise RuntimeError(device_mismatch(name, a, b))
 
 
-def _unbroadcast_none(x):
-    return x if isinstance(x, Tensor) and x._requires_grad else None
-
-
 def _g_add(ctx, g):
     return g, g  # (the engine skips inputs without an edge)
 
