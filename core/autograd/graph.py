@@ -8,12 +8,10 @@ enabled (``create_graph=True``) records a graph of the backward itself.
 """
 from __future__ import annotations
 
-import itertools
 import weakref
 
 from . import anomaly, grad_mode
 
-_seq = itertools.count()
 Tensor = None  # set by core/tensor.py once the class exists (tensor.py imports this module)
 
 
@@ -67,11 +65,10 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
 class Node:
     """A recorded op: ``grad_fn`` of the tensors it produced."""
 
-    __slots__ = ("next_functions", "_saved", "_ctx", "_meta", "_out_meta", "_seq", "_pre_hooks",
-                 "_hooks", "_tensor_hooks", "metadata", "_anomaly", "__weakref__")
+    __slots__ = ("next_functions", "_saved", "_ctx", "_meta", "_out_meta", "_pre_hooks",
+                 "_hooks", "_tensor_hooks", "_metadata", "__weakref__")
     _backward = None     # the op's backward rule: (ctx, *grads) -> grads per input
     _n_outputs = 1
-    _saves = False
 
     def __init__(self, next_functions, saved, ctx, meta, out_meta=None):
         self.next_functions = next_functions
@@ -79,10 +76,14 @@ class Node:
         self._ctx = ctx          # the op's non-tensor parameters (a dict)
         self._meta = meta        # (shape, dtype) of each input
         self._out_meta = out_meta
-        self._seq = next(_seq)
-        self._pre_hooks = self._hooks = self._tensor_hooks = None
-        self.metadata = {}
-        self._anomaly = None
+        self._pre_hooks = self._hooks = self._tensor_hooks = self._metadata = None
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for the user's annotations (torch's Node.metadata)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     def name(self) -> str:
         return type(self).__name__

@@ -43,7 +43,7 @@ class OpDef:
         cls_name = node_name or f"{_camel(name)}Backward0"
         self.node_cls = type(cls_name, (Node,), {
             "__slots__": (), "_backward": backward,
-            "_n_outputs": n_outputs, "_saves": bool(save_inputs or save_out)})
+            "_n_outputs": n_outputs})
 
 
 def defop(name, backward=None, *, inputs=False, out=False, n_outputs=1, node_name=None):
