@@ -53,18 +53,31 @@ def defop(name, backward=None, *, inputs=False, out=False, n_outputs=1, node_nam
     return op
 
 
+def _edge_meta(t):
+    """(edge, meta) of one op input: where its gradient goes, and its shape and dtype."""
+    if isinstance(t, Tensor):
+        if not t._requires_grad:
+            return None, (t._data.shape, t._dtype)
+        fn = t._grad_fn
+        if fn is not None and t._base is None:  # the common case, without a method call
+            return (fn, t._output_nr), (t._data.shape, t._dtype)
+        return t._grad_edge(), (t._data.shape, t._dtype)
+    return None, None
+
+
 def record(op: OpDef, inputs, outputs, params=None):
     """Record ``op`` on the tape: ``outputs`` (a Tensor or tuple) now have a grad_fn whose edges
     point at the nodes of ``inputs`` (Tensors, or anything else, which gets no gradient)."""
-    nexts = []
-    meta = []
-    for t in inputs:
-        if isinstance(t, Tensor):
-            nexts.append(t._grad_edge() if t._requires_grad else None)
-            meta.append((t._data.shape, t._dtype))
-        else:
-            nexts.append(None)
-            meta.append(None)
+    if len(inputs) == 2:
+        ea, ma = _edge_meta(inputs[0])
+        eb, mb = _edge_meta(inputs[1])
+        nexts, meta = (ea, eb), (ma, mb)
+    elif len(inputs) == 1:
+        ea, ma = _edge_meta(inputs[0])
+        nexts, meta = (ea,), (ma,)
+    else:
+        pairs = [_edge_meta(t) for t in inputs]
+        nexts, meta = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
     saved = None
     if op.save_inputs or op.save_out:
         sin = sout = None
@@ -78,7 +91,7 @@ def record(op: OpDef, inputs, outputs, params=None):
                 sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
         saved = (sin, sout)
     if type(outputs) is Tensor:
-        node = op.node_cls(tuple(nexts), saved, params or _NO_PARAMS, tuple(meta), None)
+        node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta, None)
         if outputs._dtype.is_floating_point:
             outputs._requires_grad = True
             outputs._grad_fn = node
@@ -86,7 +99,7 @@ def record(op: OpDef, inputs, outputs, params=None):
         return node
     outs = tuple(outputs)
     out_meta = tuple([(o._data.shape, o._dtype) if o is not None else None for o in outs])
-    node = op.node_cls(tuple(nexts), saved, params or _NO_PARAMS, tuple(meta), out_meta)
+    node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta, out_meta)
     for i, o in enumerate(outs):
         if o is not None and o._dtype.is_floating_point:
             o._requires_grad = True
