@@ -13,10 +13,21 @@ def _g_matmul(ctx, g):
     a, b = ctx.inputs
     ga = gb = None
     if a._requires_grad:
-        ga = _matmul2(g, S.transpose(b, -1, -2))
+        ga = _grad_in_layout_of(a, lambda: _matmul2(g, S.transpose(b, -1, -2)),
+                                lambda: _matmul2(b, S.transpose(g, -1, -2)))
     if b._requires_grad:
-        gb = _matmul2(S.transpose(a, -1, -2), g)
+        gb = _grad_in_layout_of(b, lambda: _matmul2(S.transpose(a, -1, -2), g),
+                                lambda: _matmul2(S.transpose(g, -1, -2), a))
     return ga, gb
+
+
+def _grad_in_layout_of(x, direct, transposed):
+    """The gradient for x, laid out like x's storage: when x is a transposed view (the weight in
+    ``x @ w.t()``), compute the transposed product and view it, so the gradient reaching the
+    parameter is contiguous (optimizer updates then stream through memory)."""
+    if x.ndim == 2 and not x.is_contiguous() and S.transpose(x, 0, 1).is_contiguous():
+        return S.transpose(transposed(), 0, 1)
+    return direct()
 
 
 _matmul_op = defop("matmul", _g_matmul, inputs=True, node_name="MmBackward0")
