@@ -12,20 +12,21 @@ _wrap = Tensor._wrap
 def _g_matmul(ctx, g):
     a, b = ctx.inputs
     ga = gb = None
+    plain = a.ndim == 2 and b.ndim == 2  # batched products keep the direct formulas
     if a._requires_grad:
-        ga = _grad_in_layout_of(a, lambda: _matmul2(g, S.transpose(b, -1, -2)),
+        ga = _grad_in_layout_of(a, plain, lambda: _matmul2(g, S.transpose(b, -1, -2)),
                                 lambda: _matmul2(b, S.transpose(g, -1, -2)))
     if b._requires_grad:
-        gb = _grad_in_layout_of(b, lambda: _matmul2(S.transpose(a, -1, -2), g),
+        gb = _grad_in_layout_of(b, plain, lambda: _matmul2(S.transpose(a, -1, -2), g),
                                 lambda: _matmul2(S.transpose(g, -1, -2), a))
     return ga, gb
 
 
-def _grad_in_layout_of(x, direct, transposed):
+def _grad_in_layout_of(x, plain, direct, transposed):
     """The gradient for x, laid out like x's storage: when x is a transposed view (the weight in
     ``x @ w.t()``), compute the transposed product and view it, so the gradient reaching the
     parameter is contiguous (optimizer updates then stream through memory)."""
-    if x.ndim == 2 and not x.is_contiguous() and S.transpose(x, 0, 1).is_contiguous():
+    if plain and not x.is_contiguous() and S.transpose(x, 0, 1).is_contiguous():
         return S.transpose(transposed(), 0, 1)
     return direct()
 
