@@ -161,14 +161,35 @@ def make_kernels(xp, ndarray=None, erf=None):
     k["amax"] = lambda x, axes, keepdim: arr(xp.max(x, axis=axes, keepdims=keepdim))
     k["amin"] = lambda x, axes, keepdim: arr(xp.min(x, axis=axes, keepdims=keepdim))
 
-    def argext(f):
+    def argext(f, better, pick):
         def g(x, axis, keepdim):
             if x.dtype in _LOW_PRECISION:
                 x = x.astype(np.float32)
+            n = x.shape[axis] if x.ndim else 1
+            if 1 < n <= 16 and x.size >= 4096 * n:
+                return _arg_short(x, axis, keepdim, better, pick)
             return arr(f(x, axis=axis, keepdims=keepdim)).astype(np.int64)
         return g
 
-    k["argmax"], k["argmin"] = argext(xp.argmax), argext(xp.argmin)
+    def _arg_short(x, axis, keepdim, better, pick):
+        # NOTE: NumPy's argmax over a short axis (max-pool windows) pays a per-row cost; a
+        # branchless chain of compares over the few slices is several times faster. Strict
+        # comparison keeps the first extreme; the first NaN wins, as np.argmax's.
+        xs = xp.moveaxis(x, axis, -1)
+        best = xs[..., 0]
+        idx = xp.zeros(best.shape, np.int64)
+        nan = x.dtype.kind == "f" and bool(xp.isnan(x).any())
+        for j in range(1, xs.shape[-1]):
+            v = xs[..., j]
+            take = better(v, best)
+            if nan:
+                take |= xp.isnan(v) & ~xp.isnan(best)
+            idx += take * (j - idx)
+            best = pick(best, v)  # NaN propagates, so a later NaN never looks "better"
+        return xp.expand_dims(idx, axis) if keepdim else idx
+
+    k["argmax"] = argext(xp.argmax, xp.greater, xp.maximum)
+    k["argmin"] = argext(xp.argmin, xp.less, xp.minimum)
 
     @upcast
     def cumsum(x, axis):
@@ -284,7 +305,13 @@ def make_kernels(xp, ndarray=None, erf=None):
     def scatter_add(x, axis, index, src):
         check_index(index, x.shape[axis], "scatter_add")
         out = x.copy()
-        xp.add.at(out, grid(index, axis), src[tuple(slice(0, s) for s in index.shape)])
+        src = src[tuple(slice(0, s) for s in index.shape)]
+        if index.shape[axis] == 1 and index.shape == x.shape[:axis] + (1,) + x.shape[axis + 1:]:
+            # one index per row cannot repeat: a plain put (add.at is ~50x slower)
+            cur = xp.take_along_axis(out, index, axis)
+            xp.put_along_axis(out, index, cur + src, axis)
+            return out
+        xp.add.at(out, grid(index, axis), src)
         return out
 
     k["gather"], k["scatter"], k["scatter_add"] = gather, scatter, scatter_add
