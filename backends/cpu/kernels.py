@@ -5,7 +5,9 @@ backend reuses it with CuPy and overrides only what differs.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import math
+import os
 
 import numpy as np
 import ml_dtypes
@@ -16,8 +18,38 @@ from ...plugins.api import (BINARY_ARITH, BINARY_BITWISE, BINARY_COMPARE, BINARY
 _LOW_PRECISION = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
+class _Parallel:
+    """Splits large memory-bound kernels (copies, in-place updates) over the cores: NumPy
+    releases the GIL inside ufuncs, so halves of an array run truly in parallel."""
+
+    MIN_SIZE = 1 << 17  # below this, handing work to a thread costs more than it saves
+
+    def __init__(self):
+        self.workers = min(os.cpu_count() or 1, 8)
+        self.pool = None
+        self.pid = None
+
+    def map(self, fn, n):
+        """Run fn(start, stop) over [0, n) in ``workers`` chunks; returns when all are done."""
+        if self.pool is None or self.pid != os.getpid():
+            # NOTE: a forked child (DataLoader workers) inherits the pool object but not its
+            # threads; it needs a pool of its own
+            self.pool = concurrent.futures.ThreadPoolExecutor(self.workers - 1,
+                                                              thread_name_prefix="ember-cpu")
+            self.pid = os.getpid()
+        step = -(-n // self.workers)
+        futures = [self.pool.submit(fn, i, min(i + step, n)) for i in range(step, n, step)]
+        fn(0, min(step, n))
+        for f in futures:
+            f.result()
+
+
+_parallel = _Parallel()
+
+
 def make_kernels(xp, ndarray=None, erf=None):
     ndarray = ndarray or xp.ndarray
+    parallel = xp is np and _parallel.workers > 1
 
     def arr(r):
         # NumPy returns scalars from 0-d ufuncs and full reductions; kernels return arrays.
@@ -146,7 +178,14 @@ def make_kernels(xp, ndarray=None, erf=None):
 
     k["where"] = where
     k["cast"] = lambda x, dtype: x.astype(dtype.np)
-    k["contiguous"] = lambda x: xp.array(x, order="C", copy=True)
+    def contiguous(x):
+        if parallel and x.size >= _Parallel.MIN_SIZE and x.ndim and x.shape[0] > 1:
+            out = xp.empty(x.shape, x.dtype)
+            _parallel.map(lambda i, j: xp.copyto(out[i:j], x[i:j]), x.shape[0])
+            return out
+        return xp.array(x, order="C", copy=True)
+
+    k["contiguous"] = contiguous
 
     # reductions
     @upcast
@@ -322,6 +361,13 @@ def make_kernels(xp, ndarray=None, erf=None):
     # optional in-place kernels (plugins/api.py OPTIONAL_KERNELS)
     def inplace(f):
         def k(a, b):
+            if parallel and a.size >= _Parallel.MIN_SIZE and a.ndim and a.shape[0] > 1:
+                if getattr(b, "ndim", 0) == a.ndim and b.shape[0] == a.shape[0]:
+                    _parallel.map(lambda i, j: f(a[i:j], b[i:j], out=a[i:j]), a.shape[0])
+                    return
+                if getattr(b, "ndim", 0) < a.ndim or b.shape[0] == 1:  # b broadcasts over rows
+                    _parallel.map(lambda i, j: f(a[i:j], b, out=a[i:j]), a.shape[0])
+                    return
             f(a, b, out=a)
         return k
 
