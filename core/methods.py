@@ -424,17 +424,19 @@ def _matmul_r(self, other):
 
 def _install_operators():
     T = Tensor
-    T.__add__ = T.__radd__ = _binop(E.add_)
-    T.__sub__ = _binop(E.sub_)
+    # NOTE: the op functions themselves are the methods (no wrapper frame on the hot path);
+    # reflected operators swap the operands.
+    T.__add__ = T.__radd__ = E.add_
+    T.__sub__ = E.sub_
     T.__rsub__ = _binop(E.sub_, True)
-    T.__mul__ = T.__rmul__ = _binop(E.mul)
-    T.__truediv__ = _binop(E.div_true)
+    T.__mul__ = T.__rmul__ = E.mul
+    T.__truediv__ = E.div_true
     T.__rtruediv__ = _binop(E.div_true, True)
-    T.__floordiv__ = _binop(E.floor_divide)
+    T.__floordiv__ = E.floor_divide
     T.__rfloordiv__ = _binop(E.floor_divide, True)
-    T.__mod__ = _binop(E.remainder)
+    T.__mod__ = E.remainder
     T.__rmod__ = _binop(E.remainder, True)
-    T.__pow__ = _binop(E.pow_)
+    T.__pow__ = E.pow_
     T.__rpow__ = _binop(E.pow_, True)
     T.__matmul__ = _binop(L.matmul)
     T.__rmatmul__ = _matmul_r
@@ -445,12 +447,8 @@ def _install_operators():
     T.__neg__ = lambda self: E.neg(self)
     T.__pos__ = lambda self: self
     T.__abs__ = lambda self: E.abs(self)
-    T.__eq__ = _binop(E.eq)
-    T.__ne__ = _binop(E.ne)
-    T.__lt__ = _binop(E.lt)
-    T.__le__ = _binop(E.le)
-    T.__gt__ = _binop(E.gt)
-    T.__ge__ = _binop(E.ge)
+    T.__eq__, T.__ne__ = E.eq, E.ne
+    T.__lt__, T.__le__, T.__gt__, T.__ge__ = E.lt, E.le, E.gt, E.ge
     T.__iadd__ = T.add_
     T.__isub__ = T.sub_
     T.__imul__ = T.mul_
