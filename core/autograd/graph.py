@@ -193,22 +193,19 @@ class AccumulateGrad(Node):
         t = self._variable()
         if t is None:
             return
-        if not create_graph:
+        if not create_graph and g._requires_grad:
             g = g.detach()
-        if g.shape != t.shape:
-            from ..ops import shape as shape_ops
-            g = shape_ops.sum_to(g, t.shape)
+        if g._data.shape != t._data.shape:
+            g = _sum_to(g, t._data.shape)
         if g._dtype is not t._dtype:
             g = g.to(t._dtype)
         if t._grad is None:
             # NOTE: broadcast gradients (0-strides) are read-only, overlapping views, and
             # optimizers update .grad in place: those get their own storage.
             t._grad = g if (not create_graph and 0 not in g.stride()) else g.clone()
-        elif create_graph:
-            t._grad = t._grad + g
         else:
-            with grad_mode.no_grad():
-                t._grad = t._grad + g
+            # (the engine runs with grad mode set to create_graph already)
+            t._grad = t._grad + g
         if self._post_hooks:
             for h in self._post_hooks:
                 h(t)
