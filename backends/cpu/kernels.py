@@ -403,6 +403,81 @@ def make_kernels(xp, ndarray=None, erf=None):
 
     k["threshold_backward"] = threshold_backward
 
+    def batch_split(fn, out, *arrays):
+        # NOTE: images of a batch are independent: large pooling and fold kernels run on parts
+        # of the batch in parallel when the first input is large (NumPy releases the GIL inside
+        # each slice's ufunc loop)
+        if parallel and arrays[0].size >= _Parallel.MIN_SIZE and out.shape[0] > 1:
+            _parallel.map(lambda i, j: fn(out[i:j], *(a[i:j] for a in arrays)), out.shape[0])
+        else:
+            fn(out, *arrays)
+        return out
+
+    def pool_blocks(x, kernel):
+        # NOTE: one copy into (kh, kw, ...) makes each block offset a contiguous plane; NumPy
+        # then reduces over whole planes instead of paying per short window row
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        oh, ow = h // kh, w // kw
+        blocks = x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
+        return xp.ascontiguousarray(blocks.transpose(3, 5, 0, 1, 2, 4))
+
+    def max_pool2d_blocks(x, kernel):
+        n, c, h, w = x.shape
+        out = xp.empty((n, c, h // kernel[0], w // kernel[1]), x.dtype)
+
+        def run(o, xs):
+            o[...] = pool_blocks(xs, kernel).max(axis=(0, 1))  # NaN propagates, as torch's
+        return batch_split(run, out, x)
+
+    def max_pool2d_blocks_backward(grad, x, out, kernel):
+        n, c, h, w = x.shape
+        kh, kw = kernel
+        oh, ow = out.shape[2:]
+        crop = (slice(None), slice(None), slice(0, oh * kh), slice(0, ow * kw))
+        gx = xp.zeros(x.shape, grad.dtype) if (oh * kh, ow * kw) != (h, w) else \
+            xp.empty(x.shape, grad.dtype)
+        nan = out.dtype.kind == "f" and bool(xp.isnan(out).any())
+        # NOTE: a product with the mask is ~10x faster than a masked copy, but inf * 0 is NaN
+        # where torch gives 0, so a non-finite grad takes np.where
+        finite = bool(xp.isfinite(grad).all())
+
+        def run(gxs, xs, outs, gs):
+            m = xs.shape[0]
+            xb = xs[crop].reshape(m, c, oh, kh, ow, kw)
+            gb = gxs[crop].reshape(m, c, oh, kh, ow, kw)
+            free = xp.ones(outs.shape, bool)  # blocks whose first maximum is not found yet
+            for i in range(kh):
+                for j in range(kw):
+                    v = xb[:, :, :, i, :, j]
+                    hit = v == outs
+                    if nan:  # the first NaN of a block is its maximum, as in the decomposition
+                        hit |= xp.isnan(v) & xp.isnan(outs)
+                    hit &= free
+                    free ^= hit
+                    if finite:
+                        xp.multiply(gs, hit, out=gb[:, :, :, i, :, j])
+                    else:
+                        gb[:, :, :, i, :, j] = xp.where(hit, gs, 0)
+        return batch_split(run, gx, x, out, grad)
+
+    k["max_pool2d_blocks"] = max_pool2d_blocks
+    k["max_pool2d_blocks_backward"] = max_pool2d_blocks_backward
+
+    def fold_windows(grad, shape, kernel, stride, dilation):
+        (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+        oh, ow = grad.shape[2:4]
+
+        def run(gx, g):
+            for i in range(kh):
+                for j in range(kw):
+                    gx[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
+                       j * dw:j * dw + sw * (ow - 1) + 1:sw] += g[:, :, :, :, i, j]
+        return batch_split(run, xp.zeros(shape, grad.dtype), grad)
+
+    k["fold_windows"] = fold_windows
+    k["max_pool2d_blocks_backward"] = max_pool2d_blocks_backward
+
     # creation
     k["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype.np)
     k["full"] = lambda shape, value, dtype, index: xp.full(shape, value, dtype.np)

@@ -335,23 +335,25 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     in_grads = ()
                 if not retain_graph:
                     node._saved = None
-            n_in = len(in_grads)
-            meta = node._meta
-            for i, nxt in enumerate(node.next_functions):
+            nexts = node.next_functions
+            if len(in_grads) != len(nexts):
+                # a rule may leave out the trailing None gradients
+                in_grads = tuple(in_grads) + (None,) * (len(nexts) - len(in_grads))
+            for nxt, g, m in zip(nexts, in_grads, node._meta):
                 if nxt is None:
                     continue
                 nn, nr = nxt
-                g = in_grads[i] if i < n_in else None
                 if g is not None:
-                    shape, dtype = meta[i]
-                    if g._data.shape != shape:
-                        g = _sum_to(g, shape)
-                    if g._dtype is not dtype:
-                        g = g.to(dtype)
+                    if g._data.shape != m[0]:
+                        g = _sum_to(g, m[0])
+                    if g._dtype is not m[1]:
+                        g = g.to(m[1])
                     buf = buffers.get(nn)
                     if buf is None:
                         buf = buffers[nn] = [None] * nn._n_outputs
-                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                        buf[nr] = g
+                    else:
+                        buf[nr] = g if buf[nr] is None else buf[nr] + g
                 d = deps[nn] - 1
                 deps[nn] = d
                 if d == 0:

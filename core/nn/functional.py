@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 import ember
 
+from ..ops.nn import max_pool2d_blocks as _max_pool2d_blocks
+
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "unfold", "max_pool1d",
     "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
@@ -445,6 +447,11 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         raise NotImplementedError("max_pool: integer inputs are not supported")
     x, lead, kernel, stride, padding, dilation, spatial = _pool_prepare(
         input, kernel_size, stride, padding, dilation, ceil_mode, nd, fill)
+    if (not return_indices and stride == kernel and not any(padding) and dilation == (1, 1)
+            and x.shape[2] >= kernel[0] and x.shape[3] >= kernel[1]):
+        # the common non-overlapping pool: one fused node (a backend may give it a kernel)
+        out = _max_pool2d_blocks(x, kernel=kernel)
+        return out.reshape(lead + ((out.shape[3],) if nd == 1 else tuple(out.shape[2:])))
     win = _windows(x, kernel, stride, dilation)  # (M, 1, OH, OW, kh, kw)
     m, _, oh, ow, kh, kw = win.shape
     win = win.reshape(m, 1, oh, ow, kh * kw)

@@ -735,21 +735,10 @@ _copy_slices_op = defop("copy_slices", _copy_slices_backward, node_name="CopySli
 
 
 def _windows_backward(ctx, g):
+    from .nn import fold_windows  # nn builds on this module: imported when first needed
     p = ctx.params
-    (kh, kw), (sh, sw), (dh, dw) = p["kernel"], p["stride"], p["dilation"]
-    n, c, oh, ow = g._data.shape[:4]
-    from .creation import zeros
-    gx = zeros(p["shape"], dtype=g.dtype, device=g.device)
-    # fold (col2im): one strided add per kernel offset
-    for i in range(kh):
-        for j in range(kw):
-            idx = (slice(0, n, 1), slice(0, c, 1),
-                   slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-                   slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
-            region = getitem_basic(gx, idx)
-            region += getitem_basic(g, (slice(0, n, 1), slice(0, c, 1), slice(0, oh, 1),
-                                        slice(0, ow, 1), i, j))
-    return (gx,)
+    return (fold_windows(g, shape=p["shape"], kernel=p["kernel"], stride=p["stride"],
+                         dilation=p["dilation"]),)
 
 
 _windows_op = defop("sliding_windows", _windows_backward, node_name="UnfoldBackward0")
