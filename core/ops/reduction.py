@@ -421,8 +421,29 @@ def _g_cumprod(ctx, g):
     x, = ctx.inputs
     out = ctx.out
     d = ctx.params["dim"]
-    # NOTE: assumes no zeros in x (torch handles zeros with a slower exact formula)
-    return (S.flip(cumsum(S.flip(g * out, (d,)), d), (d,)) / x,)
+    if not bool(any(x == 0)):  # one read-back, as torch's check
+        return (S.flip(cumsum(S.flip(g * out, (d,)), d), (d,)) / x,)
+    return (_cumprod_grad_exact(x, g, d),)
+
+
+def _cumprod_grad_exact(x, g, d):
+    """d cumprod / dx without dividing by x (zeros allowed): grad_i = sum_{j>=i} g_j *
+    prod_{k<=j, k!=i} x_k, through an (n, n) table of partial products along dim d."""
+    from .creation import arange, ones
+    from .elementwise import where
+    xm = S.movedim(x, d, -1)
+    gm = S.movedim(g, d, -1)
+    n = xm.shape[-1]
+    i = S.unsqueeze(arange(n, device=x.device), 1)
+    j = S.unsqueeze(arange(n, device=x.device), 0)
+    # row i: x_j for j > i, else 1 -> running products give prod_{i<k<=j} x_k
+    table = where(j > i, S.unsqueeze(xm, -2), 1.0)
+    right = cumprod(table, -1)
+    left = cumprod(S.cat([ones(xm.shape[:-1] + (1,), dtype=x.dtype, device=x.device),
+                          S.narrow(xm, -1, 0, n - 1)], -1), -1)  # prod_{k<i} x_k
+    contrib = where(j >= i, S.unsqueeze(gm, -2) * right, 0.0)
+    grad = left * sum(contrib, -1)
+    return S.movedim(grad, -1, d)
 
 
 _cumprod_op = defop("cumprod", _g_cumprod, inputs=True, out=True)
