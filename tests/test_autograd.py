@@ -214,7 +214,8 @@ def test_integer_outputs_not_differentiable():
 @needs_torch
 @pytest.mark.parametrize("case", ["index", "mask", "gather", "scatter", "topk", "max_ties",
                                   "amax_ties", "cumsum", "einsum", "stack_split", "setitem",
-                                  "expand", "norm", "logsumexp", "where", "prod_zero"])
+                                  "expand", "norm", "logsumexp", "where", "prod_zero",
+                                  "cumprod_zero"])
 def test_gradients_match_torch(case):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((4, 5)).astype(np.float32)
@@ -257,6 +258,8 @@ def test_gradients_match_torch(case):
             y = m.where(x > 0, x.exp(), x * 3)
         elif case == "prod_zero":
             y = x.prod(1)
+        elif case == "cumprod_zero":
+            y = x.cumprod(1)
         w = m.tensor(rng_for(y.shape))
         (y * w).sum().backward()
         return y.detach().numpy(), x.grad.numpy()
