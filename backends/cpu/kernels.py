@@ -476,7 +476,6 @@ def make_kernels(xp, ndarray=None, erf=None):
         return batch_split(run, xp.zeros(shape, grad.dtype), grad)
 
     k["fold_windows"] = fold_windows
-    k["max_pool2d_blocks_backward"] = max_pool2d_blocks_backward
 
     # creation
     k["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype.np)
