@@ -329,8 +329,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's .grad (torch.Tensor.backward)."""
-        from .autograd import backward
-        backward(self, gradient, retain_graph, create_graph, inputs=inputs)
+        _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def detach(self):
         """A tensor sharing storage with this one, outside the graph."""
@@ -546,8 +545,12 @@ def _norm_dim(dim, ndim, op="op"):
 
 def _link():
     # graph.py cannot import this module at load time (this module imports it)
+    global _autograd
+    from . import autograd
     from .autograd import graph
     graph.Tensor = Tensor
+    _autograd = autograd
 
 
+_autograd = None
 _link()
