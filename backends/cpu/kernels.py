@@ -47,8 +47,11 @@ class _Parallel:
 _parallel = _Parallel()
 
 
-def make_kernels(xp, ndarray=None, erf=None):
+def make_kernels(xp, ndarray=None, erf=None, add_at=None):
+    """``add_at(x, index, values)`` accumulates repeated indices in place (NumPy's add.at; CuPy
+    passes its atomic scatter-add)."""
     ndarray = ndarray or xp.ndarray
+    add_at = add_at or xp.add.at
     parallel = xp is np and _parallel.workers > 1
 
     def arr(r):
@@ -314,7 +317,7 @@ def make_kernels(xp, ndarray=None, erf=None):
             vals = xp.broadcast_to(values, idx.shape).astype(np.float64)
             x += xp.bincount(idx, weights=vals, minlength=x.shape[0]).astype(x.dtype)
             return
-        xp.add.at(x, index, values)
+        add_at(x, index, values)
 
     k["setitem"], k["index_add"] = setitem, index_add
 
@@ -347,12 +350,13 @@ def make_kernels(xp, ndarray=None, erf=None):
         check_index(index, x.shape[axis], "scatter_add")
         out = x.copy()
         src = src[tuple(slice(0, s) for s in index.shape)]
-        if index.shape[axis] == 1 and index.shape == x.shape[:axis] + (1,) + x.shape[axis + 1:]:
+        if xp is np and index.shape[axis] == 1 and \
+                index.shape == x.shape[:axis] + (1,) + x.shape[axis + 1:]:
             # one index per row cannot repeat: a plain put (add.at is ~50x slower)
             cur = xp.take_along_axis(out, index, axis)
             xp.put_along_axis(out, index, cur + src, axis)
             return out
-        xp.add.at(out, grid(index, axis), src)
+        add_at(out, grid(index, axis), src)
         return out
 
     k["gather"], k["scatter"], k["scatter_add"] = gather, scatter, scatter_add

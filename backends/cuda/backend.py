@@ -89,13 +89,6 @@ def _check_indices(x, index, op):
                                  f"dimension {d} with size {n}")
 
 
-def _check_axis_index(index, size, op):
-    if index.size and bool(((index < -size) | (index >= size)).any()):
-        h = cupy.asnumpy(index)
-        bad = int(h[(h < -size) | (h >= size)].flat[0])
-        raise IndexError(f"{op}(): index {bad} is out of bounds for dimension with size {size}")
-
-
 def _scatter_add(x, index, values):
     """x[index] += values in place, accumulating repeated indices."""
     import cupyx
@@ -147,29 +140,6 @@ def _overrides(bf16) -> dict:
         _scatter_add(x, index, values)
 
     k["getitem_advanced"], k["setitem"], k["index_add"] = getitem_advanced, setitem, index_add
-
-    def grid(index, axis):
-        g = list(cupy.ogrid[tuple(slice(0, s) for s in index.shape)]) if index.ndim else []
-        g[axis] = index
-        return tuple(g)
-
-    def gather(x, axis, index):
-        _check_axis_index(index, x.shape[axis], "gather")
-        return x[grid(index, axis)]
-
-    def scatter(x, axis, index, src):
-        _check_axis_index(index, x.shape[axis], "scatter")
-        out = x.copy()
-        out[grid(index, axis)] = src[tuple(slice(0, s) for s in index.shape)]
-        return out
-
-    def scatter_add(x, axis, index, src):
-        _check_axis_index(index, x.shape[axis], "scatter_add")
-        out = x.copy()
-        _scatter_add(out, grid(index, axis), src[tuple(slice(0, s) for s in index.shape)])
-        return out
-
-    k["gather"], k["scatter"], k["scatter_add"] = gather, scatter, scatter_add
 
     def matmul(a, b):
         if b.dtype != a.dtype:
@@ -307,7 +277,8 @@ class CudaBackend(Backend):
     def __init__(self, count: int):
         self._count = count
         bf16, self.bfloat16_note = _bf16_probe()
-        kernels = make_kernels(cupy, ndarray=_ndarray)
+        # gather/scatter come from the shared table; their index checks read back min/max
+        kernels = make_kernels(cupy, ndarray=_ndarray, add_at=_scatter_add)
         kernels.update(_overrides(bf16))
         kernels.update(_fused())
         kernels.update(linalg_kernels(cupy))
