@@ -7,7 +7,7 @@ import pytest
 import ember
 from ember.optim import lr_scheduler as ember_sched
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="torch is the reference for these parity tests")
 from torch.optim import lr_scheduler as torch_sched  # noqa: E402
 
 EPOCHS = 40

@@ -4,7 +4,7 @@ import pytest
 
 import ember
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch", reason="torch is the reference for these parity tests")
 
 STEPS = 20
 
