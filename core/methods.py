@@ -42,7 +42,7 @@ _METHODS = {
     "amax": R.amax, "amin": R.amin, "max": R.max, "min": R.min, "aminmax": R.aminmax,
     "argmax": R.argmax, "argmin": R.argmin, "all": R.all, "any": R.any, "var": R.var,
     "std": R.std, "logsumexp": R.logsumexp, "norm": R.norm, "cumsum": R.cumsum,
-    "cumprod": R.cumprod, "cummax": R.cummax, "sort": R.sort, "argsort": R.argsort,
+    "cumprod": R.cumprod, "sort": R.sort, "argsort": R.argsort,
     "msort": R.msort, "topk": R.topk, "kthvalue": R.kthvalue, "median": R.median,
     "quantile": R.quantile, "mode": R.mode, "unique": R.unique, "bincount": R.bincount,
     "histc": R.histc, "count_nonzero": R.count_nonzero, "softmax": R.softmax,

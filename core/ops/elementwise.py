@@ -595,9 +595,7 @@ def _where(cond, a, b):
     return res
 
 
-def _dt_title(d):
-    from ..tensor import _dt_name
-    return _dt_name(d)
+from ..tensor import _dt_name as _dt_title  # noqa: E402  (torch's "Float", "Long" ...)
 
 
 def clamp(input, min=None, max=None, *, out=None):

@@ -26,7 +26,7 @@ __all__ = [
     "bitwise_right_shift", "fmax", "fmin", "rsub", "lgamma", "digamma", "polygamma", "mvlgamma",
     "i0", "greater", "greater_equal", "less", "less_equal", "not_equal", "multiply", "sgn",
     # scans and reductions
-    "logcumsumexp", "cummin", "nanmedian", "cov", "corrcoef", "dist", "trapezoid", "trapz",
+    "logcumsumexp", "cummin", "cummax", "nanmedian", "cov", "corrcoef", "dist", "trapezoid", "trapz",
     "cumulative_trapezoid", "histogram", "isin",
     # shape and scatter
     "cross", "renorm", "rot90", "diagflat", "diagonal_scatter", "select_scatter",
@@ -59,9 +59,7 @@ def _both_float(a, b):
     return a, b
 
 
-def _dt_title(d):
-    from ..tensor import _dt_name
-    return _dt_name(d)
+from ..tensor import _dt_name as _dt_title  # noqa: E402  (torch's "Float", "Long" ...)
 
 
 # ---- inverse hyperbolic functions -----------------------------------------------------------
@@ -161,6 +159,7 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
 
 
 cummin_ret = namedtuple("cummin", ["values", "indices"])
+cummax_ret = namedtuple("cummax", ["values", "indices"])
 
 
 def cummin(input: Tensor, dim: int):
@@ -171,9 +170,24 @@ def cummin(input: Tensor, dim: int):
     >>> ember.cummin(ember.tensor([3, 1, 2]), 0).values
     tensor([3, 1, 1])
     """
+    return _cum_extreme(input, dim, "cummin", E.le, cummin_ret)
+
+
+def cummax(input: Tensor, dim: int):
+    """Running maximum along dim and where it was reached (the last index on ties; NaN
+    propagates, as torch).
+
+    >>> import ember
+    >>> ember.cummax(ember.tensor([1, 3, 2]), 0).values
+    tensor([1, 3, 3])
+    """
+    return _cum_extreme(input, dim, "cummax", E.ge, cummax_ret)
+
+
+def _cum_extreme(input, dim, name, better_or_equal, ret):
     if input.ndim == 0:
-        return cummin_ret(S.clone(input), C.zeros((), dtype=_dt.int64, device=input.device))
-    d = _norm_dim(dim, input.ndim, "cummin")
+        return ret(S.clone(input), C.zeros((), dtype=_dt.int64, device=input.device))
+    d = _norm_dim(dim, input.ndim, name)
     n = input.shape[d]
     shape = [1] * input.ndim
     shape[d] = n
@@ -183,7 +197,7 @@ def cummin(input: Tensor, dim: int):
 
         def combine(early, late):
             (v1, i1), (v2, i2) = early, late
-            take = E.isnan(v2) | (~E.isnan(v1) & (v2 <= v1))
+            take = E.isnan(v2) | (~E.isnan(v1) & better_or_equal(v2, v1))
             return E.where(take, v2, v1), E.where(take, i2, i1)
 
         # scan over (value, index) pairs
@@ -195,7 +209,7 @@ def cummin(input: Tensor, dim: int):
             i = S.cat([S.narrow(i, d, 0, k), i2], d)
             k *= 2
         i = S.contiguous(i)
-    return cummin_ret(I.gather(input, d, i), i)
+    return ret(I.gather(input, d, i), i)
 
 
 # ---- predicates ------------------------------------------------------------------------------
@@ -1368,6 +1382,7 @@ def fill_diagonal_(self, fill_value, wrap: bool = False):
 METHODS: dict = {
     "acosh": acosh, "asinh": asinh, "atanh": atanh, "arccosh": acosh, "arcsinh": asinh,
     "arctanh": atanh, "logaddexp2": logaddexp2, "logcumsumexp": logcumsumexp, "cummin": cummin,
+    "cummax": cummax,
     "isneginf": isneginf, "isposinf": isposinf, "isreal": isreal, "gcd": gcd, "lcm": lcm,
     "ldexp": ldexp, "frexp": frexp, "bitwise_left_shift": bitwise_left_shift,
     "bitwise_right_shift": bitwise_right_shift, "fmax": fmax, "fmin": fmin,

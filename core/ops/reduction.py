@@ -12,8 +12,6 @@ from . import shape as S
 
 _wrap = Tensor._wrap
 
-values_indices = namedtuple("values_indices", ["values", "indices"])
-
 
 class _ret(tuple):
     """torch.return_types.*: a tuple with named fields values and indices."""
@@ -126,9 +124,7 @@ def nanmean(input, dim=None, keepdim=False):
     return nansum(input, dim, keepdim) / sum(keep, dim, keepdim)
 
 
-def _title(d):
-    from ..tensor import _dt_name
-    return _dt_name(d)
+from ..tensor import _dt_name as _title  # noqa: E402  (torch's "Float", "Long" ...)
 
 
 def _g_prod(ctx, g):
@@ -462,25 +458,6 @@ def cumprod(input, dim, *, dtype=None):
     if _state.enabled and x._requires_grad:
         record(_cumprod_op, (x,), res, {"dim": d})
     return res
-
-
-def cummax(input, dim):
-    d = _norm_dim(dim, input.ndim)
-    from .creation import arange
-    from .elementwise import where
-    n = input.shape[d]
-    vals, idxs = [], []
-    cur = S.select(input, d, 0)
-    ci = S.select(arange(n, device=input.device), 0, 0) * 0 + S.select(input, d, 0).to(
-        _dt.int64) * 0
-    for i in range(n):
-        v = S.select(input, d, i)
-        take = v >= cur
-        cur = where(take, v, cur)
-        ci = where(take, i, ci)
-        vals.append(cur)
-        idxs.append(ci)
-    return values_indices(S.stack(vals, d), S.stack(idxs, d))
 
 
 def _g_sort(ctx, g, _gi=None):
