@@ -22,7 +22,9 @@ class _Parallel:
     """Splits large memory-bound kernels (copies, in-place updates) over the cores: NumPy
     releases the GIL inside ufuncs, so halves of an array run truly in parallel."""
 
-    MIN_SIZE = 1 << 17  # below this, handing work to a thread costs more than it saves
+    # NOTE: handing work to the pool costs ~90 us (thread wake-up and GIL hand-offs, measured on
+    # 2 cores); it pays off from about 1M elements.
+    MIN_SIZE = 1 << 20
 
     def __init__(self):
         self.workers = min(os.cpu_count() or 1, 8)
@@ -73,13 +75,20 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     def unary(f):
         def k(x):
+            if x.dtype in _LOW_PRECISION:
+                return arr(f(x.astype(np.float32))).astype(x.dtype)
             r = f(x)
             return r if type(r) is ndarray else xp.asarray(r)
-        return upcast(k)
+        return k
 
     def sigmoid(x):
         # NOTE: exp(-x) overflows harmlessly to inf for very negative x (result 0), as in torch.
-        return 1.0 / (1.0 + xp.exp(-x))
+        r = xp.negative(x)
+        if type(r) is not ndarray:
+            return 1.0 / (1.0 + xp.exp(r))
+        xp.exp(r, out=r)
+        r += 1.0
+        return xp.reciprocal(r, out=r)
 
     def float_erf(x):
         if erf is not None:
@@ -195,7 +204,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     def sum_(x, axes, keepdim):
         if len(axes) == x.ndim and not keepdim:
             axes = None  # NumPy's full reduction is faster than naming every axis
-        return arr(xp.sum(x, axis=axes, keepdims=keepdim, dtype=x.dtype))
+        return arr(x.sum(axis=axes, keepdims=keepdim, dtype=x.dtype))
 
     @upcast
     def prod(x, axes, keepdim):
@@ -275,8 +284,11 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         if ndarray is np.ndarray and x.flags.c_contiguous and x.ndim == len(shape):
             # NOTE: np.broadcast_to costs ~2.5 us; a strided view over x's buffer ~0.4 us.
             # Read-only, as broadcast_to's, so writes through it fail (torch's overlap error).
-            strides = tuple(0 if n == 1 and m != 1 else st
-                            for n, m, st in zip(x.shape, shape, x.strides))
+            if x.size == 1:
+                strides = (0,) * len(shape)
+            else:
+                strides = tuple([0 if n == 1 and m != 1 else st
+                                 for n, m, st in zip(x.shape, shape, x.strides)])
             r = np.ndarray(shape, x.dtype, x, 0, strides)
             r.flags.writeable = False
             return r
@@ -286,7 +298,11 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["getitem_basic"] = lambda x, index: x[index + (Ellipsis,)]
     k["as_strided"] = lambda x, shape, strides: xp.lib.stride_tricks.as_strided(
         x, shape, tuple(s * x.itemsize for s in strides))
-    k["strides"] = lambda x: tuple(s // x.itemsize for s in x.strides)
+    def strides(x):
+        size = x.itemsize
+        return tuple([s // size for s in x.strides])
+
+    k["strides"] = strides
 
     # gathers and scatters
     k["getitem_advanced"] = lambda x, index: arr(x[index])
@@ -397,7 +413,8 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["sigmoid_backward"] = sigmoid_backward
     def threshold_backward(g, out):
         if g.size < 16384:
-            return arr(xp.where(out > 0, g, 0)).astype(g.dtype, copy=False)
+            r = arr(xp.where(out > 0, g, 0))
+            return r if r.dtype == g.dtype else r.astype(g.dtype)
         # NOTE: on large random masks a multiply by the mask is ~10x faster than np.where; where
         # g is not finite the product would be NaN instead of torch's 0, so those take np.where.
         r = arr(g * (out > 0))

@@ -18,7 +18,7 @@ from . import functional  # noqa: F401
 
 
 def _make_grads(outputs, grad_outputs, is_grads_batched=False):
-    from ..tensor import Tensor
+    Tensor = _graph.Tensor
     res = []
     for out, g in zip(outputs, grad_outputs):
         if g is None:
@@ -41,8 +41,7 @@ def _make_grads(outputs, grad_outputs, is_grads_batched=False):
 
 
 def _as_tuple(x):
-    from ..tensor import Tensor
-    if isinstance(x, Tensor):
+    if isinstance(x, _graph.Tensor):
         return (x,)
     return tuple(x)
 

@@ -62,11 +62,39 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "calling backward.")
 
 
+class _NodeHooks:
+    """A node's hooks, kept apart so a node without hooks costs the engine one check."""
+
+    __slots__ = ("tensor", "pre", "post")
+
+    def __init__(self):
+        self.tensor = {}   # output_nr -> [fn(grad)], the tensors' register_hook
+        self.pre = []      # fn(grad_outputs), Node.register_prehook
+        self.post = []     # fn(grad_inputs, grad_outputs), Node.register_hook
+
+    def before(self, grads):
+        for nr, hooks in self.tensor.items():
+            if grads[nr] is not None:
+                grads[nr] = _apply_tensor_hooks(hooks, grads[nr])
+        for h in self.pre:
+            r = h(tuple(grads))
+            if r is not None:
+                grads = list(r)
+        return grads
+
+    def after(self, in_grads, grads):
+        for h in self.post:
+            r = h(in_grads, tuple(grads))
+            if r is not None:
+                in_grads = tuple(r)
+        return in_grads
+
+
 class Node:
     """A recorded op: ``grad_fn`` of the tensors it produced."""
 
-    __slots__ = ("next_functions", "_saved", "_ctx", "_meta", "_out_meta", "_pre_hooks",
-                 "_hooks", "_tensor_hooks", "_metadata", "__weakref__")
+    __slots__ = ("next_functions", "_saved", "_ctx", "_meta", "_out_meta", "_hooks",
+                 "_metadata", "__weakref__")
     _backward = None     # the op's backward rule: (ctx, *grads) -> grads per input
     _n_outputs = 1
 
@@ -76,7 +104,7 @@ class Node:
         self._ctx = ctx          # the op's non-tensor parameters (a dict)
         self._meta = meta        # (shape, dtype) of each input
         self._out_meta = out_meta
-        self._pre_hooks = self._hooks = self._tensor_hooks = self._metadata = None
+        self._hooks = self._metadata = None
 
     @property
     def metadata(self) -> dict:
@@ -108,24 +136,25 @@ class Node:
                          for i, s in enumerate(outs))
         return ins, outs
 
+    def _hook_lists(self) -> _NodeHooks:
+        if self._hooks is None:
+            self._hooks = _NodeHooks()
+        return self._hooks
+
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) after this node ran; may return new grad_inputs."""
-        if self._hooks is None:
-            self._hooks = []
-        self._hooks.append(fn)
-        return _Handle(self._hooks, fn)
+        hooks = self._hook_lists().post
+        hooks.append(fn)
+        return _Handle(hooks, fn)
 
     def register_prehook(self, fn):
         """fn(grad_outputs) before this node runs; may return new grad_outputs."""
-        if self._pre_hooks is None:
-            self._pre_hooks = []
-        self._pre_hooks.append(fn)
-        return _Handle(self._pre_hooks, fn)
+        hooks = self._hook_lists().pre
+        hooks.append(fn)
+        return _Handle(hooks, fn)
 
     def _add_tensor_hook(self, output_nr, fn):
-        if self._tensor_hooks is None:
-            self._tensor_hooks = {}
-        hooks = self._tensor_hooks.setdefault(output_nr, [])
+        hooks = self._hook_lists().tensor.setdefault(output_nr, [])
         hooks.append(fn)
         return _Handle(hooks, fn)
 
@@ -145,8 +174,15 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(_FREED)
-        ins = saved[0]
-        return tuple([s.unpack(self) if type(s) is SavedTensor else s for s in ins])
+        res = []
+        for s in saved[0]:
+            if type(s) is SavedTensor:
+                t = s.tensor
+                # (the common case inline: an input tensor that was not modified since)
+                res.append(t if t is not None and t._vc[0] == s.version else s.unpack(self))
+            else:
+                res.append(s)
+        return tuple(res)
 
     @property
     def out(self):
@@ -193,7 +229,7 @@ class AccumulateGrad(Node):
         t = self._variable()
         if t is None:
             return
-        if not create_graph and g._requires_grad:
+        if g._requires_grad and not create_graph:
             g = g.detach()
         if g._data.shape != t._data.shape:
             g = _sum_to(g, t._data.shape)
@@ -246,7 +282,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     capture = {}
     if inputs is not None:
-        from ..tensor import Tensor
         for i, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"inputs[{i}] must be a Tensor, got {type(t).__name__}")
@@ -262,15 +297,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     deps = dict.fromkeys(stack, 0)
     while stack:
         for nxt in stack.pop().next_functions:
-            if nxt is None:
-                continue
-            nn = nxt[0]
-            d = deps.get(nn)
-            if d is None:
-                deps[nn] = 1
-                stack.append(nn)
-            else:
-                deps[nn] = d + 1
+            if nxt is not None:
+                nn = nxt[0]
+                if nn in deps:
+                    deps[nn] += 1
+                else:
+                    deps[nn] = 1
+                    stack.append(nn)
 
     needed = None
     if not accumulate:
@@ -284,57 +317,48 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     results = [None] * (len(inputs) if inputs is not None else 0)
     # Kahn's algorithm: a node runs once every node that feeds it a gradient has run.
     ready = [node for node in {e[0][0] for e in roots} if deps[node] == 0]
+    pop, take = ready.pop, buffers.pop
 
-    prev_enabled = grad_mode.state.enabled
-    grad_mode.state.enabled = bool(create_graph)
+    state = grad_mode.state
+    prev_enabled = state.enabled
+    state.enabled = bool(create_graph)
     check_anomaly = anomaly.enabled()
     try:
         while ready:
-            node = ready.pop()
-            grads = buffers.pop(node, None) or [None] * node._n_outputs
-            if node._tensor_hooks:
-                for nr, hooks in node._tensor_hooks.items():
-                    if grads[nr] is not None:
-                        grads[nr] = _apply_tensor_hooks(hooks, grads[nr])
+            node = pop()
+            grads = take(node, None) or [None] * node._n_outputs
+            hooks = node._hooks
+            if hooks is not None:
+                grads = hooks.before(grads)
             if capture:
                 for nr in range(len(grads)):
                     for i in capture.get((node, nr), ()):
                         results[i] = grads[nr]
-            if node._pre_hooks:
-                for h in node._pre_hooks:
-                    r = h(tuple(grads))
-                    if r is not None:
-                        grads = list(r)
-            if type(node) is AccumulateGrad:
+            cls = type(node)
+            if cls is AccumulateGrad:
                 if accumulate and grads[0] is not None and (
                         inputs is None or (node, 0) in capture):
                     node.accumulate(grads[0], create_graph)
-                in_grads = ()
+                continue
+            if len(grads) == 1:
+                run = grads[0] is not None
             else:
-                if len(grads) == 1:
-                    some = grads[0] is not None
-                    missing = False
-                else:
-                    some = any([g is not None for g in grads])
-                    missing = any([g is None for g in grads])
-                if some and (needed is None or node in needed):
-                    if missing:
-                        grads = _materialize(node, grads)
-                    rule = type(node)._backward
-                    in_grads = rule(node, *grads) if rule is not None else node.apply(grads)
-                    if type(in_grads) is not tuple:
-                        in_grads = (in_grads,)
-                    if check_anomaly:
-                        anomaly.check(node, in_grads)
-                    if node._hooks:
-                        for h in node._hooks:
-                            r = h(in_grads, tuple(grads))
-                            if r is not None:
-                                in_grads = tuple(r)
-                else:
-                    in_grads = ()
-                if not retain_graph:
-                    node._saved = None
+                run = any([g is not None for g in grads])
+                if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
+                    grads = _materialize(node, grads)
+            if run and (needed is None or node in needed):
+                rule = cls._backward
+                in_grads = rule(node, *grads) if rule is not None else node.apply(grads)
+                if type(in_grads) is not tuple:
+                    in_grads = (in_grads,)
+                if check_anomaly:
+                    anomaly.check(node, in_grads)
+                if hooks is not None and hooks.post:
+                    in_grads = hooks.after(in_grads, grads)
+            else:
+                in_grads = ()
+            if not retain_graph:
+                node._saved = None
             nexts = node.next_functions
             if len(in_grads) != len(nexts):
                 # a rule may leave out the trailing None gradients
@@ -352,14 +376,16 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     if buf is None:
                         buf = buffers[nn] = [None] * nn._n_outputs
                         buf[nr] = g
+                    elif buf[nr] is None:
+                        buf[nr] = g
                     else:
-                        buf[nr] = g if buf[nr] is None else buf[nr] + g
+                        buf[nr] = buf[nr] + g
                 d = deps[nn] - 1
                 deps[nn] = d
                 if d == 0:
                     ready.append(nn)
     finally:
-        grad_mode.state.enabled = prev_enabled
+        state.enabled = prev_enabled
 
     if inputs is not None and not allow_unused and accumulate is False:
         for i, r in enumerate(results):

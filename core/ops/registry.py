@@ -68,21 +68,27 @@ def _edge_meta(t):
 def record(op: OpDef, inputs, outputs, params=None):
     """Record ``op`` on the tape: ``outputs`` (a Tensor or tuple) now have a grad_fn whose edges
     point at the nodes of ``inputs`` (Tensors, or anything else, which gets no gradient)."""
-    if len(inputs) == 2:
-        ea, ma = _edge_meta(inputs[0])
+    n = len(inputs)
+    a = inputs[0]
+    if n == 1 and type(a) is Tensor and a._grad_fn is not None and a._base is None:
+        # (the most common case inline: one non-leaf, non-view input)
+        nexts, meta = ((a._grad_fn, a._output_nr),), ((a._data.shape, a._dtype),)
+    elif n == 2:
+        ea, ma = _edge_meta(a)
         eb, mb = _edge_meta(inputs[1])
         nexts, meta = (ea, eb), (ma, mb)
-    elif len(inputs) == 1:
-        ea, ma = _edge_meta(inputs[0])
+    elif n == 1:
+        ea, ma = _edge_meta(a)
         nexts, meta = (ea,), (ma,)
     else:
         pairs = [_edge_meta(t) for t in inputs]
-        nexts, meta = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+        nexts, meta = tuple([p[0] for p in pairs]), tuple([p[1] for p in pairs])
     saved = None
-    if op.save_inputs or op.save_out:
+    save_inputs = op.save_inputs
+    if save_inputs or op.save_out:
         sin = sout = None
-        if op.save_inputs:
-            keep = op.save_inputs(*inputs) if callable(op.save_inputs) else inputs
+        if save_inputs:
+            keep = save_inputs(*inputs) if save_inputs is not True else inputs
             sin = tuple([SavedTensor(t) if isinstance(t, Tensor) else t for t in keep])
         if op.save_out:
             if type(outputs) is Tensor:
@@ -91,7 +97,7 @@ def record(op: OpDef, inputs, outputs, params=None):
                 sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
         saved = (sin, sout)
     if type(outputs) is Tensor:
-        node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta, None)
+        node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta)
         if outputs._dtype.is_floating_point:
             outputs._requires_grad = True
             outputs._grad_fn = node
@@ -152,7 +158,7 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
     dev = first._device
     native = []
     for a in args:
-        if isinstance(a, Tensor):
+        if type(a) is Tensor or isinstance(a, Tensor):
             if a._device is not dev:
                 raise RuntimeError(device_mismatch(op.name if op else "op", first, a))
             native.append(a._data)
@@ -160,7 +166,10 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
             native.append(a)
     out = kernel(*native, **kwargs)
     if type(out) is not tuple:
-        res = Tensor._wrap(out, _dtype_of(out, first._dtype), dev)
+        dt = first._dtype
+        if getattr(out, "dtype", None) is not dt.np:
+            dt = _dtype_of(out, dt)
+        res = Tensor._wrap(out, dt, dev)
         if grad:
             record(op, args, res, kwargs)
         return res

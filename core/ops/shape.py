@@ -187,16 +187,22 @@ def expand(x, *sizes):
             raise RuntimeError(f"The expanded size of the tensor ({s}) must match the existing "
                                f"size ({cur}) at non-singleton dimension {i}.  Target sizes: "
                                f"{list(sizes)}.  Tensor sizes: {list(shape)}")
-    out = tuple(out)
+    return _expand_to(x, tuple(out))
+
+
+def _expand_to(x, out):
+    """expand to ``out``, a tuple of sizes already checked against x's shape (no -1)."""
+    shape = x._data.shape
     if out == shape:
         return _make_view(x, x._data, lambda b: b, _expand_op, {"shape": shape}) \
             if _state.enabled and x._requires_grad else view(x, shape)
     k = x._device._backend.kernels
+    lead = len(out) - len(shape)
     data = x._data if lead == 0 else k["view"](x._data, (1,) * lead + shape)
     if data is None:
         data = k["view"](k["contiguous"](x._data), (1,) * lead + shape)
     data = k["expand"](data, out)
-    return _make_view(x, data, lambda b: expand(b, out), _expand_op, {"shape": shape})
+    return _make_view(x, data, lambda b: _expand_to(b, out), _expand_op, {"shape": shape})
 
 
 def expand_as(x, other):
