@@ -132,6 +132,13 @@ OPTIONAL_KERNELS: dict[str, str] = {
     "tanh_backward": "tanh_backward(g, out) -> g * (1 - out^2)",
     "sigmoid_backward": "sigmoid_backward(g, out) -> g * out * (1 - out)",
     "threshold_backward": "threshold_backward(g, out) -> g where out > 0, else 0",
+    "conv2d": "conv2d(x, weight, bias, stride, dilation) -> (N, C_out, OH, OW) cross-correlation "
+              "of a padded (N, C, H, W) x with (C_out, C, kh, kw) weights, plus bias (C_out,) "
+              "or None; stride and dilation are (h, w) pairs (the conv2d composite)",
+    "conv2d_input_grad": "conv2d_input_grad(grad, weight, shape, stride, dilation) -> the "
+                         "gradient of conv2d with respect to its x of shape ``shape``",
+    "conv2d_weight_grad": "conv2d_weight_grad(grad, x, kernel, stride, dilation) -> the "
+                          "gradient of conv2d with respect to its weights, kernel = (kh, kw)",
     "linalg_inv": "linalg_inv(a) -> inverse of (batched) square matrices; likewise linalg_det, "
                   "linalg_svd, linalg_svd_full, linalg_qr, linalg_eigh, linalg_cholesky "
                   "(missing ones run on cpu under the fallback policy)",

@@ -200,10 +200,20 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["contiguous"] = contiguous
 
     # reductions
+    def rows_first(x, axes):
+        # NOTE: NumPy reduces a short, contiguous last axis row by row (~7 us for a 128 x 10
+        # max); over a Fortran-ordered copy the same reduction runs across whole rows at once.
+        if (xp is np and len(axes) == 1 and axes[0] == x.ndim - 1 and x.ndim > 1 and
+                x.shape[-1] <= 32 and x.size >= 256 and x.flags.c_contiguous):
+            return xp.asfortranarray(x)
+        return x
+
     @upcast
     def sum_(x, axes, keepdim):
         if len(axes) == x.ndim and not keepdim:
             axes = None  # NumPy's full reduction is faster than naming every axis
+        else:
+            x = rows_first(x, axes)
         return arr(x.sum(axis=axes, keepdims=keepdim, dtype=x.dtype))
 
     @upcast
@@ -211,8 +221,10 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         return arr(xp.prod(x, axis=axes, keepdims=keepdim, dtype=x.dtype))
 
     k["sum"], k["prod"] = sum_, prod
-    k["amax"] = lambda x, axes, keepdim: arr(xp.max(x, axis=axes, keepdims=keepdim))
-    k["amin"] = lambda x, axes, keepdim: arr(xp.min(x, axis=axes, keepdims=keepdim))
+    k["amax"] = lambda x, axes, keepdim: arr(rows_first(x, axes).max(axis=axes,
+                                                                      keepdims=keepdim))
+    k["amin"] = lambda x, axes, keepdim: arr(rows_first(x, axes).min(axis=axes,
+                                                                      keepdims=keepdim))
 
     def argext(f, better, pick):
         def g(x, axis, keepdim):
@@ -269,7 +281,12 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         return xp.take_along_axis(x, idx, axis), idx
 
     k["sort"] = sort
-    k["matmul"] = upcast(lambda a, b: arr(xp.matmul(a, b)))
+    def matmul(a, b):
+        if a.dtype in _LOW_PRECISION:
+            return xp.matmul(a.astype(np.float32), b.astype(np.float32)).astype(a.dtype)
+        return xp.matmul(a, b)  # (operands are >= 2-d: the product is an array)
+
+    k["matmul"] = matmul
 
     # views
     def view(x, shape):
@@ -279,7 +296,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
             return None
 
     k["view"] = view
-    k["permute"] = lambda x, axes: xp.transpose(x, axes)
+    k["permute"] = lambda x, axes: x.transpose(axes)
     def expand(x, shape):
         if ndarray is np.ndarray and x.flags.c_contiguous and x.ndim == len(shape):
             # NOTE: np.broadcast_to costs ~2.5 us; a strided view over x's buffer ~0.4 us.
@@ -412,7 +429,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["tanh_backward"] = tanh_backward
     k["sigmoid_backward"] = sigmoid_backward
     def threshold_backward(g, out):
-        if g.size < 16384:
+        if g.size < 2048:
             r = arr(xp.where(out > 0, g, 0))
             return r if r.dtype == g.dtype else r.astype(g.dtype)
         # NOTE: on large random masks a multiply by the mask is ~10x faster than np.where; where
@@ -426,6 +443,47 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     k["threshold_backward"] = threshold_backward
 
+    def cross_entropy_forward(x, target, weight, ignore_index, reduction):
+        dt = x.dtype
+        if dt in _LOW_PRECISION:
+            x = x.astype(np.float32)
+            weight = weight.astype(np.float32) if weight is not None else None
+        x = rows_first(x, (1,))
+        z = x - x.max(1, keepdims=True)
+        e = xp.exp(z)
+        logp = z
+        logp -= xp.log(e.sum(1, keepdims=True))
+        valid = target != ignore_index
+        safe = xp.where(valid, target, 0)
+        if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= x.shape[1]):
+            bad = int(safe.min()) if int(safe.min()) < 0 else int(safe.max())
+            raise IndexError(f"Target {bad} is out of bounds.")
+        picked = logp[xp.arange(logp.shape[0]), safe]
+        w = valid.astype(x.dtype)
+        if weight is not None:
+            w *= weight[safe]
+        losses = picked * w
+        xp.negative(losses, out=losses)
+        if reduction == "none":
+            out, coef = losses, w
+        elif reduction == "sum":
+            out, coef = losses.sum(), w
+        else:
+            denom = w.sum()
+            out, coef = losses.sum() / denom, w / denom
+        return tuple(arr(r).astype(dt, copy=False) for r in (out, logp)) + (
+            safe, coef.astype(dt, copy=False))
+
+    def cross_entropy_backward(g, logp, target, coef):
+        dt = logp.dtype
+        r = xp.exp(logp.astype(np.float32) if dt in _LOW_PRECISION else logp)
+        r[xp.arange(r.shape[0]), target] -= 1.0
+        r *= (coef * g)[:, None]
+        return r.astype(dt, copy=False)
+
+    k["cross_entropy_forward"] = cross_entropy_forward
+    k["cross_entropy_backward"] = cross_entropy_backward
+
     def batch_split(fn, out, *arrays):
         # NOTE: images of a batch are independent: large pooling and fold kernels run on parts
         # of the batch in parallel when the first input is large (NumPy releases the GIL inside
@@ -436,21 +494,24 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
             fn(out, *arrays)
         return out
 
-    def pool_blocks(x, kernel):
-        # NOTE: one copy into (kh, kw, ...) makes each block offset a contiguous plane; NumPy
-        # then reduces over whole planes instead of paying per short window row
+    def max_pool2d_blocks(x, kernel):
         n, c, h, w = x.shape
         kh, kw = kernel
         oh, ow = h // kh, w // kw
-        blocks = x[:, :, :oh * kh, :ow * kw].reshape(n, c, oh, kh, ow, kw)
-        return xp.ascontiguousarray(blocks.transpose(3, 5, 0, 1, 2, 4))
-
-    def max_pool2d_blocks(x, kernel):
-        n, c, h, w = x.shape
-        out = xp.empty((n, c, h // kernel[0], w // kernel[1]), x.dtype)
+        out = xp.empty((n, c, oh, ow), x.dtype)
 
         def run(o, xs):
-            o[...] = pool_blocks(xs, kernel).max(axis=(0, 1))  # NaN propagates, as torch's
+            # NOTE: the max over the kernel rows first, between whole image rows, then over the
+            # kernel columns of that smaller result: NumPy pays per short strided row.
+            # maximum propagates NaN, as torch's max-pool
+            rows = xs[:, :, :oh * kh, :ow * kw].reshape(xs.shape[0], c, oh, kh, ow * kw)
+            r = rows[:, :, :, 0]
+            for i in range(1, kh):
+                r = xp.maximum(r, rows[:, :, :, i])
+            cols = r.reshape(xs.shape[0], c, oh, ow, kw)
+            o[...] = cols[..., 0]
+            for j in range(1, kw):
+                xp.maximum(o, cols[..., j], out=o)
         return batch_split(run, out, x)
 
     def max_pool2d_blocks_backward(grad, x, out, kernel):
@@ -466,22 +527,23 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         finite = bool(xp.isfinite(grad).all())
 
         def run(gxs, xs, outs, gs):
-            m = xs.shape[0]
-            xb = xs[crop].reshape(m, c, oh, kh, ow, kw)
-            gb = gxs[crop].reshape(m, c, oh, kh, ow, kw)
-            free = xp.ones(outs.shape, bool)  # blocks whose first maximum is not found yet
-            for i in range(kh):
-                for j in range(kw):
-                    v = xb[:, :, :, i, :, j]
-                    hit = v == outs
-                    if nan:  # the first NaN of a block is its maximum, as in the decomposition
-                        hit |= xp.isnan(v) & xp.isnan(outs)
-                    hit &= free
-                    free ^= hit
-                    if finite:
-                        xp.multiply(gs, hit, out=gb[:, :, :, i, :, j])
-                    else:
-                        gb[:, :, :, i, :, j] = xp.where(hit, gs, 0)
+            def offsets(a):  # (kh, kw, m, C, OH, OW): the block offsets as leading axes
+                return a[crop].reshape(a.shape[0], c, oh, kh, ow, kw).transpose(3, 5, 0, 1, 2, 4)
+            # NOTE: one compare with the broadcast max into contiguous planes, then the
+            # first-hit logic on whole planes: strided ops with rows OW long cost per row
+            hit = xp.empty((kh, kw) + outs.shape, bool)
+            xp.equal(offsets(xs), outs, out=hit)
+            if nan:  # the first NaN of a block is its maximum, as in the decomposition
+                hit |= xp.isnan(offsets(xs)) & xp.isnan(outs)
+            flat = hit.reshape((kh * kw,) + outs.shape)
+            free = ~flat[0]  # blocks whose first maximum is not found yet
+            for k in range(1, kh * kw):
+                flat[k] &= free
+                free ^= flat[k]
+            if finite:
+                xp.multiply(gs, hit, out=offsets(gxs))
+            else:
+                offsets(gxs)[...] = xp.where(hit, gs, 0)
         return batch_split(run, gx, x, out, grad)
 
     k["max_pool2d_blocks"] = max_pool2d_blocks

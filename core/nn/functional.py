@@ -19,7 +19,9 @@ from typing import Optional, Sequence
 
 import ember
 
-from ..ops.nn import max_pool2d_blocks as _max_pool2d_blocks
+from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
+from ..ops.linalg import matmul as _matmul
+from ..ops.shape import t as _t
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "unfold", "max_pool1d",
@@ -125,7 +127,7 @@ def linear(input, weight, bias=None):
     >>> F.linear(ember.ones(1, 2), ember.ones(3, 2)).shape
     ember.Size([1, 3])
     """
-    out = ember.matmul(input, weight.t()) if weight.dim() == 2 else ember.matmul(input, weight)
+    out = _matmul(input, _t(weight) if len(weight.shape) == 2 else weight)
     if bias is not None:
         out = out + bias
     return out
@@ -215,11 +217,9 @@ def _out_size(size: int, k: int, s: int, d: int) -> int:
     return (size - d * (k - 1) - 1) // s + 1
 
 
-def _windows(x, kernel, stride, dilation):
-    """All sliding windows of an (N, C, H, W) tensor (already padded) as the (N, C, OH, OW, kh, kw)
-    view ``ember.sliding_windows`` gives: no copy, and its backward is one strided add per
-    kernel offset (col2im)."""
-    n, c, h, w = x.shape
+def _check_windows(shape, kernel, stride, dilation):
+    """Raise torch's error when an (N, C, H, W) input has no complete window."""
+    n, c, h, w = shape
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
     if oh <= 0 or ow <= 0:
@@ -227,6 +227,13 @@ def _windows(x, kernel, stride, dilation):
             f"Calculated output size: ({oh}x{ow}). Output size is too small for input of spatial "
             f"size ({h}x{w}) with kernel ({kh}x{kw}), stride ({sh}x{sw}) and dilation "
             f"({dh}x{dw})")
+
+
+def _windows(x, kernel, stride, dilation):
+    """All sliding windows of an (N, C, H, W) tensor (already padded) as the (N, C, OH, OW, kh, kw)
+    view ``ember.sliding_windows`` gives: no copy, and its backward is one strided add per
+    kernel offset (col2im)."""
+    _check_windows(x.shape, kernel, stride, dilation)
     return ember.sliding_windows(x, tuple(kernel), tuple(stride), tuple(dilation))
 
 
@@ -286,31 +293,26 @@ def _conv_nd(input, weight, bias, stride, padding, dilation, groups, nd: int, na
             "channels instead")
     x = _pad_spatial(input, pads)
     if nd == 1:
-        x = x.unsqueeze(2)
+        x, weight = x.unsqueeze(2), weight.unsqueeze(2)
         kernel, stride, dilation = (1,) + kernel, (1,) + stride, (1,) + dilation
-    win = _windows(x, kernel, stride, dilation)  # (N, C, OH, OW, kh, kw), a view
-    oh, ow = win.shape[2:4]
     if groups == 1:
-        # NOTE: one big 2-d GEMM over columns laid out (C*kh*kw, N*OH*OW): the im2col copy
-        # then moves whole output rows, and the gradient comes back in the same layout, so the
-        # fold in sliding_windows' backward adds contiguous runs (3-5x faster than the
-        # (N*OH*OW, C*kh*kw) layout, forward and backward).
-        cols = win.permute(1, 4, 5, 0, 2, 3).reshape(-1, n * oh * ow)
-        out = ember.matmul(weight.reshape(c_out, -1), cols)  # (C_out, N*OH*OW)
-        out = out.reshape(c_out, n, oh, ow).permute(1, 0, 2, 3)
+        _check_windows(x.shape, kernel, stride, dilation)
+        out = _conv2d(x, weight, bias, stride=stride, dilation=dilation)
     else:
         # one batched GEMM over the groups (rows = output pixels)
+        win = _windows(x, kernel, stride, dilation)  # (N, C, OH, OW, kh, kw), a view
+        oh, ow = win.shape[2:4]
         rows = win.permute(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, -1)
         ck = rows.shape[1] // groups
         rows = rows.reshape(n * oh * ow, groups, ck).transpose(0, 1)
         w = weight.reshape(groups, c_out // groups, ck).transpose(1, 2)
         out = ember.matmul(rows, w).transpose(0, 1)  # (N*OH*OW, G, C_out/G)
         out = out.reshape(n, oh, ow, c_out).permute(0, 3, 1, 2)
+        if bias is not None:
+            out = out + _channel_view(bias, out.dim())
+        out = out.contiguous()  # torch returns NCHW-contiguous, so .view() works on the result
     if nd == 1:
         out = out.squeeze(2)
-    if bias is not None:
-        out = out + _channel_view(bias, out.dim())
-    out = out.contiguous()  # torch returns NCHW-contiguous, so .view() works on the result
     return out.squeeze(0) if unbatched else out
 
 

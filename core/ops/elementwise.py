@@ -118,12 +118,11 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
     bool_ = _dt.bool_
 
     def binary(a, b):
-        ta = type(a)
-        if ta is Tensor:
+        if isinstance(a, Tensor):  # (isinstance: Parameters take the fast path too)
             dt = a._dtype
             dev = a._device
             tb = type(b)
-            if tb is Tensor:
+            if tb is Tensor or isinstance(b, Tensor):
                 if b._dtype is dt and b._device is dev and dt in fast:
                     xa, xb = a._data, b._data
                     if xa.shape != xb.shape:
@@ -528,8 +527,8 @@ def _g_relu(ctx, g):
 
 @composite("relu", _g_relu, inputs=False, out=True)
 def relu(x):
-    """max(x, 0); the gradient at 0 is 0, as torch. NaN stays NaN with a fused kernel."""
-    return where(x > 0, x, 0)
+    """max(x, 0), NaN kept (torch's); the gradient at 0 is 0, as torch's."""
+    return where(x <= 0, 0, x)
 
 
 def where(condition, input=None, other=None):

@@ -26,8 +26,11 @@ def _grad_in_layout_of(x, plain, direct, transposed):
     """The gradient for x, laid out like x's storage: when x is a transposed view (the weight in
     ``x @ w.t()``), compute the transposed product and view it, so the gradient reaching the
     parameter is contiguous (optimizer updates then stream through memory)."""
-    if plain and not x.is_contiguous() and S.transpose(x, 0, 1).is_contiguous():
-        return S.transpose(transposed(), 0, 1)
+    if plain:
+        (n0, n1), (s0, s1) = x._data.shape, x.stride()
+        # transposed storage: row-major as x.T, and not row-major as x
+        if (s0 == 1 or n0 == 1) and (s1 == n0 or n1 == 1) and not (s1 == 1 or n1 == 1):
+            return S.transpose(transposed(), 0, 1)
     return direct()
 
 
@@ -62,6 +65,8 @@ def matmul(input, other, *, out=None):
     a, b = input, other
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul(): arguments must be Tensors")
+    if len(a._data.shape) == 2 and len(b._data.shape) == 2 and out is None:
+        return _matmul2(a, b)  # (the common case first: _matmul2 checks the rest)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")

@@ -107,7 +107,7 @@ def _permute_backward(ctx, g):
     inv = [0] * len(dims)
     for i, d in enumerate(dims):
         inv[d] = i
-    return (permute(g, inv),)
+    return (_permute(g, tuple(inv)),)
 
 
 _permute_op = defop("permute", _permute_backward)
@@ -120,21 +120,28 @@ def permute(x, *dims):
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {n} is not equal to len(dims) = {len(dims)}")
-    dims = tuple(_norm_dim(d, n, "permute") for d in dims)
+    dims = tuple([_norm_dim(d, n, "permute") for d in dims])
     if len(set(dims)) != n:
         raise RuntimeError("permute(): duplicate dims are not allowed.")
+    return _permute(x, dims)
+
+
+def _permute(x, dims):
+    """permute by ``dims``, a tuple already checked to be a permutation of x's dims."""
     data = x._device._backend.kernels["permute"](x._data, dims)
-    return _make_view(x, data, lambda b: permute(b, dims), _permute_op, {"dims": dims})
+    return _make_view(x, data, lambda b: _permute(b, dims), _permute_op, {"dims": dims})
 
 
 def transpose(x, dim0, dim1):
-    n = x.ndim
+    n = len(x._data.shape)
     if n == 0:
         return view(x, ())
     d0, d1 = _norm_dim(dim0, n, "transpose"), _norm_dim(dim1, n, "transpose")
+    if n == 2:
+        return _permute(x, (0, 1) if d0 == d1 else (1, 0))
     dims = list(range(n))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return permute(x, dims)
+    return _permute(x, tuple(dims))
 
 
 swapaxes = swapdims = transpose
@@ -240,6 +247,8 @@ def sum_to(g, shape):
         if s == 1 and gshape[lead + i] != 1:
             dims.append(lead + i)
     from .reduction import sum as _sum
+    if lead and len(dims) == lead:  # only broadcast's leading dims (a bias): no reshape after
+        return _sum(g, dims)
     r = _sum(g, dims, keepdim=True) if dims else g
     if lead:
         r = reshape(r, shape)

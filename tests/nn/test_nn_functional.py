@@ -100,6 +100,35 @@ def test_conv2d(kwargs):
     same("conv2d", [randn(2, 4, 7, 8), randn(6, 2, 3, 2)], groups=2, **kwargs, atol=1e-4)
 
 
+@pytest.mark.parametrize("kwargs", [
+    {}, {"stride": 2, "padding": 1}, {"padding": (0, 2), "stride": (1, 2), "dilation": (2, 1)},
+])
+def test_conv2d_gradcheck(kwargs):
+    """conv2d's gradients (a backend's fused kernels) and second derivatives (through the
+    decompositions) against finite differences, in float64."""
+    def t(a):
+        return ember.tensor(a.astype(np.float64), requires_grad=True)
+    x, w, b = t(randn(2, 3, 6, 7)), t(randn(4, 3, 3, 2, seed=1)), t(randn(4, seed=2))
+    f = lambda x, w, b: EF.conv2d(x, w, b, **kwargs)  # noqa: E731
+    assert ember.autograd.gradcheck(f, (x, w, b))
+    assert ember.autograd.gradgradcheck(f, (x, w, b))
+
+
+def test_conv2d_double_backward_matches_torch():
+    """With create_graph the gradients come from the decompositions (what backends without
+    fused conv kernels run), and are differentiable again: both as torch's."""
+    x, w, b = randn(2, 3, 6, 7), randn(4, 3, 3, 2, seed=1), randn(4, seed=2)
+
+    def run(lib, F):
+        xt, wt, bt = (lib.tensor(a, requires_grad=True) for a in (x, w, b))
+        out = F.conv2d(xt, wt, bt, stride=(1, 2), padding=1)
+        gx, gw, gb = lib.autograd.grad((out * out).sum(), (xt, wt, bt), create_graph=True)
+        ((gx * gx).sum() + (gw * gw).sum() + gb.sum()).backward()
+        return [gx, gw, gb, xt.grad, wt.grad, bt.grad]
+    for e, t in zip(run(ember, EF), run(torch, TF)):
+        assert_close(to_numpy(e), to_numpy(t), rtol=1e-4, atol=1e-4)
+
+
 def test_conv1d_and_conv_transpose2d():
     same("conv1d", [randn(2, 4, 9), randn(6, 4, 3), randn(6)], stride=2, padding=1)
     same("conv_transpose2d", [randn(2, 4, 5, 5), randn(4, 3, 3, 3), randn(3)], stride=2,
