@@ -44,7 +44,60 @@ def _pair(shape=(4, 7)):
     return make
 
 
+def _randn(*shape):
+    return _t(rng.standard_normal(shape).astype(np.float32))
+
+
+def _conv(stride, dilation):
+    # (x, weight, bias, stride, dilation), output positions of a 2 x 3 x 11 x 9 input
+    def make():
+        return (_randn(2, 3, 11, 9), _randn(4, 3, 3, 2), _randn(4), stride, dilation)
+    return make
+
+
+def _conv_grads(stride, dilation, which):
+    def make():
+        x, w, _, s, d = _conv(stride, dilation)()
+        out = ember.nn.functional.conv2d(x, w, stride=s, dilation=d)
+        g = _randn(*out.shape)
+        if which == "input":
+            return (g, w, tuple(x.shape), s, d)
+        return (g, x, tuple(w.shape[2:]), s, d)
+    return make
+
+
+def _pool(kernel):
+    def make():
+        x = _randn(2, 3, 7, 9)
+        x[0, 0, 0, :2] = 1.5  # a tie: the gradient goes to the first maximum
+        return (x, kernel)
+    return make
+
+
+def _pool_backward(kernel):
+    def make():
+        x, _ = _pool(kernel)()
+        with ember.no_grad():
+            out = COMPOSITES["max_pool2d_blocks"].decomposition(x, kernel)
+        return (_randn(*out.shape), x, out, kernel)
+    return make
+
+
+def _fold():
+    def make():
+        return (_randn(2, 3, 4, 2, 3, 2), (2, 3, 10, 8), (3, 2), (2, 3), (1, 2))
+    return make
+
+
 CASES = {
+    "conv2d": [_conv((1, 1), (1, 1)), _conv((2, 1), (1, 2))],
+    "conv2d_input_grad": [_conv_grads((1, 1), (1, 1), "input"),
+                          _conv_grads((2, 1), (1, 2), "input")],
+    "conv2d_weight_grad": [_conv_grads((1, 1), (1, 1), "weight"),
+                           _conv_grads((2, 1), (1, 2), "weight")],
+    "max_pool2d_blocks": [_pool((2, 2)), _pool((3, 2))],
+    "max_pool2d_blocks_backward": [_pool_backward((2, 2)), _pool_backward((3, 2))],
+    "fold_windows": [_fold()],
     "relu": [lambda: (_t(np.array([-1.0, 0.0, 2.0, np.nan], np.float32)),)],
     "tanh_backward": [_pair()],
     "sigmoid_backward": [_pair()],
@@ -60,6 +113,10 @@ def _fused_on_cpu():
     return sorted(n for n in COMPOSITES if n in kernels)
 
 
+def test_every_fused_cpu_kernel_has_cases():
+    assert [n for n in _fused_on_cpu() if n not in CASES] == []
+
+
 @pytest.mark.parametrize("name", [n for n in _fused_on_cpu() if n in CASES])
 def test_fused_kernel_matches_decomposition(name):
     op = COMPOSITES[name]
@@ -73,5 +130,5 @@ def test_fused_kernel_matches_decomposition(name):
         assert len(fused) == len(reference)
         for f, r in zip(fused, reference):
             assert f.dtype == r.dtype and f.shape == r.shape, name
-            np.testing.assert_allclose(f.numpy(), r.numpy(), rtol=1e-5, atol=1e-6,
+            np.testing.assert_allclose(f.numpy(), r.numpy(), rtol=1e-4, atol=1e-5,
                                        err_msg=name)
