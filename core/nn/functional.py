@@ -20,8 +20,7 @@ from typing import Optional, Sequence
 import ember
 
 from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
-from ..ops.linalg import matmul as _matmul
-from ..ops.shape import t as _t
+from ..ops.nn import linear as _linear
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "unfold", "max_pool1d",
@@ -127,10 +126,7 @@ def linear(input, weight, bias=None):
     >>> F.linear(ember.ones(1, 2), ember.ones(3, 2)).shape
     ember.Size([1, 3])
     """
-    out = _matmul(input, _t(weight) if len(weight.shape) == 2 else weight)
-    if bias is not None:
-        out = out + bias
-    return out
+    return _linear(input, weight, bias)
 
 
 def bilinear(input1, input2, weight, bias=None):

@@ -10,6 +10,51 @@ from . import creation as C, elementwise as E, indexing as I, linalg as L, reduc
 from . import shape as S
 
 
+def _g_linear(ctx, g):
+    x, w = ctx.inputs
+    need_x, need_w = ctx.needs_input_grad[:2]
+    need_b = len(ctx.next_functions) == 3 and ctx.next_functions[2] is not None
+    gx = L.matmul(g, w) if need_x else None
+    gw = gb = None
+    if need_w or need_b:
+        g2 = g if g.ndim == 2 else S.reshape(g, (-1, g.shape[-1]))
+        if need_w:
+            # (out, N) @ (N, in): the gradient comes out in the weight's own layout
+            x2 = x if x.ndim == 2 else S.reshape(x, (-1, x.shape[-1]))
+            gw = L.matmul(S.t(g2), x2)
+        if need_b:
+            gb = R.sum(g2, 0)
+    return gx, gw, gb
+
+
+def _save_linear(x, weight, bias=None):
+    return (x, weight)
+
+
+_linear_op = defop("linear", _g_linear, inputs=_save_linear, node_name="AddmmBackward0")
+_linear_nobias_op = defop("linear_nobias", _g_linear, inputs=_save_linear,
+                          node_name="MmBackward0")
+
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` as one graph node (torch's addmm): its backward gives the
+    weight's gradient in the weight's layout, without the transpose and broadcast-sum nodes."""
+    if weight.ndim != 2 or (bias is not None and bias.ndim > 1):
+        out = L.matmul(input, S.t(weight) if weight.ndim == 2 else weight)
+        return out if bias is None else out + bias
+    with grad_mode.no_grad():
+        out = L.matmul(input, S.t(weight))
+        if bias is not None:
+            out = out + bias
+    if _state.enabled and (input._requires_grad or weight._requires_grad or (
+            bias is not None and bias._requires_grad)):
+        if bias is None:
+            record(_linear_nobias_op, (input, weight), out)
+        else:
+            record(_linear_op, (input, weight, bias), out)
+    return out
+
+
 def _g_cross_entropy(ctx, g):
     p = ctx.params
     if grad_mode.is_grad_enabled():

@@ -114,6 +114,21 @@ def test_conv2d_gradcheck(kwargs):
     assert ember.autograd.gradgradcheck(f, (x, w, b))
 
 
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 4, 3), (3,)])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_is_one_node_with_exact_gradients(x_shape, with_bias):
+    """linear records one node (torch's AddmmBackward0 / MmBackward0) whose first and second
+    derivatives match finite differences, for 1-d, 2-d and batched inputs."""
+    def t(a):
+        return ember.tensor(a.astype(np.float64), requires_grad=True)
+    x, w, b = t(randn(*x_shape)), t(randn(4, 3, seed=1)), t(randn(4, seed=2))
+    args = (x, w, b) if with_bias else (x, w)
+    out = EF.linear(*args)
+    assert out.grad_fn.name() == ("AddmmBackward0" if with_bias else "MmBackward0")
+    assert ember.autograd.gradcheck(EF.linear, args)
+    assert ember.autograd.gradgradcheck(EF.linear, args)
+
+
 def test_conv2d_double_backward_matches_torch():
     """With create_graph the gradients come from the decompositions (what backends without
     fused conv kernels run), and are differentiable again: both as torch's."""
