@@ -5,7 +5,7 @@ hand-written in NumPy (im2col convolutions), in one run, as a table with ratios 
 
 Run::
 
-    python benchmarks/cnn_train.py [--seconds 3] [--threads N] [--devices cpu,opencl]
+    python benchmarks/cnn_train.py [--seconds 3] [--rounds 5] [--threads N] [--devices cpu,opencl]
 
 Thread counts are set as in ``mlp_train.py`` (the same for every contender, stated in the output).
 """

@@ -4,7 +4,7 @@ hand-written in NumPy, in one run, as a table with ratios against torch.
 
 Run::
 
-    python benchmarks/mlp_train.py [--seconds 3] [--threads N] [--devices cpu,opencl]
+    python benchmarks/mlp_train.py [--seconds 3] [--rounds 5] [--threads N] [--devices cpu,opencl]
 
 Every contender runs with the same thread count (``--threads``, default: all cores): it is set
 for the BLAS behind NumPy (and so Ember's cpu backend) through the usual environment variables
@@ -26,6 +26,8 @@ BATCH, SIZES, LR, MOMENTUM = 128, (784, 256, 128, 10), 0.01, 0.9
 def parse_args(doc: str) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--seconds", type=float, default=3.0, help="timed seconds per contender")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="the contenders take turns this many times (the seconds are shared)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--devices", default=None,
@@ -59,18 +61,28 @@ def time_steps(step: Callable[[], object], sync: Callable[[object], None], secon
     return n / (time.perf_counter() - t0), n
 
 
-def print_table(title: str, rows: list[tuple[str, float | None, str]], threads: int) -> None:
-    """rows: (contender, steps/s or None, note)."""
+def print_table(title: str, rows: list[tuple[str, list[float] | None, str]], threads: int,
+                rounds: int) -> None:
+    """rows: (contender, steps/s of each round or None, note). A contender's ratio is the median
+    over rounds of its rate over torch's rate in the same round."""
     ref = next((r for name, r, _ in rows if name.startswith("torch") and r), None)
     print()
-    print(f"{title}  ({threads} thread{'s' if threads != 1 else ''} for every contender)")
+    print(f"{title}  ({threads} thread{'s' if threads != 1 else ''} for every contender; "
+          f"median of {rounds} interleaved rounds)")
     print(f"{'contender':<32}{'steps/s':>10}{'vs torch':>10}  note")
     print("-" * 80)
-    for name, rate, note in rows:
-        rs = f"{rate:10.1f}" if rate else f"{'-':>10}"
-        ratio = f"{rate / ref:9.2f}x" if (rate and ref) else f"{'-':>10}"
-        print(f"{name:<32}{rs}{ratio}  {note}")
-    print("(vs torch: steps/s divided by torch's; above 1 is faster than torch)")
+    for name, rates, note in rows:
+        rs = f"{_median(rates):10.1f}" if rates else f"{'-':>10}"
+        ratio = (f"{_median([r / t for r, t in zip(rates, ref)]):9.2f}x" if (rates and ref)
+                 else f"{'-':>10}")
+        spread = f"rounds {min(rates):.0f}-{max(rates):.0f}/s" if rates else ""
+        print(f"{name:<32}{rs}{ratio}  {'; '.join(x for x in (spread, note) if x)}")
+    print("(vs torch: steps/s divided by torch's in the same round; above 1 is faster than torch)")
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
 def ember_devices(args) -> list[str]:
@@ -81,8 +93,13 @@ def ember_devices(args) -> list[str]:
 
 
 def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None:
-    """Time every contender; each *_step(...) builds its model and returns (step, sync)."""
-    rows: list[tuple[str, float | None, str]] = []
+    """Time every contender; each *_step(...) builds its model and returns (step, sync).
+
+    The contenders take turns, ``--rounds`` times, each for an equal share of ``--seconds``: on
+    a shared machine the speed drifts by tens of percent over a minute, and a contender timed
+    all at once would carry the drift into its ratio."""
+    rows: list[tuple[str, list[float] | None, str]] = []
+    steps: list[tuple[str, object, object, str]] = []  # (name, step, sync, note)
     try:
         devices = ember_devices(args)
     except Exception as e:  # ember itself failed to import: report it, time the rest
@@ -90,8 +107,7 @@ def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None
     for dev in devices:
         try:
             step, sync = ember_step(dev)
-            rate, n = time_steps(step, sync, args.seconds, args.warmup)
-            rows.append((f"ember ({dev})", rate, f"{n} steps"))
+            steps.append((f"ember ({dev})", step, sync, ""))
         except Exception as e:
             rows.append((f"ember ({dev})", None, f"failed: {type(e).__name__}: {e}"[:200]))
     if not args.no_torch:
@@ -99,17 +115,31 @@ def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None
             import torch
             torch.set_num_threads(args.threads)
             step, sync = torch_step()
-            rate, n = time_steps(step, sync, args.seconds, args.warmup)
-            rows.append((f"torch {torch.__version__.split('+')[0]} (cpu)", rate,
-                         f"{n} steps, torch.get_num_threads()={torch.get_num_threads()}"))
+            steps.append((f"torch {torch.__version__.split('+')[0]} (cpu)", step, sync,
+                          f"torch.get_num_threads()={torch.get_num_threads()}"))
         except ImportError:
             rows.append(("torch", None, "not installed"))
     if not args.no_numpy:
         import numpy as np
         step, sync = numpy_step()
-        rate, n = time_steps(step, sync, args.seconds, args.warmup)
-        rows.append((f"numpy {np.__version__} (hand-written)", rate, f"{n} steps"))
-    print_table(title, rows, args.threads)
+        steps.append((f"numpy {np.__version__} (hand-written)", step, sync, ""))
+    rates: dict[str, list[float]] = {name: [] for name, *_ in steps}
+    failed: dict[str, str] = {}
+    for _ in range(args.rounds):
+        for name, step, sync, _note in steps:
+            if name in failed:
+                continue
+            try:
+                rate, _n = time_steps(step, sync, args.seconds / args.rounds, args.warmup)
+                rates[name].append(rate)
+            except Exception as e:
+                failed[name] = f"failed: {type(e).__name__}: {e}"[:200]
+    for name, _step, _sync, note in steps:
+        if name in failed:
+            rows.append((name, None, failed[name]))
+        else:
+            rows.append((name, rates[name], note))
+    print_table(title, rows, args.threads, args.rounds)
 
 
 # -- the three implementations of one MLP training step --------------------------------------

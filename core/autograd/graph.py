@@ -238,7 +238,8 @@ class AccumulateGrad(Node):
         if t._grad is None:
             # NOTE: broadcast gradients (0-strides) are read-only, overlapping views, and
             # optimizers update .grad in place: those get their own storage.
-            t._grad = g if (not create_graph and 0 not in g.stride()) else g.clone()
+            t._grad = g if (not create_graph and (g._base is None or 0 not in g.stride())) \
+                else g.clone()
         else:
             # (the engine runs with grad mode set to create_graph already)
             t._grad = t._grad + g
@@ -341,14 +342,20 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     node.accumulate(grads[0], create_graph)
                 continue
             if len(grads) == 1:
-                run = grads[0] is not None
+                g = grads[0]
+                run = g is not None
             else:
                 run = any([g is not None for g in grads])
                 if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
                     grads = _materialize(node, grads)
             if run and (needed is None or node in needed):
                 rule = cls._backward
-                in_grads = rule(node, *grads) if rule is not None else node.apply(grads)
+                if rule is None:
+                    in_grads = node.apply(grads)
+                elif len(grads) == 1:
+                    in_grads = rule(node, g)
+                else:
+                    in_grads = rule(node, *grads)
                 if type(in_grads) is not tuple:
                     in_grads = (in_grads,)
                 if check_anomaly:
@@ -374,8 +381,11 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         g = g.to(m[1])
                     buf = buffers.get(nn)
                     if buf is None:
-                        buf = buffers[nn] = [None] * nn._n_outputs
-                        buf[nr] = g
+                        if nn._n_outputs == 1:
+                            buffers[nn] = [g]
+                        else:
+                            buf = buffers[nn] = [None] * nn._n_outputs
+                            buf[nr] = g
                     elif buf[nr] is None:
                         buf[nr] = g
                     else:
