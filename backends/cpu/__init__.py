@@ -40,8 +40,9 @@ def _pin_malloc_thresholds():
     # fault per 4 KB of many of its activations, every step: 1300 faults, +50% time for a LeNet
     # step. Elsewhere (macOS, Windows, musl) there is no mallopt, or it does nothing.
     import ctypes
+    import os
     import sys
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or os.environ.get("EMBER_MALLOC_TUNING") == "0":
         return
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:
