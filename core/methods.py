@@ -156,22 +156,17 @@ def _inplace_operand(self, other, alpha):
             if len(oshape) > n or any(o != 1 and o != s for o, s in
                                       zip(oshape[::-1], shape[::-1])):
                 return None
-        if self._base is not None and _overlaps(self):
+        if self._may_overlap():
             return None
         if alpha != 1:
             return E.mul(other, alpha)._data
         return other._data
     t = type(other)
     if t is float and dt.is_floating_point or t is int and dt is not _dt.bool_:
-        if self._base is not None and _overlaps(self):
+        if self._may_overlap():
             return None
         return other * alpha if alpha != 1 else other
     return None
-
-
-def _overlaps(t):
-    # Only views can be expanded (0-strides: several elements share one memory location).
-    return 0 in t.stride() and t.numel() > 1
 
 
 def _resize_to(self, other):

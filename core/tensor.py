@@ -172,6 +172,10 @@ class Tensor:
             expect *= n
         return True
 
+    def _may_overlap(self) -> bool:
+        """Whether elements may share memory (0-strides): only views can be expanded."""
+        return self._base is not None and 0 in self.stride()
+
     def data_ptr(self):
         d = self._data
         if isinstance(d, np.ndarray):

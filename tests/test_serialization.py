@@ -238,7 +238,7 @@ def test_not_a_checkpoint_rejected(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(RuntimeError, match="not an Ember checkpoint"):
         ember.load(path)
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="writes a torch checkpoint to reject")
     tpath = tmp_path / "torch.pt"
     torch.save({"w": torch.ones(2)}, tpath)
     with pytest.raises(RuntimeError, match="zip file"):

@@ -238,8 +238,7 @@ class AccumulateGrad(Node):
         if t._grad is None:
             # NOTE: broadcast gradients (0-strides) are read-only, overlapping views, and
             # optimizers update .grad in place: those get their own storage.
-            t._grad = g if (not create_graph and (g._base is None or 0 not in g.stride())) \
-                else g.clone()
+            t._grad = g if not (create_graph or g._may_overlap()) else g.clone()
         else:
             # (the engine runs with grad mode set to create_graph already)
             t._grad = t._grad + g

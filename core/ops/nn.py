@@ -60,10 +60,14 @@ def _g_cross_entropy(ctx, g):
     if grad_mode.is_grad_enabled():
         # With create_graph the softmax is recomputed from x, so second derivatives are exact.
         x, = ctx.inputs
-        probs = R.softmax(x, 1)
-        onehot = I.scatter(probs * 0.0, 1, S.unsqueeze(p["target"], 1), 1.0)
-        return ((probs - onehot) * S.unsqueeze(p["coef"] * g, 1),)
+        return (_ce_logits_grad(R.softmax(x, 1), p["target"], p["coef"], g),)
     return (cross_entropy_backward(g, p["logp"], p["target"], p["coef"]),)
+
+
+def _ce_logits_grad(probs, target, coef, grad):
+    # (softmax - onehot(target)) * coef * grad, per row
+    onehot = I.scatter(probs * 0.0, 1, S.unsqueeze(target, 1), 1.0)
+    return (probs - onehot) * S.unsqueeze(coef * grad, 1)
 
 
 _ce_op = defop("cross_entropy_loss", _g_cross_entropy, inputs=True,
@@ -107,9 +111,7 @@ def cross_entropy_forward(input, target, weight, ignore_index, reduction):
 def cross_entropy_backward(grad, logp, target, coef):
     """The logits' gradient of cross_entropy: (softmax - onehot(target)) * coef * grad, per row
     (grad is the loss's gradient: a scalar, or per sample for reduction='none')."""
-    probs = E.exp(logp)
-    onehot = I.scatter(probs * 0.0, 1, S.unsqueeze(target, 1), 1.0)
-    return (probs - onehot) * S.unsqueeze(coef * grad, 1)
+    return _ce_logits_grad(E.exp(logp), target, coef, grad)
 
 
 # ---------------------------------------------------------------------------------- max-pool

@@ -449,18 +449,13 @@ def _check_post(op, args, kwargs, out):
         if (not isinstance(out, tuple) or len(out) != x.ndim
                 or not all(isinstance(s, (int, np.integer)) for s in out)):
             c.fail(f"returned {out!r}, expected a tuple of {x.ndim} ints")
-    elif op in INPLACE_BINARY:
+    elif op in INPLACE_BINARY or op in INPLACE_OPS:
         if out is not None:
             c.fail(f"returned {type(out).__name__}; in-place kernels return None")
-        value = args[1]
+        # a op= b takes b second; setitem(x, index, value) / index_add(x, ...) take it third
+        what, value = ("operand", args[1]) if op in INPLACE_BINARY else ("value", args[2])
         if isinstance(value, np.ndarray) and value.dtype != args[0].dtype:
-            c.fail(f"operand dtype {value.dtype} differs from x's dtype {args[0].dtype}")
-    elif op in INPLACE_OPS:
-        if out is not None:
-            c.fail(f"returned {type(out).__name__}; in-place kernels return None")
-        value = args[2]
-        if isinstance(value, np.ndarray) and value.dtype != args[0].dtype:
-            c.fail(f"value dtype {value.dtype} differs from x's dtype {args[0].dtype}")
+            c.fail(f"{what} dtype {value.dtype} differs from x's dtype {args[0].dtype}")
     elif op == "gather":
         x, axis, index = args
         c.dtype(index, _INT64, "index")
