@@ -158,7 +158,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
                 # NOTE: ml_dtypes' bfloat16 ignores NumPy's weak Python scalars
                 # (bfloat16 + 2.5 is float32): round back to the array's dtype once.
                 dt = a.dtype if type(a) is ndarray else b.dtype
-                if r.dtype != dt:
+                if r.dtype is not dt and r.dtype != dt:
                     r = r.astype(dt)
             return r
         return k
@@ -290,6 +290,8 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     # views
     def view(x, shape):
+        if x.flags.c_contiguous:
+            return x.reshape(shape)  # (always a view; the function form costs 3x more)
         try:
             return xp.reshape(x, shape, copy=False)
         except ValueError:

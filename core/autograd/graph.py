@@ -8,6 +8,7 @@ enabled (``create_graph=True``) records a graph of the backward itself.
 """
 from __future__ import annotations
 
+import itertools
 import weakref
 
 from . import anomaly, grad_mode
@@ -18,19 +19,17 @@ Tensor = None  # set by core/tensor.py once the class exists (tensor.py imports 
 class SavedTensor:
     """A tensor kept for backward, with the version it had when saved."""
 
-    __slots__ = ("tensor", "version", "is_output", "data", "dtype", "device", "vc", "base",
-                 "output_nr_hint")
+    __slots__ = ("tensor", "version", "is_output", "data", "dtype", "device", "vc",
+                 "output_nr_hint")  # (output_nr_hint: set by autograd.Function only)
 
     def __init__(self, t, is_output=False):
         self.version = t._vc[0]
         self.is_output = is_output
-        self.output_nr_hint = 0
         if is_output:
             # NOTE: an output saved by its own node would form a cycle (out -> node -> out); keep
             # its buffer and rebuild the tensor on unpack, as torch does.
             self.tensor = None
             self.data, self.dtype, self.device, self.vc = t._data, t._dtype, t._device, t._vc
-            self.base = t._base
         else:
             self.tensor = t
 
@@ -102,7 +101,7 @@ class Node:
         self.next_functions = next_functions
         self._saved = saved      # (saved inputs or None, saved outputs or None)
         self._ctx = ctx          # the op's non-tensor parameters (a dict)
-        self._meta = meta        # (shape, dtype) of each input
+        self._meta = meta        # (shape, dtype) of each input; None: all the output's
         self._out_meta = out_meta
         self._hooks = self._metadata = None
 
@@ -189,7 +188,11 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(_FREED)
-        return saved[1][0].unpack(self, 0)
+        s = saved[1][0]
+        if not grad_mode.state.enabled and s.vc[0] == s.version:
+            # (the common case: a rule run without create_graph reads the values only)
+            return Tensor._wrap(s.data, s.dtype, s.device)
+        return s.unpack(self, 0)
 
     @property
     def outs(self):
@@ -201,10 +204,10 @@ class Node:
 
     @property
     def needs_input_grad(self):
-        return tuple([e is not None for e in self.next_functions])
-
-    def input_shape(self, i):
-        return self._meta[i][0]
+        nexts = self.next_functions
+        if len(nexts) == 2:  # (a comprehension costs a call before Python 3.12)
+            return nexts[0] is not None, nexts[1] is not None
+        return tuple([e is not None for e in nexts])
 
     def release(self):
         self._saved = None
@@ -268,6 +271,10 @@ def _apply_tensor_hooks(hooks, g):
     return g
 
 
+# the input metadata of a node whose inputs all have its output's shape and dtype
+_SAME_AS_OUTPUT = itertools.repeat(None)
+
+
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                  allow_unused=False, accumulate=True):
     """Walk the graph from ``outputs``; accumulate into leaves' .grad (``accumulate``) or return
@@ -293,7 +300,10 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             capture.setdefault(edge, []).append(i)
 
     # Dependency counts over the reachable graph (a node is seen once it has a count).
-    stack = [e[0][0] for e in roots]
+    root_nodes = []
+    for (node, _), _g in roots:
+        root_nodes.append(node)
+    stack = root_nodes[:]
     deps = dict.fromkeys(stack, 0)
     while stack:
         for nxt in stack.pop().next_functions:
@@ -307,16 +317,20 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 
     needed = None
     if not accumulate:
-        needed = _nodes_leading_to({e[0] for e in capture}, [e[0][0] for e in roots])
+        needed = _nodes_leading_to({e[0] for e in capture}, root_nodes)
 
+    # Gradients waiting for each node: the tensor itself for a single-output node, else a list
+    # with one entry per output.
     buffers = {}
     for (node, nr), g in roots:
-        buf = buffers.setdefault(node, [None] * node._n_outputs)
-        buf[nr] = g if buf[nr] is None else buf[nr] + g
+        _add_to_buffer(buffers, node, nr, g)
 
     results = [None] * (len(inputs) if inputs is not None else 0)
     # Kahn's algorithm: a node runs once every node that feeds it a gradient has run.
-    ready = [node for node in {e[0][0] for e in roots} if deps[node] == 0]
+    ready = []
+    for node in dict.fromkeys(root_nodes):
+        if deps[node] == 0:
+            ready.append(node)
     pop, take = ready.pop, buffers.pop
 
     state = grad_mode.state
@@ -326,7 +340,12 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     try:
         while ready:
             node = pop()
-            grads = take(node, None) or [None] * node._n_outputs
+            single = node._n_outputs == 1
+            grads = take(node, None)
+            if single:
+                grads = [grads]
+            elif grads is None:
+                grads = [None] * node._n_outputs
             hooks = node._hooks
             if hooks is not None:
                 grads = hooks.before(grads)
@@ -340,7 +359,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         inputs is None or (node, 0) in capture):
                     node.accumulate(grads[0], create_graph)
                 continue
-            if len(grads) == 1:
+            if single:
                 g = grads[0]
                 run = g is not None
             else:
@@ -351,7 +370,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 rule = cls._backward
                 if rule is None:
                     in_grads = node.apply(grads)
-                elif len(grads) == 1:
+                elif single:
                     in_grads = rule(node, g)
                 else:
                     in_grads = rule(node, *grads)
@@ -369,26 +388,21 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             if len(in_grads) != len(nexts):
                 # a rule may leave out the trailing None gradients
                 in_grads = tuple(in_grads) + (None,) * (len(nexts) - len(in_grads))
-            for nxt, g, m in zip(nexts, in_grads, node._meta):
+            for nxt, g, m in zip(nexts, in_grads, node._meta or _SAME_AS_OUTPUT):
                 if nxt is None:
                     continue
-                nn, nr = nxt
+                nn = nxt[0]
                 if g is not None:
-                    if g._data.shape != m[0]:
-                        g = _sum_to(g, m[0])
-                    if g._dtype is not m[1]:
-                        g = g.to(m[1])
-                    buf = buffers.get(nn)
-                    if buf is None:
-                        if nn._n_outputs == 1:
-                            buffers[nn] = [g]
-                        else:
-                            buf = buffers[nn] = [None] * nn._n_outputs
-                            buf[nr] = g
-                    elif buf[nr] is None:
-                        buf[nr] = g
+                    if m is not None:
+                        if g._data.shape != m[0]:
+                            g = _sum_to(g, m[0])
+                        if g._dtype is not m[1]:
+                            g = g.to(m[1])
+                    if nn._n_outputs == 1:
+                        prev = buffers.get(nn)
+                        buffers[nn] = g if prev is None else prev + g
                     else:
-                        buf[nr] = buf[nr] + g
+                        _add_to_buffer(buffers, nn, nxt[1], g)
                 d = deps[nn] - 1
                 deps[nn] = d
                 if d == 0:
@@ -403,6 +417,17 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
     return results
+
+
+def _add_to_buffer(buffers, node, nr, g):
+    if node._n_outputs == 1:
+        prev = buffers.get(node)
+        buffers[node] = g if prev is None else prev + g
+        return
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * node._n_outputs
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 
 def _nodes_leading_to(targets, roots):

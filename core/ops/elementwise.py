@@ -5,7 +5,7 @@ import math
 
 from .. import dtypes as _dt
 from ..tensor import Tensor
-from .registry import _state, composite, defop, device_mismatch, record
+from .registry import _state, composite, defop, device_mismatch, record, record_elementwise
 
 _wrap = Tensor._wrap
 _SCALARS = (bool, int, float)
@@ -125,20 +125,24 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
             if tb is Tensor or isinstance(b, Tensor):
                 if b._dtype is dt and b._device is dev and dt in fast:
                     xa, xb = a._data, b._data
-                    if xa.shape != xb.shape:
+                    same = xa.shape == xb.shape
+                    if not same:
                         broadcast_shapes(name, xa.shape, xb.shape)
                     res = _wrap(dev._backend.kernels[name](xa, xb), bool_ if bool_out else dt,
                                 dev)
                     if op is not None and _state.enabled and (
                             a._requires_grad or b._requires_grad) and not bool_out:
-                        record(op, (a, b), res)
+                        if same:
+                            record_elementwise(op, (a, b), res)
+                        else:
+                            record(op, (a, b), res)
                     return res
             elif (tb is float and dt.is_floating_point and dt in fast) or (
                     tb is int and dt in fast and dt is not bool_):
                 res = _wrap(dev._backend.kernels[name](a._data, b), bool_ if bool_out else dt,
                             dev)
                 if op is not None and _state.enabled and a._requires_grad and not bool_out:
-                    record(op, (a, b), res)
+                    record_elementwise(op, (a, b), res)
                 return res
         return _binary_general(name, kind, op, binary, a, b)
 
@@ -415,7 +419,7 @@ def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_d
             data = dev._backend.kernels["cast"](data, dt)
         res = _wrap(dev._backend.kernels[name](data), out_dtype or dt, dev)
         if op is not None and _state.enabled and x._requires_grad:
-            record(op, (x,), res)
+            record_elementwise(op, (x,), res)
         return _out(res, out) if out is not None else res
 
     unary.__name__ = unary.__qualname__ = name

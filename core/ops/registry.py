@@ -31,7 +31,8 @@ class OpDef:
     ``backward(ctx, *grads)`` returns one gradient (or None) per input, written in ember ops.
     """
 
-    __slots__ = ("name", "backward", "save_inputs", "save_out", "node_cls", "n_outputs")
+    __slots__ = ("name", "backward", "save_inputs", "save_out", "saves", "node_cls",
+                 "n_outputs")
 
     def __init__(self, name, backward, save_inputs=False, save_out=False, n_outputs=1,
                  node_name=None):
@@ -39,6 +40,7 @@ class OpDef:
         self.backward = backward
         self.save_inputs = save_inputs
         self.save_out = save_out
+        self.saves = bool(save_inputs or save_out)
         self.n_outputs = n_outputs
         cls_name = node_name or f"{_camel(name)}Backward0"
         self.node_cls = type(cls_name, (Node,), {
@@ -65,37 +67,51 @@ def _edge_meta(t):
     return None, None
 
 
+def _edge(t):
+    """Where the gradient of op input ``t`` goes (None: nowhere)."""
+    if isinstance(t, Tensor) and t._requires_grad:
+        fn = t._grad_fn
+        if fn is not None and t._base is None:
+            return (fn, t._output_nr)
+        return t._grad_edge()
+    return None
+
+
+def _save(op, inputs, outputs):
+    """What the backward rule of ``op`` reads: (saved inputs or None, saved outputs or None)."""
+    sin = sout = None
+    save_inputs = op.save_inputs
+    if save_inputs:
+        keep = save_inputs(*inputs) if save_inputs is not True else inputs
+        if len(keep) == 2:  # (a comprehension costs a call before Python 3.12)
+            a, b = keep
+            sin = (SavedTensor(a) if isinstance(a, Tensor) else a,
+                   SavedTensor(b) if isinstance(b, Tensor) else b)
+        else:
+            sin = tuple([SavedTensor(t) if isinstance(t, Tensor) else t for t in keep])
+    if op.save_out:
+        if type(outputs) is Tensor:
+            sout = (SavedTensor(outputs, True),)
+        else:
+            sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
+    return sin, sout
+
+
 def record(op: OpDef, inputs, outputs, params=None):
     """Record ``op`` on the tape: ``outputs`` (a Tensor or tuple) now have a grad_fn whose edges
     point at the nodes of ``inputs`` (Tensors, or anything else, which gets no gradient)."""
     n = len(inputs)
-    a = inputs[0]
-    if n == 1 and type(a) is Tensor and a._grad_fn is not None and a._base is None:
-        # (the most common case inline: one non-leaf, non-view input)
-        nexts, meta = ((a._grad_fn, a._output_nr),), ((a._data.shape, a._dtype),)
-    elif n == 2:
-        ea, ma = _edge_meta(a)
+    if n == 2:
+        ea, ma = _edge_meta(inputs[0])
         eb, mb = _edge_meta(inputs[1])
         nexts, meta = (ea, eb), (ma, mb)
     elif n == 1:
-        ea, ma = _edge_meta(a)
+        ea, ma = _edge_meta(inputs[0])
         nexts, meta = (ea,), (ma,)
     else:
         pairs = [_edge_meta(t) for t in inputs]
         nexts, meta = tuple([p[0] for p in pairs]), tuple([p[1] for p in pairs])
-    saved = None
-    save_inputs = op.save_inputs
-    if save_inputs or op.save_out:
-        sin = sout = None
-        if save_inputs:
-            keep = save_inputs(*inputs) if save_inputs is not True else inputs
-            sin = tuple([SavedTensor(t) if isinstance(t, Tensor) else t for t in keep])
-        if op.save_out:
-            if type(outputs) is Tensor:
-                sout = (SavedTensor(outputs, True),)
-            else:
-                sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
-        saved = (sin, sout)
+    saved = _save(op, inputs, outputs) if op.saves else None
     if type(outputs) is Tensor:
         node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta)
         if outputs._dtype.is_floating_point:
@@ -112,6 +128,20 @@ def record(op: OpDef, inputs, outputs, params=None):
             o._grad_fn = node
             o._output_nr = i
     return node
+
+
+def record_elementwise(op: OpDef, inputs, out):
+    """``record`` for an op whose floating-point output ``out`` has the shape and dtype of each
+    tensor in ``inputs`` (an elementwise op that neither broadcast nor promoted): the node keeps
+    no input metadata, and the engine neither reduces nor casts its gradients."""
+    if len(inputs) == 1:
+        nexts = (_edge(inputs[0]),)
+    else:
+        nexts = (_edge(inputs[0]), _edge(inputs[1]))
+    out._grad_fn = op.node_cls(nexts, _save(op, inputs, out) if op.saves else None,
+                               _NO_PARAMS, None)
+    out._requires_grad = True
+    out._output_nr = 0
 
 
 _NO_PARAMS: dict = {}
