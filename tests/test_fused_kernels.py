@@ -44,6 +44,15 @@ def _pair(shape=(4, 7)):
     return make
 
 
+def _nonfinite_pair(shape):
+    def make():
+        g, out = _pair(shape)()
+        out[0, :4] = ember.tensor([0.0, -1.0, 2.0, 3.0])
+        g[0, :4] = ember.tensor([float("nan"), float("inf"), float("nan"), -float("inf")])
+        return (g, out)
+    return make
+
+
 def _randn(*shape):
     return _t(rng.standard_normal(shape).astype(np.float32))
 
@@ -89,7 +98,32 @@ def _fold():
     return make
 
 
+def _linear(bias, shape=(5, 7)):
+    def make():
+        return (_randn(*shape), _randn(3, shape[-1]), _randn(3) if bias else None)
+    return make
+
+
+def _linear_grads(need_input, need_weight, need_bias):
+    def make():
+        return (_randn(5, 3), _randn(5, 7), _randn(3, 7), need_input, need_weight, need_bias)
+    return make
+
+
+def _sgd(dampening, nesterov, dtype=np.float32):
+    def make():
+        p, g, buf = (_t(rng.standard_normal((6, 5)).astype(dtype)) for _ in range(3))
+        return (p, g, buf, 0.1, 0.9, dampening, nesterov)
+    return make
+
+
 CASES = {
+    "sgd_momentum_update_": [_sgd(0, False), _sgd(0, True), _sgd(0.3, False),
+                             _sgd(0, False, np.float64)],
+    "linear_forward": [_linear(True), _linear(False), _linear(True, (2, 4, 7)),
+                       _linear(True, (7,))],
+    "linear_backward": [_linear_grads(True, True, True), _linear_grads(False, True, False),
+                        _linear_grads(True, False, True)],
     "conv2d": [_conv((1, 1), (1, 1)), _conv((2, 1), (1, 2))],
     "conv2d_input_grad": [_conv_grads((1, 1), (1, 1), "input"),
                           _conv_grads((2, 1), (1, 2), "input")],
@@ -101,7 +135,8 @@ CASES = {
     "relu": [lambda: (_t(np.array([-1.0, 0.0, 2.0, np.nan], np.float32)),)],
     "tanh_backward": [_pair()],
     "sigmoid_backward": [_pair()],
-    "threshold_backward": [_pair(), _pair((64, 300))],  # small and large kernel paths
+    # small and large kernel paths; non-finite gradients where the mask is 0 and where it is 1
+    "threshold_backward": [_pair(), _pair((64, 300)), _nonfinite_pair((64, 300))],
     "cross_entropy_forward": [_ce_forward_args(r, w) for r in ("mean", "sum", "none")
                               for w in (False, True)],
     "cross_entropy_backward": [_ce_backward_args(False), _ce_backward_args(True)],
@@ -122,6 +157,16 @@ def test_fused_kernel_matches_decomposition(name):
     op = COMPOSITES[name]
     for make in CASES[name]:
         args = make()
+        if op.mutates:  # an in-place op: compare what it wrote
+            copies = [a.clone() if isinstance(a, ember.Tensor) else a for a in args]
+            versions = [args[i]._version for i in op.mutates]
+            with ember.no_grad():
+                assert op(*args) is None
+                op.decomposition(*copies)
+            for i, v in zip(op.mutates, versions):
+                assert args[i]._version > v, name
+                np.testing.assert_array_equal(args[i].numpy(), copies[i].numpy(), err_msg=name)
+            continue
         with ember.no_grad():
             fused = op(*args)
             reference = op.decomposition(*args)
@@ -129,6 +174,9 @@ def test_fused_kernel_matches_decomposition(name):
         reference = reference if isinstance(reference, tuple) else (reference,)
         assert len(fused) == len(reference)
         for f, r in zip(fused, reference):
+            assert (f is None) == (r is None), name
+            if f is None:
+                continue
             assert f.dtype == r.dtype and f.shape == r.shape, name
             np.testing.assert_allclose(f.numpy(), r.numpy(), rtol=1e-4, atol=1e-5,
                                        err_msg=name)

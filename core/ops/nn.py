@@ -12,19 +12,35 @@ from . import shape as S
 
 def _g_linear(ctx, g):
     x, w = ctx.inputs
-    need_x, need_w = ctx.needs_input_grad[:2]
-    need_b = len(ctx.next_functions) == 3 and ctx.next_functions[2] is not None
-    gx = L.matmul(g, w) if need_x else None
-    gw = gb = None
-    if need_w or need_b:
-        g2 = g if g.ndim == 2 else S.reshape(g, (-1, g.shape[-1]))
-        if need_w:
-            # (out, N) @ (N, in): the gradient comes out in the weight's own layout
-            x2 = x if x.ndim == 2 else S.reshape(x, (-1, x.shape[-1]))
-            gw = L.matmul(S.t(g2), x2)
-        if need_b:
-            gb = R.sum(g2, 0)
+    nexts = ctx.next_functions
+    need_x, need_w = nexts[0] is not None, nexts[1] is not None
+    need_b = len(nexts) == 3 and nexts[2] is not None
+    # on 2-d operands: (N, out) gradient rows against (N, in) input rows
+    g2 = g if g.ndim == 2 else S.reshape(g, (-1, g.shape[-1]))
+    x2 = x if x.ndim == 2 else S.reshape(x, (-1, x.shape[-1]))
+    gx, gw, gb = linear_backward(g2, x2, w, need_x, need_w, need_b)
+    if gx is not None and x.ndim != 2:
+        gx = S.reshape(gx, x.shape)
     return gx, gw, gb
+
+
+@composite("linear_backward")
+def linear_backward(grad, input, weight, need_input, need_weight, need_bias):
+    """(grad_input, grad_weight, grad_bias) of linear for 2-d ``grad`` (N, out) and ``input``
+    (N, in), None where not needed; a backend may fuse it. The weight's gradient comes out in
+    the weight's own (out, in) layout."""
+    gx = L.matmul(grad, weight) if need_input else None
+    gw = L.matmul(S.t(grad), input) if need_weight else None
+    gb = R.sum(grad, 0) if need_bias else None
+    return gx, gw, gb
+
+
+@composite("linear_forward")
+def linear_forward(input, weight, bias):
+    """``input @ weight.T (+ bias)`` for checked operands (bias None or of shape (out,)); a
+    backend may fuse it."""
+    out = L.matmul(input, S.t(weight))
+    return out if bias is None else out + bias
 
 
 def _save_linear(x, weight, bias=None):
@@ -39,19 +55,26 @@ _linear_nobias_op = defop("linear_nobias", _g_linear, inputs=_save_linear,
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` as one graph node (torch's addmm): its backward gives the
     weight's gradient in the weight's layout, without the transpose and broadcast-sum nodes."""
-    if weight.ndim != 2 or (bias is not None and bias.ndim > 1):
+    dt = input._dtype
+    wshape = weight._data.shape
+    if not (len(wshape) == 2 and input._data.shape and input._data.shape[-1] == wshape[1]
+            and weight._dtype is dt and (bias is None or (
+                bias._dtype is dt and bias._data.shape == wshape[:1]))):
+        # anything else (broadcast biases, mismatches) as plain ops: their rules and errors
         out = L.matmul(input, S.t(weight) if weight.ndim == 2 else weight)
         return out if bias is None else out + bias
-    with grad_mode.no_grad():
-        out = L.matmul(input, S.t(weight))
-        if bias is not None:
-            out = out + bias
-    if _state.enabled and (input._requires_grad or weight._requires_grad or (
-            bias is not None and bias._requires_grad)):
-        if bias is None:
-            record(_linear_nobias_op, (input, weight), out)
-        else:
-            record(_linear_op, (input, weight, bias), out)
+    if not (_state.enabled and (input._requires_grad or weight._requires_grad or (
+            bias is not None and bias._requires_grad))):
+        return linear_forward(input, weight, bias)
+    _state.enabled = False  # (one node for the whole op, recorded below)
+    try:
+        out = linear_forward(input, weight, bias)
+    finally:
+        _state.enabled = True
+    if bias is None:
+        record(_linear_nobias_op, (input, weight), out)
+    else:
+        record(_linear_op, (input, weight, bias), out)
     return out
 
 
@@ -231,3 +254,15 @@ def conv2d_weight_grad(grad, x, kernel, stride, dilation):
     cols = win.permute(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, -1)  # as conv2d's
     g = grad.permute(1, 0, 2, 3).reshape(grad.shape[1], -1)  # (C_out, N*OH*OW)
     return L.matmul(g, cols.transpose(0, 1)).reshape(-1, c, kh, kw)
+
+
+# ---- optimizer updates ----------------------------------------------------------------------
+
+@composite("sgd_momentum_update_", mutates=(0, 2))
+def sgd_momentum_update_(param, grad, buf, lr, momentum, dampening, nesterov):
+    """One SGD step with a momentum buffer, in place (torch's rule): ``buf = momentum * buf +
+    (1 - dampening) * grad``; ``param -= lr * (grad + momentum * buf if nesterov else buf)``.
+    For tensors of one dtype and shape; a backend may fuse it."""
+    buf.mul_(momentum).add_(grad, alpha=1 - dampening)
+    step = grad.add(buf, alpha=momentum) if nesterov else buf
+    param.add_(step, alpha=-lr)

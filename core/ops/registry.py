@@ -157,11 +157,12 @@ def needs_grad(*tensors) -> bool:
     return False
 
 
-def composite(name, backward=None, *, inputs=True, out=False):
+def composite(name, backward=None, *, inputs=True, out=False, mutates=()):
     """Register a composite op: ``fn`` computes it from ember ops, so every backend gets it and
     autograd follows its primitives. A backend may register a kernel under ``name``: it is used
     when no gradient is needed, or always when ``backward`` is given (the op is then recorded as
-    one node with that rule)."""
+    one node with that rule). ``mutates``: positions of the tensor arguments the op writes in
+    place (its kernel returns None; their version counters are bumped, as in-place ops do)."""
     def wrap(fn):
         op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
@@ -173,12 +174,16 @@ def composite(name, backward=None, *, inputs=True, out=False):
                 if kernel is not None:
                     grad = _state.enabled and needs_grad(*args)
                     if not grad or op is not None:
-                        return _run_fused(kernel, op, args, kwargs, grad, first)
+                        res = _run_fused(kernel, op, args, kwargs, grad, first)
+                        for i in mutates:
+                            args[i]._vc[0] += 1
+                        return res
             return fn(*args, **kwargs)
         dispatch.__name__ = fn.__name__
         dispatch.__qualname__ = fn.__qualname__
         dispatch.__doc__ = fn.__doc__
         dispatch.decomposition = fn
+        dispatch.mutates = mutates
         COMPOSITES[name] = dispatch
         return dispatch
     return wrap
@@ -195,6 +200,8 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
         else:
             native.append(a)
     out = kernel(*native, **kwargs)
+    if out is None:  # (an in-place op)
+        return None
     if type(out) is not tuple:
         dt = first._dtype
         if getattr(out, "dtype", None) is not dt.np:
@@ -203,7 +210,8 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
         if grad:
             record(op, args, res, kwargs)
         return res
-    res = tuple(Tensor._wrap(o, _dtype_of(o, first._dtype), dev) for o in out)
+    res = tuple([Tensor._wrap(o, _dtype_of(o, first._dtype), dev) if o is not None else None
+                 for o in out])
     if grad:
         record(op, args, res, kwargs)
     return res

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from ..ops.nn import sgd_momentum_update_
 from .optimizer import Optimizer, _no_grad_step
 
 __all__ = ["SGD"]
+
+_NUMBERS = (int, float)
 
 
 class SGD(Optimizer):
@@ -63,6 +66,12 @@ class SGD(Optimizer):
                     if buf is None:
                         buf = grad.detach().clone()
                         state["momentum_buffer"] = buf
+                    elif (buf._dtype is p._dtype is grad._dtype and buf.shape == p.shape
+                          and type(lr) in _NUMBERS and type(momentum) in _NUMBERS):
+                        # (the usual step as one op, which a backend may fuse)
+                        sgd_momentum_update_(p, grad, buf, lr, momentum, dampening,
+                                             group["nesterov"])
+                        continue
                     else:
                         buf.mul_(momentum).add_(grad, alpha=1 - dampening)
                     grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
