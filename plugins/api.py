@@ -139,6 +139,18 @@ OPTIONAL_KERNELS: dict[str, str] = {
                          "gradient of conv2d with respect to its x of shape ``shape``",
     "conv2d_weight_grad": "conv2d_weight_grad(grad, x, kernel, stride, dilation) -> the "
                           "gradient of conv2d with respect to its weights, kernel = (kh, kw)",
+    "linear_forward": "linear_forward(x, w, b) -> x @ w.T + b for x (..., in), w (out, in), b (out,) "
+                      "or None (the linear composite)",
+    "linear_backward": "linear_backward(g, x, w, need_x, need_w, need_b) -> (g @ w, g.T @ x, "
+                       "g.sum(0)) for 2-d g (N, out) and x (N, in), None where not needed",
+    "cross_entropy_forward": "cross_entropy_forward(x, target, weight, ignore_index, reduction) "
+                             "-> (loss, log_softmax(x), target with ignored entries 0, per-row "
+                             "gradient coefficient)",
+    "cross_entropy_backward": "cross_entropy_backward(g, logp, target, coef) -> (exp(logp) - "
+                              "onehot(target)) * coef * g, per row",
+    "sgd_momentum_update_": "sgd_momentum_update_(p, g, buf, lr, momentum, dampening, nesterov) "
+                            "-> None: buf = momentum * buf + (1 - dampening) * g; p -= lr * (g + "
+                            "momentum * buf if nesterov else buf), in place",
     "linalg_inv": "linalg_inv(a) -> inverse of (batched) square matrices; likewise linalg_det, "
                   "linalg_svd, linalg_svd_full, linalg_qr, linalg_eigh, linalg_cholesky "
                   "(missing ones run on cpu under the fallback policy)",

@@ -68,12 +68,13 @@ class no_grad(_Mode):
     def __new__(cls, orig_func=None):
         self = super().__new__(cls)
         if callable(orig_func):  # used as @no_grad without parentheses
-            self.__init__()
             return self(orig_func)
         return self
 
-    def __init__(self, orig_func=None):
-        pass
+    def __enter__(self):
+        # (inline: `with no_grad()` is common in loops)
+        self._prev = (state.enabled, state.inference)
+        state.enabled = self._target
 
 
 class enable_grad(no_grad):

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import ember
 
 from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
-from ..ops.nn import linear as _linear
+from ..ops.nn import cross_entropy_indices as _cross_entropy_indices, linear as _linear
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "unfold", "max_pool1d",
@@ -1255,16 +1255,16 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     >>> round(F.cross_entropy(ember.zeros(1, 2), ember.tensor([0])).item(), 4)
     0.6931
     """
-    reduction = _legacy_reduction(size_average, reduce, reduction)
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce, reduction)
+    if (input.ndim == 2 and label_smoothing <= 0.0 and target.ndim == 1
+            and not target._dtype.is_floating_point):
+        # the common case as one fused node (ember.core.ops.nn)
+        if target._dtype is not ember.int64:
+            target = target.long()
+        return _cross_entropy_indices(input, target, weight, ignore_index, reduction)
     class_dim = 0 if input.dim() == 1 else 1
     n_classes = input.shape[class_dim]
-    if (input.dim() == 2 and label_smoothing <= 0.0 and not target.is_floating_point()
-            and target.dim() == 1):
-        # the common case as one fused node (ember.core.ops.nn)
-        from ..ops.nn import cross_entropy_indices
-        if target.dtype is not ember.int64:
-            target = target.long()
-        return cross_entropy_indices(input, target, weight, ignore_index, reduction)
     logp = log_softmax(input, class_dim)
     if target.is_floating_point():
         if label_smoothing > 0.0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from ..autograd import grad_mode
 from ..tensor import Tensor
-from .registry import _state, composite, defop, record
+from .registry import _state, composite, defop, record, unrecorded
 from . import creation as C, elementwise as E, indexing as I, linalg as L, reduction as R
 from . import shape as S
 
@@ -66,11 +66,7 @@ def linear(input, weight, bias=None):
     if not (_state.enabled and (input._requires_grad or weight._requires_grad or (
             bias is not None and bias._requires_grad))):
         return linear_forward(input, weight, bias)
-    _state.enabled = False  # (one node for the whole op, recorded below)
-    try:
-        out = linear_forward(input, weight, bias)
-    finally:
-        _state.enabled = True
+    out = unrecorded(linear_forward, input, weight, bias)
     if bias is None:
         record(_linear_nobias_op, (input, weight), out)
     else:
@@ -101,9 +97,8 @@ def cross_entropy_indices(input, target, weight=None, ignore_index=-100, reducti
     """cross_entropy of (N, C) logits against int64 class indices (N,), as one node."""
     if reduction not in ("none", "sum", "mean"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
-    with grad_mode.no_grad():
-        out, logp, safe, coef = cross_entropy_forward(input, target, weight, ignore_index,
-                                                      reduction)
+    out, logp, safe, coef = unrecorded(cross_entropy_forward, input, target, weight,
+                                       ignore_index, reduction)
     if _state.enabled and input._requires_grad:
         record(_ce_op, (input,), out, {"target": safe, "coef": coef, "logp": logp,
                                        "reduction": reduction})

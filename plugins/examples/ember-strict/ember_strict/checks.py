@@ -91,6 +91,12 @@ def _nonfinite(x):
     return ~np.isfinite(x) if is_float(x.dtype) else np.zeros(x.shape, bool)
 
 
+def _composite_writes(op: str) -> tuple:
+    """Positions of the arguments that the composite ``op`` writes in place (its ``mutates``)."""
+    from ember.core.ops import COMPOSITES
+    return getattr(COMPOSITES.get(op), "mutates", ())
+
+
 def _arrays(obj):
     """Every ndarray in a kernel's arguments (looking into lists and tuples, e.g. cat, index)."""
     if isinstance(obj, np.ndarray):
@@ -529,21 +535,30 @@ def checked(op: str, kernel: Callable) -> Callable:
     if getattr(kernel, "_strict_checked", False):
         return kernel
     snapshot = CHECK_MUTATION and op not in INPLACE_OPS and op not in INPLACE_BINARY
+    writes = _composite_writes(op)
 
     def strict_kernel(*args, **kwargs):
         for a in _arrays(args):
             if not isinstance(a, np.ndarray):
                 raise ContractViolation(op, f"got a {type(a).__name__} argument; the strict "
                                             "backend's arrays are numpy.ndarray", args, kwargs)
-        before = [(a, a.copy()) for a in _arrays(args)] if snapshot else ()
+        kept = [a for i, a in enumerate(args) if i not in writes]
+        before = [(a, a.copy()) for a in _arrays(kept)] if snapshot else ()
         out = kernel(*args, **kwargs)
-        _check_post(op, args, kwargs, out)
-        _check_aliasing(op, args, kwargs, out)
+        if writes:
+            if out is not None:
+                raise ContractViolation(op, f"returned {type(out).__name__}; a composite that "
+                                            "writes its arguments in place returns None",
+                                        args, kwargs)
+        else:
+            _check_post(op, args, kwargs, out)
+            _check_aliasing(op, args, kwargs, out)
         for j, (a, saved) in enumerate(before):
             if a.tobytes() != saved.tobytes():
                 raise ContractViolation(op, f"modified its input {j} ({describe(a)}); only "
-                                            "setitem, index_add and the in-place binary "
-                                            "kernels write in place", args, kwargs)
+                                            "setitem, index_add, the in-place binary kernels "
+                                            "and the arguments a composite declares (mutates=) "
+                                            "are written in place", args, kwargs)
         return out
 
     strict_kernel.__name__ = strict_kernel.__qualname__ = f"ember_strict_{op}"
