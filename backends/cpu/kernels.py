@@ -452,9 +452,9 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         r = arr(g * (out > 0))
         if r.dtype != g.dtype:
             r = r.astype(g.dtype)
-        # (a sum is one pass without the temporary array of an isfinite check; a finite sum
-        # means every element is finite, and a huge one only takes the exact path needlessly)
-        if not math.isfinite(float(r.sum())):
+        # (a dot product is one BLAS pass, without the temporary of an isfinite check: a finite
+        # sum of squares means every element is finite; a huge one only takes the exact path)
+        if not math.isfinite(float(xp.vdot(r, r))):
             r = arr(xp.where(out > 0, g, 0)).astype(g.dtype, copy=False)
         return r
 

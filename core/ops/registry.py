@@ -179,7 +179,7 @@ def composite(name, backward=None, *, inputs=True, out=False, mutates=()):
         op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
         def dispatch(*args, **kwargs):
-            first = args[0] if args and type(args[0]) is Tensor else next(
+            first = args[0] if args and isinstance(args[0], Tensor) else next(
                 (a for a in args if isinstance(a, Tensor)), None)
             if first is not None:
                 kernel = first._device._backend.kernels.get(name)

@@ -66,7 +66,7 @@ class SGD(Optimizer):
                     if buf is None:
                         buf = grad.detach().clone()
                         state["momentum_buffer"] = buf
-                    elif (buf._dtype is p._dtype is grad._dtype and buf.shape == p.shape
+                    elif (buf._dtype is p._dtype is grad._dtype and buf._data.shape == p._data.shape
                           and type(lr) in _NUMBERS and type(momentum) in _NUMBERS):
                         # (the usual step as one op, which a backend may fuse)
                         sgd_momentum_update_(p, grad, buf, lr, momentum, dampening,
