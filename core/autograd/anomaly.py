@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import threading
 
-_state = threading.local()
+class _State(threading.local):
+    def __init__(self):
+        self.on = False  # (set per thread: a missing attribute would cost an exception to read)
+
+
+_state = _State()
 
 
 def enabled() -> bool:
-    return getattr(_state, "on", False)
+    return _state.on
 
 
 class detect_anomaly:
