@@ -556,3 +556,14 @@ def test_cauchy_and_geometric_fill_in_place():
     assert bool((g == g.round()).all())
     with pytest.raises(RuntimeError):
         ember.empty(2, dtype=ember.int64).cauchy_()
+
+
+def test_dtype_refusals_raise_torchs_class():
+    # torch raises NotImplementedError (a RuntimeError subclass) for a kernel missing a dtype
+    with pytest.raises(NotImplementedError, match="bitwise_and_cpu\" not implemented for 'Float'"):
+        ember.ones(2) & ember.ones(2)
+    b = ember.ones(2, 2, dtype=ember.bool)
+    with pytest.raises(NotImplementedError, match="addmm_impl_cpu_\" not implemented for 'Bool'"):
+        b @ b
+    with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
+        ember.nn.functional.linear(b, b)

@@ -87,8 +87,8 @@ def _binary_rule(name, kind, dt):
         return dt, _dt.bool_
     if kind == "bitwise":
         if dt.is_floating_point:
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for '{dt.name}': bitwise ops "
-                               "need integer or bool tensors")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for '{_dt_title(dt)}': "
+                                      "bitwise ops need integer or bool tensors")
         return dt, dt
     if dt is _dt.bool_ and name in ("sub", "pow", "remainder", "floor_divide"):
         if name == "sub":

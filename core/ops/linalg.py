@@ -53,7 +53,7 @@ def _matmul2(a, b):
         from .elementwise import broadcast_shapes
         broadcast_shapes("matmul", sa[:-2], sb[:-2])
     if dt is _dt.bool_:
-        raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
+        raise NotImplementedError("\"addmm_impl_cpu_\" not implemented for 'Bool'")
     res = _wrap(a._device._backend.kernels["matmul"](a._data, b._data), dt, a._device)
     if _state.enabled and (a._requires_grad or b._requires_grad):
         record(_matmul_op, (a, b), res)

@@ -57,8 +57,8 @@ def linear(input, weight, bias=None):
     weight's gradient in the weight's layout, without the transpose and broadcast-sum nodes."""
     dt = input._dtype
     wshape = weight._data.shape
-    if not (len(wshape) == 2 and input._data.shape and input._data.shape[-1] == wshape[1]
-            and weight._dtype is dt and (bias is None or (
+    if not (dt.is_floating_point and len(wshape) == 2 and input._data.shape
+            and input._data.shape[-1] == wshape[1] and weight._dtype is dt and (bias is None or (
                 bias._dtype is dt and bias._data.shape == wshape[:1]))):
         # anything else (broadcast biases, mismatches) as plain ops: their rules and errors
         out = L.matmul(input, S.t(weight) if weight.ndim == 2 else weight)
