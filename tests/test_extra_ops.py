@@ -567,3 +567,27 @@ def test_dtype_refusals_raise_torchs_class():
         b @ b
     with pytest.raises(NotImplementedError, match="not implemented for 'Bool'"):
         ember.nn.functional.linear(b, b)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_matches_torch(reduce, include_self):
+    # index 0 twice, index 4 never: repeated and untouched positions in every row
+    index = np.array([[0, 0, 2, 3], [1, 0, 0, 3], [2, 2, 1, 0]])
+    src = rng.standard_normal((3, 4))
+
+    def run(m, x, s):
+        return x.scatter_reduce(1, m.tensor(index), s, reduce, include_self=include_self)
+    _check(lambda x, s: run(ember, x, s), lambda x, s: run(torch, x, s),
+           [rng.standard_normal((3, 5)), src])
+    ints = (rng.standard_normal((3, 5)) * 10).astype(np.int64)
+    _check(lambda x, s: run(ember, x, s), lambda x, s: run(torch, x, s),
+           [ints, (src * 10).astype(np.int64)], grad=False)
+
+
+def test_scatter_reduce_refuses_what_it_does_not_compute():
+    x, i = ember.ones(3), ember.tensor([0, 0])
+    with pytest.raises(RuntimeError, match="reduce argument must be"):
+        x.scatter_reduce(0, i, ember.ones(2), "max")
+    with pytest.raises(NotImplementedError, match="amax"):
+        x.scatter_reduce(0, i, ember.ones(2), "amax")

@@ -442,10 +442,34 @@ def scatter_add(input, dim, index, src):
 
 
 def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """input with src reduced into it at index along dim (torch.scatter_reduce); ``include_self``
+    False leaves input's own values at the written positions out of the reduction."""
+    from .creation import ones_like, zeros_like
+    from .elementwise import div, where
+    if reduce not in ("sum", "mean", "prod", "amax", "amin"):
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    if reduce not in ("sum", "mean"):
+        raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not supported yet; "
+                                  "sum and mean are")
+    d = _check_gather_args("scatter_reduce", input, dim, index)
+    if src._dtype is not input._dtype:
+        raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, but "
+                           f"got {input._dtype} and {src._dtype}")
+    base = input
+    if not include_self:  # the written positions start from zero
+        written = scatter(zeros_like(input, dtype=_dt.bool_), d, index, True)
+        base = where(written, zeros_like(input), input)
+    total = scatter_add(base, d, index, src)
     if reduce == "sum":
-        return scatter_add(input, dim, index, src)
-    raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not supported yet; "
-                              "use scatter_add")
+        return total
+    count = scatter_add(ones_like(input) if include_self else zeros_like(input), d, index,
+                        ones_like(src))
+    # (positions nothing was written to keep input: divide those by 1, not 0, so no NaN reaches
+    # the gradient through the unselected branch)
+    mean = div(total, where(count > 0, count, ones_like(count)),
+               rounding_mode=None if input._dtype.is_floating_point else "floor")
+    return where(count > 0, mean, input)
 
 
 def index_select(input, dim, index):
