@@ -17,10 +17,10 @@ def _t(a, **kw):
     return ember.tensor(np.asarray(a), **kw)
 
 
-def _ce_forward_args(reduction, weighted):
+def _ce_forward_args(reduction, weighted, ignored=True):
     def make():
         x = _t(rng.standard_normal((9, 5)).astype(np.float32))
-        target = _t(np.array([0, 4, 2, -100, 1, 3, 3, 0, 2]))
+        target = _t(np.array([0, 4, 2, -100 if ignored else 4, 1, 3, 3, 0, 2]))
         weight = _t(rng.random(5).astype(np.float32)) if weighted else None
         return (x, target, weight, -100, reduction)
     return make
@@ -138,7 +138,7 @@ CASES = {
     # small and large kernel paths; non-finite gradients where the mask is 0 and where it is 1
     "threshold_backward": [_pair(), _pair((64, 300)), _nonfinite_pair((64, 300))],
     "cross_entropy_forward": [_ce_forward_args(r, w) for r in ("mean", "sum", "none")
-                              for w in (False, True)],
+                              for w in (False, True)] + [_ce_forward_args("mean", False, False)],
     "cross_entropy_backward": [_ce_backward_args(False), _ce_backward_args(True)],
 }
 
