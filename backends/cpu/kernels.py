@@ -602,7 +602,12 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     # creation
     k["empty"] = lambda shape, dtype, index: xp.empty(shape, dtype.np)
-    k["full"] = lambda shape, value, dtype, index: xp.full(shape, value, dtype.np)
+    def full(shape, value, dtype, index):
+        if shape == ():  # (a 0-d array directly: np.full is Python code around empty + copyto)
+            return xp.array(value, dtype.np)
+        return xp.full(shape, value, dtype.np)
+
+    k["full"] = full
     k["arange"] = lambda start, stop, step, dtype, index: xp.arange(start, stop, step,
                                                                     dtype=dtype.np)
     return k

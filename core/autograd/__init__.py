@@ -22,7 +22,7 @@ def _make_grads(outputs, grad_outputs, is_grads_batched=False):
     res = []
     for out, g in zip(outputs, grad_outputs):
         if g is None:
-            if out.numel() != 1:
+            if out._data.shape != () and out.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             if not out._dtype.is_floating_point:
                 raise RuntimeError(f"grad can be implicitly created only for real scalar "

@@ -61,6 +61,15 @@ _FREED = ("Trying to backward through the graph a second time (or directly acces
           "calling backward.")
 
 
+_grad_state = grad_mode.state
+
+
+def _read(s, node):
+    """The tensor saved in ``s`` (an input), checked for in-place changes since."""
+    t = s.tensor
+    return t if t is not None and t._vc[0] == s.version else s.unpack(node)
+
+
 class _NodeHooks:
     """A node's hooks, kept apart so a node without hooks costs the engine one check."""
 
@@ -173,15 +182,13 @@ class Node:
         saved = self._saved
         if saved is None:
             raise RuntimeError(_FREED)
-        res = []
-        for s in saved[0]:
-            if type(s) is SavedTensor:
-                t = s.tensor
-                # (the common case inline: an input tensor that was not modified since)
-                res.append(t if t is not None and t._vc[0] == s.version else s.unpack(self))
-            else:
-                res.append(s)
-        return tuple(res)
+        ins = saved[0]
+        if len(ins) == 2:  # (the common case inline: inputs not modified since, or scalars)
+            a, b = ins
+            a = _read(a, self) if type(a) is SavedTensor else a
+            b = _read(b, self) if type(b) is SavedTensor else b
+            return a, b
+        return tuple([_read(s, self) if type(s) is SavedTensor else s for s in ins])
 
     @property
     def out(self):
@@ -189,7 +196,7 @@ class Node:
         if saved is None:
             raise RuntimeError(_FREED)
         s = saved[1][0]
-        if not grad_mode.state.enabled and s.vc[0] == s.version:
+        if not _grad_state.enabled and s.vc[0] == s.version:
             # (the common case: a rule run without create_graph reads the values only)
             return Tensor._wrap(s.data, s.dtype, s.device)
         return s.unpack(self, 0)
@@ -342,34 +349,30 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             node = pop()
             single = node._n_outputs == 1
             grads = take(node, None)
-            if single:
-                grads = [grads]
-            elif grads is None:
-                grads = [None] * node._n_outputs
             hooks = node._hooks
-            if hooks is not None:
-                grads = hooks.before(grads)
-            if capture:
-                for nr in range(len(grads)):
-                    for i in capture.get((node, nr), ()):
-                        results[i] = grads[nr]
-            cls = type(node)
-            if cls is AccumulateGrad:
-                if accumulate and grads[0] is not None and (
-                        inputs is None or (node, 0) in capture):
-                    node.accumulate(grads[0], create_graph)
-                continue
             if single:
-                g = grads[0]
+                g = grads
+                if hooks is not None or capture:
+                    grads = _before(node, [g], hooks, capture, results)
+                    g = grads[0]
+                cls = type(node)
+                if cls is AccumulateGrad:
+                    if accumulate and g is not None and (
+                            inputs is None or (node, 0) in capture):
+                        node.accumulate(g, create_graph)
+                    continue
                 run = g is not None
             else:
+                grads = _before(node, grads or [None] * node._n_outputs, hooks, capture,
+                                results)
+                cls = type(node)
                 run = any([g is not None for g in grads])
                 if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
                     grads = _materialize(node, grads)
             if run and (needed is None or node in needed):
                 rule = cls._backward
                 if rule is None:
-                    in_grads = node.apply(grads)
+                    in_grads = node.apply(grads if not single else [g])
                 elif single:
                     in_grads = rule(node, g)
                 else:
@@ -379,7 +382,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if check_anomaly:
                     anomaly.check(node, in_grads)
                 if hooks is not None and hooks.post:
-                    in_grads = hooks.after(in_grads, grads)
+                    in_grads = hooks.after(in_grads, grads if not single else [g])
             else:
                 in_grads = ()
             if not retain_graph:
@@ -417,6 +420,18 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                    "used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
     return results
+
+
+def _before(node, grads, hooks, capture, results):
+    """Run the node's tensor and pre hooks on its output gradients, and capture those asked
+    for (autograd.grad's inputs)."""
+    if hooks is not None:
+        grads = hooks.before(grads)
+    if capture:
+        for nr in range(len(grads)):
+            for i in capture.get((node, nr), ()):
+                results[i] = grads[nr]
+    return grads
 
 
 def _add_to_buffer(buffers, node, nr, g):

@@ -211,8 +211,8 @@ def _g_sub(ctx, g):
 
 def _g_mul(ctx, g):
     a, b = ctx.inputs
-    na, nb = ctx.needs_input_grad
-    return (g * b if na else None), (g * a if nb else None)
+    nexts = ctx.next_functions
+    return (g * b if nexts[0] is not None else None), (g * a if nexts[1] is not None else None)
 
 
 def _save_mul(a, b):
@@ -226,9 +226,9 @@ def _scalar_or_none(x):
 
 def _g_div(ctx, g):
     a, b = ctx.inputs
-    na, nb = ctx.needs_input_grad
-    ga = g / b if na else None
-    gb = -g * a / (b * b) if nb else None
+    nexts = ctx.next_functions
+    ga = g / b if nexts[0] is not None else None
+    gb = -g * a / (b * b) if nexts[1] is not None else None
     return ga, gb
 
 
