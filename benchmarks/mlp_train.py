@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from typing import Callable
@@ -72,17 +73,12 @@ def print_table(title: str, rows: list[tuple[str, list[float] | None, str]], thr
     print(f"{'contender':<32}{'steps/s':>10}{'vs torch':>10}  note")
     print("-" * 80)
     for name, rates, note in rows:
-        rs = f"{_median(rates):10.1f}" if rates else f"{'-':>10}"
-        ratio = (f"{_median([r / t for r, t in zip(rates, ref)]):9.2f}x" if (rates and ref)
-                 else f"{'-':>10}")
+        rs = f"{statistics.median(rates):10.1f}" if rates else f"{'-':>10}"
+        ratio = (f"{statistics.median([r / t for r, t in zip(rates, ref)]):9.2f}x"
+                 if (rates and ref) else f"{'-':>10}")
         spread = f"rounds {min(rates):.0f}-{max(rates):.0f}/s" if rates else ""
         print(f"{name:<32}{rs}{ratio}  {'; '.join(x for x in (spread, note) if x)}")
     print("(vs torch: steps/s divided by torch's in the same round; above 1 is faster than torch)")
-
-
-def _median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
 
 
 def ember_devices(args) -> list[str]:

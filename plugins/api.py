@@ -139,8 +139,8 @@ OPTIONAL_KERNELS: dict[str, str] = {
                          "gradient of conv2d with respect to its x of shape ``shape``",
     "conv2d_weight_grad": "conv2d_weight_grad(grad, x, kernel, stride, dilation) -> the "
                           "gradient of conv2d with respect to its weights, kernel = (kh, kw)",
-    "linear_forward": "linear_forward(x, w, b) -> x @ w.T + b for x (..., in), w (out, in), b (out,) "
-                      "or None (the linear composite)",
+    "linear_forward": "linear_forward(x, w, b) -> x @ w.T + b for x (..., in), w (out, in), "
+                      "b (out,) or None (the linear composite)",
     "linear_backward": "linear_backward(g, x, w, need_x, need_w, need_b) -> (g @ w, g.T @ x, "
                        "g.sum(0)) for 2-d g (N, out) and x (N, in), None where not needed",
     "cross_entropy_forward": "cross_entropy_forward(x, target, weight, ignore_index, reduction) "

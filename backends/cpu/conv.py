@@ -16,8 +16,9 @@ whose multi-megabyte operands stream through memory. Here
 from __future__ import annotations
 
 import numpy as np
-import ml_dtypes
 from numpy.lib.stride_tricks import as_strided
+
+from .kernels import _LOW_PRECISION
 
 # Elements of the columns of one chunk: 512 KB of float32 stays in L2 with the GEMM's operands.
 _CHUNK = 1 << 17
@@ -28,8 +29,6 @@ _CHUNK = 1 << 17
 # _THREADED multiply-adds run as batches of blocks of _ONE_THREAD, each on the calling thread.
 _ONE_THREAD = 1 << 18
 _THREADED = 1 << 24
-
-_LOW_PRECISION = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
 
 def _wide(a):

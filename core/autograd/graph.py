@@ -401,7 +401,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                             g = _sum_to(g, m[0])
                         if g._dtype is not m[1]:
                             g = g.to(m[1])
-                    if nn._n_outputs == 1:
+                    if nn._n_outputs == 1:  # (_add_to_buffer's first case, inline)
                         prev = buffers.get(nn)
                         buffers[nn] = g if prev is None else prev + g
                     else:

@@ -26,8 +26,8 @@ __all__ = [
     "bitwise_right_shift", "fmax", "fmin", "rsub", "lgamma", "digamma", "polygamma", "mvlgamma",
     "i0", "greater", "greater_equal", "less", "less_equal", "not_equal", "multiply", "sgn",
     # scans and reductions
-    "logcumsumexp", "cummin", "cummax", "nanmedian", "cov", "corrcoef", "dist", "trapezoid", "trapz",
-    "cumulative_trapezoid", "histogram", "isin",
+    "logcumsumexp", "cummin", "cummax", "nanmedian", "cov", "corrcoef", "dist", "trapezoid",
+    "trapz", "cumulative_trapezoid", "histogram", "isin",
     # shape and scatter
     "cross", "renorm", "rot90", "diagflat", "diagonal_scatter", "select_scatter",
     "slice_scatter", "hsplit", "vsplit", "dsplit", "narrow_copy", "block_diag", "vander",

@@ -55,26 +55,21 @@ def defop(name, backward=None, *, inputs=False, out=False, n_outputs=1, node_nam
     return op
 
 
-def _edge_meta(t):
-    """(edge, meta) of one op input: where its gradient goes, and its shape and dtype."""
-    if isinstance(t, Tensor):
-        if not t._requires_grad:
-            return None, (t._data.shape, t._dtype)
-        fn = t._grad_fn
-        if fn is not None and t._base is None:  # the common case, without a method call
-            return (fn, t._output_nr), (t._data.shape, t._dtype)
-        return t._grad_edge(), (t._data.shape, t._dtype)
-    return None, None
-
-
 def _edge(t):
     """Where the gradient of op input ``t`` goes (None: nowhere)."""
     if isinstance(t, Tensor) and t._requires_grad:
         fn = t._grad_fn
-        if fn is not None and t._base is None:
+        if fn is not None and t._base is None:  # the common case, without a method call
             return (fn, t._output_nr)
         return t._grad_edge()
     return None
+
+
+def _edge_meta(t):
+    """(edge, meta) of one op input: where its gradient goes, and its shape and dtype."""
+    if isinstance(t, Tensor):
+        return _edge(t), (t._data.shape, t._dtype)
+    return None, None
 
 
 def _save(op, inputs, outputs):
@@ -215,10 +210,7 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
     if out is None:  # (an in-place op)
         return None
     if type(out) is not tuple:
-        dt = first._dtype
-        if getattr(out, "dtype", None) is not dt.np:
-            dt = _dtype_of(out, dt)
-        res = Tensor._wrap(out, dt, dev)
+        res = Tensor._wrap(out, _dtype_of(out, first._dtype), dev)
         if grad:
             record(op, args, res, kwargs)
         return res

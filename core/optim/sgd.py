@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import ember
+
 from ..ops.nn import sgd_momentum_update_
 from .optimizer import Optimizer, _no_grad_step
 
@@ -60,20 +62,21 @@ class SGD(Optimizer):
                 grad = p.grad if not group["maximize"] else -p.grad
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
-                if momentum != 0:
-                    state = self.state[p]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = grad.detach().clone()
-                        state["momentum_buffer"] = buf
-                    elif (buf._dtype is p._dtype is grad._dtype and buf._data.shape == p._data.shape
-                          and type(lr) in _NUMBERS and type(momentum) in _NUMBERS):
-                        # (the usual step as one op, which a backend may fuse)
-                        sgd_momentum_update_(p, grad, buf, lr, momentum, dampening,
-                                             group["nesterov"])
-                        continue
-                    else:
-                        buf.mul_(momentum).add_(grad, alpha=1 - dampening)
-                    grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
-                p.add_(grad, alpha=-lr)
+                if momentum == 0:
+                    p.add_(grad, alpha=-lr)
+                    continue
+                state = self.state[p]
+                buf = state.get("momentum_buffer")
+                damp = dampening
+                if buf is None:
+                    # torch's first step takes buf = grad: what the update gives from a zero
+                    # buffer without dampening (0 * momentum + grad; a -0.0 comes out as 0.0)
+                    buf = state["momentum_buffer"] = ember.zeros_like(grad)
+                    damp = 0
+                # (one op, which a backend may fuse, for tensors of one dtype and shape)
+                fusable = (buf._dtype is p._dtype is grad._dtype
+                           and buf._data.shape == p._data.shape
+                           and type(lr) in _NUMBERS and type(momentum) in _NUMBERS)
+                update = sgd_momentum_update_ if fusable else sgd_momentum_update_.decomposition
+                update(p, grad, buf, lr, momentum, damp, group["nesterov"])
         return loss

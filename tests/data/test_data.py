@@ -153,7 +153,7 @@ def test_default_collate_types():
 
 
 def test_default_collate_matches_torch_structure():
-    torch = pytest.importorskip("torch", reason="torch is the reference for default_collate parity")
+    torch = pytest.importorskip("torch", reason="torch is the reference for default_collate")
     from torch.utils.data import default_collate as tcollate
     batch = [(np.float32(1.5), [1, 2], {"k": 3.0}), (np.float32(2.5), [3, 4], {"k": 4.0})]
     ours, ref = default_collate(batch), tcollate(batch)
