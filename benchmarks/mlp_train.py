@@ -121,8 +121,12 @@ def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None
         steps.append((f"numpy {np.__version__} (hand-written)", step, sync, ""))
     rates: dict[str, list[float]] = {name: [] for name, *_ in steps}
     failed: dict[str, str] = {}
-    for _ in range(args.rounds):
-        for name, step, sync, _note in steps:
+    for r in range(args.rounds):
+        # every other round in reverse order: a turn runs on a machine left in another state by
+        # the turn before it (measured on 2 cores, medians of 6: torch's MLP steps/s 848 right
+        # after an opencl turn against 755 after a numpy turn; Ember's 761 against 733), so each
+        # contender follows both of its neighbours
+        for name, step, sync, _note in (steps if r % 2 == 0 else steps[::-1]):
             if name in failed:
                 continue
             try:
