@@ -92,6 +92,54 @@ def test_grad_modes_and_decorators():
     assert seen == [True]  # thread-local, as torch
 
 
+def test_grad_accumulates_in_place_as_torch():
+    # torch adds a later gradient into the existing .grad in place: a reference to .grad held
+    # across backward calls sees the sum
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    (x * 2).sum().backward()
+    first = x.grad
+    (x * 3).sum().backward()
+    assert x.grad is first and first.tolist() == [5.0, 5.0]
+
+
+def test_a_gradient_sent_to_two_leaves_is_not_aliased():
+    a = ember.ones(3, requires_grad=True)
+    b = ember.ones(3, requires_grad=True)
+    (a + b).backward(ember.tensor([1.0, 2.0, 3.0]))
+    assert a.grad is not b.grad
+    a.grad.mul_(10)  # (clip_grad_norm_ and optimizers write .grad in place)
+    assert b.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_callers_gradient_and_kept_gradients_are_copied():
+    x = ember.ones(3, requires_grad=True)
+    given = ember.tensor([1.0, 2.0, 3.0])
+    (x * 1).backward(given)
+    x.grad.zero_()
+    assert given.tolist() == [1.0, 2.0, 3.0]
+    kept = []
+    y = ember.ones(2, requires_grad=True)
+    y.register_hook(lambda g: kept.append(g))
+    (y * 2).sum().backward()
+    y.grad.zero_()
+    assert kept[0].tolist() == [2.0, 2.0]
+
+
+@needs_torch
+def test_clip_grad_norm_with_a_shared_gradient_matches_torch():
+    w = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
+    x = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    grads = []
+    for lib in (ember, torch):
+        p1 = lib.tensor(w, requires_grad=True)
+        p2 = lib.tensor(w * 2, requires_grad=True)
+        ((lib.tensor(x) @ (p1 + p2)) ** 2).sum().backward()
+        lib.nn.utils.clip_grad_norm_([p1, p2], 1.0)
+        grads.append([p1.grad.detach().numpy(), p2.grad.detach().numpy()])
+    for e, t in zip(*grads):
+        np.testing.assert_allclose(e, t, rtol=1e-6)
+
+
 def test_hooks_retain_grad_post_accumulate():
     x = ember.tensor([1.0, 2.0], requires_grad=True)
     y = x * 2

@@ -9,6 +9,7 @@ enabled (``create_graph=True``) records a graph of the backward itself.
 from __future__ import annotations
 
 import itertools
+import sys
 import weakref
 
 from . import anomaly, grad_mode
@@ -235,7 +236,9 @@ class AccumulateGrad(Node):
     def variable(self):
         return self._variable()
 
-    def accumulate(self, g, create_graph):
+    def accumulate(self, g, create_graph, owned=False):
+        """Add ``g`` into the leaf's .grad. ``owned``: nothing but the engine refers to ``g``,
+        so the first gradient is stored as it is instead of copied (torch's rule, by refcount)."""
         t = self._variable()
         if t is None:
             return
@@ -243,18 +246,35 @@ class AccumulateGrad(Node):
             g = g.detach()
         if g._data.shape != t._data.shape:
             g = _sum_to(g, t._data.shape)
+            owned = True
         if g._dtype is not t._dtype:
             g = g.to(t._dtype)
-        if t._grad is None:
-            # NOTE: broadcast gradients (0-strides) are read-only, overlapping views, and
-            # optimizers update .grad in place: those get their own storage.
-            t._grad = g if not (create_graph or g._may_overlap()) else g.clone()
-        else:
+            owned = True
+        prev = t._grad
+        if prev is None:
+            # NOTE: broadcast gradients (0-strides) are read-only and overlapping views, a shared
+            # gradient (one tensor sent to two leaves, or the caller's) would alias the leaves'
+            # .grad; optimizers and clip_grad_norm_ update .grad in place: those are copied.
+            t._grad = g if (owned and not create_graph and not g._may_overlap()) else g.clone()
+        elif create_graph or prev._requires_grad or prev._may_overlap():
             # (the engine runs with grad mode set to create_graph already)
-            t._grad = t._grad + g
+            t._grad = prev + g
+        else:
+            prev.add_(g)  # in place, as torch: references to .grad see the sum
         if self._post_hooks:
             for h in self._post_hooks:
                 h(t)
+
+
+def _refs_of_exclusive():
+    """sys.getrefcount of an object held only by two locals of its caller (the engine's ``g``
+    and ``grads``): the baseline that tells a gradient only the engine refers to."""
+    grads = object()
+    g = grads
+    return sys.getrefcount(g)
+
+
+_EXCLUSIVE_REFS = _refs_of_exclusive()
 
 
 class _Handle:
@@ -359,7 +379,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if cls is AccumulateGrad:
                     if accumulate and g is not None and (
                             inputs is None or (node, 0) in capture):
-                        node.accumulate(g, create_graph)
+                        # (a statement of its own: as an argument, g would be on the stack too)
+                        owned = sys.getrefcount(g) <= _EXCLUSIVE_REFS
+                        node.accumulate(g, create_graph, owned)
                     continue
                 run = g is not None
             else:
@@ -410,6 +432,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 deps[nn] = d
                 if d == 0:
                     ready.append(nn)
+            in_grads = None  # (a gradient it held would look shared to AccumulateGrad)
     finally:
         state.enabled = prev_enabled
 
