@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import threading
 import weakref
 
 from . import anomaly, grad_mode
@@ -18,15 +19,18 @@ Tensor = None  # set by core/tensor.py once the class exists (tensor.py imports 
 
 
 class SavedTensor:
-    """A tensor kept for backward, with the version it had when saved."""
+    """A tensor kept for backward, with the version it had when saved; under
+    ``saved_tensors_hooks``, what the pack hook made of it instead."""
 
     __slots__ = ("tensor", "version", "is_output", "data", "dtype", "device", "vc",
-                 "output_nr_hint")  # (output_nr_hint: set by autograd.Function only)
+                 "output_nr_hint", "unpack_hook")  # (output_nr_hint: autograd.Function only)
 
     def __init__(self, t, is_output=False):
         self.version = t._vc[0]
         self.is_output = is_output
-        if is_output:
+        if _hook_stack and _hook_stack[-1][0] == threading.get_ident():
+            self._pack(t, _hook_stack[-1])
+        elif is_output:
             # NOTE: an output saved by its own node would form a cycle (out -> node -> out); keep
             # its buffer and rebuild the tensor on unpack, as torch does.
             self.tensor = None
@@ -34,7 +38,17 @@ class SavedTensor:
         else:
             self.tensor = t
 
+    def _pack(self, t, hooks):
+        _, pack, unpack = hooks
+        self.data = pack(t)  # (for a hook, the packed object)
+        self.unpack_hook = unpack
+        self.tensor = None
+        # (a version the counter never has: the fast paths that read .data take unpack())
+        self.vc, self.version = _PACKED_VC, -1
+
     def unpack(self, node, output_nr=0):
+        if self.tensor is None and self.vc is _PACKED_VC:
+            return self._unpack_hooked(node, output_nr)
         vc = self.vc if self.is_output else self.tensor._vc
         if vc[0] != self.version:
             t = self.tensor
@@ -53,6 +67,84 @@ class SavedTensor:
         t._requires_grad = True
         t._grad_fn, t._output_nr = node, output_nr
         return t
+
+    def _unpack_hooked(self, node, output_nr):
+        t = self.unpack_hook(self.data)
+        if not isinstance(t, Tensor):
+            raise TypeError(f"Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(t).__name__}")
+        if not self.is_output:
+            return t
+        # an output of this node: its gradient path leads back here, as the original's did
+        out = Tensor._wrap(t._data, t._dtype, t._device)
+        out._vc = t._vc
+        out._requires_grad = True
+        out._grad_fn, out._output_nr = node, output_nr
+        return out
+
+
+# The saved_tensors_hooks in force: (thread id, pack, unpack), innermost last. A plain list, so
+# the hot path (saving a tensor) pays one truth test when no hooks are registered anywhere.
+_hook_stack: list = []
+_PACKED_VC = [-2]
+
+
+class saved_tensors_hooks:
+    """Context manager: every tensor saved for backward inside it (by any op, or a custom
+    Function's save_for_backward) goes through ``pack_hook(tensor) -> object``, and
+    ``unpack_hook(object) -> tensor`` gives it back when backward reads it. As torch's, the hooks
+    apply to the thread that entered the context only."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        if _disabled:
+            raise RuntimeError(_disabled[-1])
+        self._entry = (threading.get_ident(), self.pack_hook, self.unpack_hook)
+        _hook_stack.append(self._entry)
+        return self
+
+    def __exit__(self, *exc):
+        # (removed by identity: contexts of other threads may have been entered since)
+        for i in range(len(_hook_stack) - 1, -1, -1):
+            if _hook_stack[i] is self._entry:
+                del _hook_stack[i]
+                break
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors are kept on the cpu (copied back to their device when backward reads
+    them): trades transfers for accelerator memory."""
+
+    def __init__(self, pin_memory=False, device_type=None):
+        def pack(t):
+            return t.device, t.detach().to("cpu")
+
+        def unpack(packed):
+            device, t = packed
+            return t.to(device)
+        super().__init__(pack, unpack)
+
+
+class disable_saved_tensors_hooks:
+    """Context manager: entering saved_tensors_hooks inside it raises ``error_message``."""
+
+    def __init__(self, error_message):
+        self.error_message = error_message
+
+    def __enter__(self):
+        _disabled.append(self.error_message)
+        return self
+
+    def __exit__(self, *exc):
+        _disabled.remove(self.error_message)
+        return False
+
+
+_disabled: list = []
 
 
 _FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
