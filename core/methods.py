@@ -88,6 +88,7 @@ _INPLACE = {n + "_": f for n, f in _METHODS.items() if n in {
     "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "tril", "triu",
     "addmm", "baddbmm", "addmv", "maximum", "minimum", "masked_scatter", "put", "deg2rad",
     "rad2deg", "cumsum", "cumprod", "sgn"}}
+_INPLACE["scatter_reduce_"] = I._scatter_reduce_inplace_value
 
 
 def _install():

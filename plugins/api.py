@@ -106,6 +106,11 @@ PRIMITIVES.update({
                "along axis (src shaped like index)",
     "scatter_add": "scatter_add(x, axis, index, src) -> new array: copy of x with src "
                    "accumulated at index along axis",
+    "scatter_reduce": "scatter_reduce(x, axis, index, src, reduce) -> new array: copy of x "
+                      "with each src element combined into it at index along axis by reduce, "
+                      "'prod', 'amax' or 'amin' (bool: and, or, and; NaN propagates; integer "
+                      "products wrap around); src is shaped like index, whose entries core has "
+                      "checked are in [0, x.shape[axis])",
     "nonzero": "nonzero(x) -> int64 array (count, ndim) of indices of nonzero elements, row-major",
     "cat": "cat(arrays, axis) -> new array: concatenation of same-dtype arrays",
     "flip": "flip(x, axes) -> new array with the order of elements reversed along axes",

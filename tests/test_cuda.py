@@ -121,6 +121,11 @@ _FAKE_OPS = """
         return ember.tensor(v).to(x.device)
     same("gather", lambda x: x.gather(1, idx(x, [[0, 4], [1, 1], [2, 3], [4, 0]])), a)
     same("scatter_add", lambda x: x.scatter_add(1, idx(x, [[0, 0]] * 4), x[:, :2]), a)
+    for red in ("prod", "amax", "amin"):
+        same(f"scatter_reduce_{red}", lambda x, r=red: x.scatter_reduce(
+            1, idx(x, [[0, 0, 4]] * 4), x[:, :3], r, include_self=False), a)
+        same(f"scatter_reduce_{red}_int8", lambda x, r=red: x.scatter_reduce(
+            0, idx(x, [[1, 1, 1, 0, 2]] * 3), x[:3], r), (a * 40).astype(np.int8))
     same("nonzero", lambda x: (x > 0).nonzero(), a)
     same("cat_flip", lambda x: ember.cat([x, x.flip(0)], 1), a)
     same("where", lambda x: ember.where(x > 0, x, 0.5), a)

@@ -408,6 +408,18 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         return out
 
     k["gather"], k["scatter"], k["scatter_add"] = gather, scatter, scatter_add
+
+    # NOTE: ufunc.at combines repeated indices one after another in index order, as torch's cpu
+    # kernel does (so half-precision products round at each step, as there); maximum/minimum
+    # propagate NaN, as torch's amax/amin
+    reducers = {"prod": xp.multiply, "amax": xp.maximum, "amin": xp.minimum}
+
+    def scatter_reduce(x, axis, index, src, reduce):
+        out = x.copy()
+        reducers[reduce].at(out, grid(index, axis), src)
+        return out
+
+    k["scatter_reduce"] = scatter_reduce
     k["nonzero"] = lambda x: xp.argwhere(x).astype(np.int64)
     k["cat"] = lambda arrays, axis: xp.concatenate(arrays, axis=axis)
     k["flip"] = lambda x, axes: xp.flip(x, axes).copy()

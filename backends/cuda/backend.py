@@ -54,6 +54,74 @@ def _fused():
     }
 
 
+# NOTE: CUDA has no atomic multiply, and its atomicMax/atomicMin neither propagate NaN nor exist
+# for 1- and 2-byte types. So scatter_reduce combines in a 64-bit accumulator (double for
+# floats, long long for integers and bool) with a compare-and-swap loop, then casts back: exact
+# for amax/amin and for integer products (which wrap around as in the narrow type); a product
+# of float32 or narrower rounds to its dtype once at the end instead of at each step.
+_SCATTER_PREAMBLE = r"""
+__device__ inline double ember_from_word(unsigned long long w, double) {
+    return __longlong_as_double((long long)w);
+}
+__device__ inline long long ember_from_word(unsigned long long w, long long) {
+    return (long long)w;
+}
+__device__ inline unsigned long long ember_to_word(double v) {
+    return (unsigned long long)__double_as_longlong(v);
+}
+__device__ inline unsigned long long ember_to_word(long long v) {
+    return (unsigned long long)v;
+}
+__device__ inline double ember_mul(double a, double b) { return a * b; }
+__device__ inline long long ember_mul(long long a, long long b) {
+    // signed overflow is undefined in C++; unsigned products wrap, as torch's do
+    return (long long)((unsigned long long)a * (unsigned long long)b);
+}
+"""
+
+# combine(a: the accumulator, v: the incoming value); a NaN on either side wins, as in amax
+_SCATTER_COMBINE = {"prod": "ember_mul(a, v)",
+                    "amax": "(a != a || a > v) ? a : v",
+                    "amin": "(a != a || a < v) ? a : v"}
+
+_SCATTER_LOOP = r"""
+unsigned long long* w = (unsigned long long*)&acc[p];
+unsigned long long old = *w, seen;
+do {
+    seen = old;
+    const W a = ember_from_word(seen, v);
+    const W r = COMBINE;
+    old = atomicCAS(w, seen, ember_to_word(r));
+} while (old != seen);
+"""
+
+
+def _scatter_reduce_kernel():
+    """The scatter_reduce primitive (prod, amax, amin), one ElementwiseKernel per reduce."""
+    kernels = {op: cupy.ElementwiseKernel("int64 p, W v", "raw W acc",
+                                          _SCATTER_LOOP.replace("COMBINE", combine),
+                                          f"ember_scatter_{op}", preamble=_SCATTER_PREAMBLE)
+               for op, combine in _SCATTER_COMBINE.items()}
+
+    def scatter_reduce(x, axis, index, src, reduce):
+        wide = np.dtype(np.int64) if x.dtype.kind in "biu" else np.dtype(np.float64)
+        acc = x.astype(wide, order="C")
+        if index.size:
+            # each src element's flat position in acc: index along axis, its own coordinate
+            # along the other dims
+            st = [1] * x.ndim
+            for d in range(x.ndim - 2, -1, -1):
+                st[d] = st[d + 1] * x.shape[d + 1]
+            pos = index * st[axis]
+            for d, n in enumerate(index.shape):
+                if d != axis and n > 1:
+                    step = cupy.arange(n, dtype=np.int64) * st[d]
+                    pos = pos + step.reshape((n,) + (1,) * (index.ndim - d - 1))
+            kernels[reduce](pos, src.astype(wide), acc.reshape(-1))
+        return acc.astype(x.dtype)
+    return scatter_reduce
+
+
 def _overlapping(x) -> bool:
     """True when two elements of x share memory (a 0-stride dim of size > 1, from expand)."""
     for n, s in zip(x.shape, x.strides):
@@ -140,6 +208,7 @@ def _overrides(bf16) -> dict:
         _scatter_add(x, index, values)
 
     k["getitem_advanced"], k["setitem"], k["index_add"] = getitem_advanced, setitem, index_add
+    k["scatter_reduce"] = _scatter_reduce_kernel()
 
     def matmul(a, b):
         if b.dtype != a.dtype:

@@ -45,8 +45,18 @@ def _relu(x):
     return np.where((x > 0) | (x != x), x, np.zeros((), x.dtype))
 
 
+def _scatter(ufunc):
+    # (p, v, acc): acc[p] = ufunc(acc[p], v), one element after another, as the CUDA loop
+    def run(p, v, acc):
+        ufunc.at(acc, p, v)
+        return acc
+    return run
+
+
 #: NumPy versions of the backend's fused kernels, by kernel name.
-FUSED = {"ember_sigmoid": _sigmoid, "ember_erf": _erf, "ember_relu": _relu}
+FUSED = {"ember_sigmoid": _sigmoid, "ember_erf": _erf, "ember_relu": _relu,
+         "ember_scatter_prod": _scatter(np.multiply), "ember_scatter_amax": _scatter(np.maximum),
+         "ember_scatter_amin": _scatter(np.minimum)}
 
 
 class ElementwiseKernel:

@@ -52,6 +52,7 @@ KERNELS = {
     "gather": indexing.gather,
     "scatter": indexing.scatter,
     "scatter_add": indexing.scatter_add,
+    "scatter_reduce": indexing.scatter_reduce,
     "nonzero": reduce.nonzero,
     "cat": indexing.cat,
     "flip": indexing.flip,

@@ -1,11 +1,13 @@
-"""Gathers and scatters: advanced indexing, setitem, index_add, gather/scatter(_add), cat, flip.
+"""Gathers and scatters: advanced indexing, setitem, index_add, gather/scatter(_add/_reduce), cat,
+flip.
 
 Advanced indexing is planned on the host and run as one strided kernel: the int64 index arrays
 are first folded on the device into one array of element offsets (shaped like their broadcast),
 then ember_take reads ``x[view_offset(coords) + offs[adv_coords]]``. setitem and index_add are
 the same plan run backwards (ember_put, ember_put_add). Accumulating writes use a
 compare-and-swap loop on the element's bits (OpenCL 1.2 has no float atomics), on the enclosing
-32-bit word for 1- and 2-byte types.
+32-bit word for 1- and 2-byte types; scatter_reduce runs the same loop with a product, maximum or
+minimum in place of the sum.
 """
 from __future__ import annotations
 
@@ -16,13 +18,13 @@ import pyopencl as cl
 
 from . import elementwise as ew
 from .array import CLArray, c_strides, empty, flipped, getitem_basic, slice_len, with_layout
-from .reduce import misc_kernel, minmax_host
+from .reduce import _ops as reduce_ops, misc_kernel, minmax_host
 from .runtime import CTYPE, ELEMENTWISE_WG, UTYPE, Device, kind
 
 _COMBINE = {"f": "a + b", "i": "(T)((UT)a + (UT)b)", "u": "(T)(a + b)", "b": "(T)(a | b)"}
 
 _ATOMIC_WORD = r"""
-inline void ember_atomic_add(global T* p, const T b) {{
+inline void ember_atomic_{op}(global T* p, const T b) {{
     volatile global {W}* w = (volatile global {W}*)p;
     {W} old = *w, assumed;
     do {{
@@ -37,7 +39,7 @@ inline void ember_atomic_add(global T* p, const T b) {{
 # NOTE: 1- and 2-byte elements: CAS the aligned 32-bit word around them. Buffers are allocated in
 # multiples of 8 bytes (runtime.alloc), so that word is always inside the buffer.
 _ATOMIC_SUBWORD = r"""
-inline void ember_atomic_add(global T* p, const T b) {{
+inline void ember_atomic_{op}(global T* p, const T b) {{
     const size_t addr = (size_t)p;
     volatile global uint* w = (volatile global uint*)(addr & ~(size_t)3);
     const uint shift = {shift};
@@ -83,13 +85,16 @@ kernel void ember_put_add(long n, int nd, global const long* meta, global T* x,
 """
 
 
-def _atomic_source(dev: Device, dtype: np.dtype) -> str:
+def _atomic_source(dev: Device, dtype: np.dtype, op: str = "add", combine: str = "") -> str:
+    """ember_atomic_<op>(p, b): *p = combine(a = *p, b), atomically (default: the sum)."""
     k, size, t = kind(dtype), dtype.itemsize, CTYPE[dtype.name]
-    combine = _COMBINE[k]
+    combine = combine or _COMBINE[k]
     if size == 4:
-        return _ATOMIC_WORD.format(W="uint", T=t, combine=combine, cmpxchg="atomic_cmpxchg")
+        return _ATOMIC_WORD.format(W="uint", T=t, combine=combine, cmpxchg="atomic_cmpxchg",
+                                   op=op)
     if size == 8:
-        return _ATOMIC_WORD.format(W="ulong", T=t, combine=combine, cmpxchg="atom_cmpxchg")
+        return _ATOMIC_WORD.format(W="ulong", T=t, combine=combine, cmpxchg="atom_cmpxchg",
+                                   op=op)
     if dev.little_endian:
         shift = "(uint)(addr & 3) * 8u"
     else:
@@ -100,7 +105,7 @@ def _atomic_source(dev: Device, dtype: np.dtype) -> str:
     else:
         from_bits, to_bits = f"(T)({ut})((assumed & mask) >> shift)", f"({ut})r"
     return _ATOMIC_SUBWORD.format(shift=shift, from_bits=from_bits, to_bits=to_bits,
-                                  combine=combine)
+                                  combine=combine, op=op)
 
 
 def _has_atomics(dev: Device, dtype: np.dtype) -> bool:
@@ -259,7 +264,8 @@ def _put_add(shape, target: CLArray, idx: CLArray, v: CLArray, scale: int, size:
         _host_put_add(shape, target, idx, v, scale, size)
 
 
-def _host_put_add(shape, target: CLArray, idx: CLArray, v: CLArray, scale: int, size: int):
+def _host_put_add(shape, target: CLArray, idx: CLArray, v: CLArray, scale: int, size: int,
+                  ufunc=np.add):
     dev = target.device
     whole = np.empty(target.buffer.size // target.itemsize, target.dtype)
     cl.enqueue_copy(dev.queue, whole, target.buffer)
@@ -268,7 +274,7 @@ def _host_put_add(shape, target: CLArray, idx: CLArray, v: CLArray, scale: int, 
         pos += (np.arange(s) * st).reshape((-1,) + (1,) * (len(shape) - d - 1))
     j = ew.to_host(ew.broadcast_to(idx, shape)).astype(np.int64)
     pos += np.where(j < 0, j + size, j) * scale
-    np.add.at(whole, pos, ew.to_host(ew.broadcast_to(v, shape)))
+    ufunc.at(whole, pos, ew.to_host(ew.broadcast_to(v, shape)))
     cl.enqueue_copy(dev.queue, target.buffer, whole)
 
 
@@ -308,6 +314,54 @@ def scatter_add(x: CLArray, axis: int, index: CLArray, src) -> CLArray:
     out = ew.contiguous(x)
     _put_add(index.shape, _along(out, axis, index.shape), index,
              _scatter_src(src, x, index.shape), out.strides[axis], x.shape[axis])
+    return out
+
+
+# -- scatter_reduce: prod, amax, amin ----------------------------------------------------------
+
+_SCATTER_REDUCE = r"""
+kernel void ember_scatter_{op}(long n, int nd, global const long* meta, global T* x,
+                               global const long* idx, global const T* v, long scale) {{
+    const long i = get_global_id(0);
+    if (i >= n) return;
+    const long j = idx[ember_offset(i, nd, meta, 1)];
+    const T b = v[ember_offset(i, nd, meta, 2)];
+    ember_atomic_{op}(x + ember_offset(i, nd, meta, 0) + j * scale, b);
+}}
+"""
+
+_HOST_REDUCE = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}
+
+
+def scatter_reduce_source(dev: Device, dtype: np.dtype) -> str:
+    """One program per dtype with the three kernels; the combine rules are the reductions' own,
+    so a NaN propagates here exactly as in amax/amin."""
+    # (ACC is the combine rules' accumulator type; here they combine in T)
+    src = (f"typedef {CTYPE[dtype.name]} T;\ntypedef {UTYPE[dtype.itemsize]} UT;\n"
+           f"typedef T ACC;\n")
+    rules = reduce_ops(dtype)
+    for op in ("prod", "amax", "amin"):
+        src += _atomic_source(dev, dtype, op, rules[op][1]) + _SCATTER_REDUCE.format(op=op)
+    return src
+
+
+def scatter_reduce(x: CLArray, axis: int, index: CLArray, src: CLArray, reduce: str) -> CLArray:
+    out = ew.contiguous(x)
+    n = index.size
+    if n == 0:
+        return out
+    shape = index.shape
+    target, v = _along(out, axis, shape), src
+    dev = x.device
+    if not _has_atomics(dev, x.dtype):  # NOTE: as _put_add: on the host (correct, slow)
+        _host_put_add(shape, target, index, v, out.strides[axis], x.shape[axis],
+                      _HOST_REDUCE[reduce])
+        return out
+    nd, m, _ = ew.meta(dev, shape, [target, index, v])
+    k = dev.kernel(("scatter_reduce", x.dtype.name), f"ember_scatter_{reduce}",
+                   lambda: scatter_reduce_source(dev, x.dtype))
+    dev.launch(k, (ew.roundup(n, ELEMENTWISE_WG),), (ELEMENTWISE_WG,), np.int64(n), nd, m,
+               target.buffer, index.buffer, v.buffer, np.int64(out.strides[axis]))
     return out
 
 

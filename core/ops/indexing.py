@@ -1,9 +1,11 @@
 """Indexing (basic, advanced, boolean; reading and writing), gather/scatter and friends."""
 from __future__ import annotations
 
+import numpy as _np
+
 from .. import dtypes as _dt
 from ..tensor import Tensor, _norm_dim
-from .registry import _state, defop, device_mismatch, record
+from .registry import _state, defop, device_mismatch, needs_grad, record, unrecorded
 from . import shape as S
 
 _wrap = Tensor._wrap
@@ -441,21 +443,174 @@ def scatter_add(input, dim, index, src):
     return res
 
 
-def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
-    """input with src reduced into it at index along dim (torch.scatter_reduce); ``include_self``
-    False leaves input's own values at the written positions out of the reduction."""
-    from .creation import ones_like, zeros_like
-    from .elementwise import div, where
-    if reduce not in ("sum", "mean", "prod", "amax", "amin"):
+_SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+
+
+def _check_scatter_reduce_args(input, dim, index, src, reduce):
+    """torch's argument checks for scatter_reduce, with its exception classes; returns the
+    normalised dim and the index as int64."""
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_reduce(): argument 'src' (position 3) must be Tensor, not "
+                        f"{type(src).__name__}")
+    if reduce not in _SCATTER_REDUCES:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
-    if reduce not in ("sum", "mean"):
-        raise NotImplementedError(f"scatter_reduce(reduce={reduce!r}) is not supported yet; "
-                                  "sum and mean are")
+    if isinstance(index, Tensor) and index._dtype is _dt.int32:
+        index = index.to(_dt.int64)  # torch takes int32 indices here too
+    if not isinstance(index, Tensor) or index._dtype is not _dt.int64:
+        got = index._dtype if isinstance(index, Tensor) else type(index).__name__
+        raise RuntimeError(f"scatter_reduce(): Expected dtype int32/int64 for index, got {got}")
+    if src._device is not input._device:
+        raise RuntimeError(device_mismatch("scatter_reduce", input, src))
     d = _check_gather_args("scatter_reduce", input, dim, index)
     if src._dtype is not input._dtype:
         raise RuntimeError(f"scatter_reduce(): Expected self.dtype to be equal to src.dtype, but "
-                           f"got {input._dtype} and {src._dtype}")
+                           f"got {input._dtype} for self and {src._dtype} for src")
+    if reduce == "mean" and input._dtype is _dt.bool_:
+        raise NotImplementedError("\"scatter_gather_tensor_cpu_reduce_mean\" not implemented for "
+                                  "'Bool'")
+    ishape, sshape = tuple(index.shape) or (1,), tuple(src.shape) or (1,)
+    if len(ishape) != len(sshape):
+        # (torch's class: IndexError when src has fewer dims, RuntimeError when it has more)
+        err = IndexError if len(sshape) < len(ishape) else RuntimeError
+        raise err(f"scatter_reduce(): Index tensor must have the same number of dimensions as "
+                  f"src tensor (index {list(index.shape)}, src {list(src.shape)})")
+    if any(i > s for i, s in zip(ishape, sshape)):
+        raise RuntimeError(f"scatter_reduce(): Expected index {list(index.shape)} to be no "
+                           f"larger than self {list(input.shape)} apart from dimension {d} and "
+                           f"to be no larger size than src {list(src.shape)}")
+    if index.numel():
+        # NOTE: torch refuses negative indices here, unlike Python-style indexing; one read-back
+        # checks both ends
+        lo, hi = S.stack([index.amin(), index.amax()]).tolist()
+        size = input.shape[d] if input.ndim else 1
+        if lo < 0 or hi >= size:
+            raise RuntimeError(f"scatter_reduce(): index {lo if lo < 0 else hi} is out of "
+                               f"bounds for dimension {d} with size {size}")
+    return d, index
+
+
+def _reduce_identity(reduce, dt):
+    """The value that leaves every element unchanged under ``reduce`` in dtype ``dt``."""
+    if reduce == "prod":
+        return True if dt is _dt.bool_ else 1
+    high = reduce == "amin"
+    if dt is _dt.bool_:
+        return high
+    if dt.is_floating_point:
+        return float("inf") if high else float("-inf")
+    info = _np.iinfo(dt.np)
+    return int(info.max if high else info.min)
+
+
+def _g_scatter_reduce(ctx, g):
+    x, src = ctx.inputs
+    out = ctx.out
+    p = ctx.params
+    d, index, reduce, include_self = p["dim"], p["index"], p["reduce"], p["include_self"]
+    need_x, _, _, need_src = ctx.needs_input_grad
+    if reduce == "prod":
+        gx = gs = None
+        if need_x:
+            # a zero in x would divide the product by zero: leave it out of the product instead
+            x1 = masked_fill(x, x == 0, 1)
+            gx = g * _scatter_reduce(x1, d, index, src, "prod", include_self) / x1
+        if need_src:
+            gs = _prod_src_grad(g, x, d, index, src, out, include_self)
+    else:
+        # torch shares the gradient evenly among the elements equal to the result. NOTE: like
+        # torch, x's element is counted among them even when include_self is False (it then
+        # gets no share itself, and the src elements that tie with it get less than all)
+        value = gather(out, d, index)
+        x_is = (x == out).to(g.dtype)
+        src_is = (src == value).to(g.dtype)
+        share = g / scatter_add(x_is, d, index, src_is)
+        gx = x_is * share if need_x else None
+        gs = src_is * gather(share, d, index) if need_src else None
+    if gx is not None and not include_self:
+        gx = scatter(gx, d, index, 0.0)
+    return gx, None, None, gs
+
+
+def _prod_src_grad(g, x, d, index, src, out, include_self):
+    """d prod / d src, as torch: out / src, except where src is the only zero at its target
+    (there the product of the others, computed with that zero replaced by one)."""
+    from .creation import zeros_like
+    from .elementwise import where
+    src_zero = src == 0
+    zeros = gather(scatter_add(zeros_like(x), d, index, src_zero.to(x.dtype)), d, index)
+    single = src_zero & (zeros == 1)
+    others = _scatter_reduce(x, d, index, masked_fill(src, single, 1), "prod", include_self)
+    gs = where(single, gather(g * others, d, index),
+               gather(g * out, d, index) / masked_fill(src, src_zero, 1))
+    if _state.enabled and bool((zeros > 1).any()):
+        # NOTE: with two zeros at one target this gradient is right but its own gradient is
+        # not; torch refuses that double backward (when it is asked for), and so do we
+        res = unrecorded(S.clone, gs)
+        record(_prod_double_backward_op, (gs,), res)
+        gs = res
+    return gs
+
+
+def _g_refuse_double_backward(ctx, g):
+    raise RuntimeError("scatter_reduce(): Double backward is unsupported for src when >1 zeros "
+                       "in src are scattered to the same position in self")
+
+
+_prod_double_backward_op = defop("scatter_reduce_prod_double_backward",
+                                 _g_refuse_double_backward)
+_scatter_reduce_op = defop("scatter_reduce", _g_scatter_reduce,
+                           inputs=lambda x, _, index, src: (x, src), out=True)
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):
+    """input with src reduced into it at index along dim (torch.scatter_reduce): ``reduce`` is
+    "sum", "prod", "mean", "amax" or "amin"; ``include_self`` False leaves input's own values
+    at the written positions out of the reduction.
+
+    >>> x = ember.tensor([1., 2., 3.])
+    >>> x.scatter_reduce(0, ember.tensor([0, 0, 2]), ember.tensor([5., 4., 0.]), "amax")
+    tensor([5., 2., 3.])
+    """
+    d, index = _check_scatter_reduce_args(input, dim, index, src, reduce)
+    run = _scatter_sum_mean if reduce in ("sum", "mean") else _scatter_reduce
+    if input.ndim == 0 or index.ndim == 0 or src.ndim == 0:  # a 0-d tensor acts as 1 element
+        one = lambda t: S.reshape(t, (1,)) if t.ndim == 0 else t  # noqa: E731
+        res = run(one(input), d, one(index), one(src), reduce, include_self)
+        return S.reshape(res, ()) if input.ndim == 0 else res
+    return run(input, d, index, src, reduce, include_self)
+
+
+def _scatter_reduce_inplace_value(input, dim, index, src, reduce, *, include_self=True):
+    """The value ``input.scatter_reduce_(...)`` writes into input."""
+    if reduce in ("prod", "amax", "amin") and needs_grad(input, src):
+        # NOTE: their backward reads input's old values, which the write replaces: reduce into a
+        # copy (torch saves a copy of the original self for such in-place ops too)
+        input = S.clone(input)
+    return scatter_reduce(input, dim, index, src, reduce, include_self=include_self)
+
+
+def _scatter_reduce(input, d, index, src, reduce, include_self):
+    """prod, amax or amin, on checked arguments of at least one dim."""
+    # NOTE: one primitive for the three: none of them composes exactly from the others' kernels
+    # (a product through exp/log rounds; a maximum needs an ordered scatter)
+    if tuple(src.shape) != tuple(index.shape):  # only src's leading index-shaped block is used
+        src = src[tuple(slice(0, n) for n in index.shape)]
+    base = input
+    if not include_self:  # the written positions start from the reduction's identity
+        base = unrecorded(scatter, input, d, index, _reduce_identity(reduce, input._dtype))
+    data = input._device._backend.kernels["scatter_reduce"](base._data, d, index._data,
+                                                            src._data, reduce)
+    res = _wrap(data, input._dtype, input._device)
+    if _state.enabled and (input._requires_grad or src._requires_grad):
+        record(_scatter_reduce_op, (input, None, index, src), res,
+               {"dim": d, "index": index, "reduce": reduce, "include_self": include_self})
+    return res
+
+
+def _scatter_sum_mean(input, d, index, src, reduce, include_self):
+    from .creation import ones_like, zeros_like
+    from .elementwise import div, where
     base = input
     if not include_self:  # the written positions start from zero
         written = scatter(zeros_like(input, dtype=_dt.bool_), d, index, True)

@@ -1253,6 +1253,55 @@ add(OpInfo("scatter_add", lambda m, x, dim, i, src: m.scatter_add(x, dim, i, src
            _scatter_samples(False), primitives=("scatter_add",), tol=2))
 
 
+def _scatter_reduce_samples(dtype, rng):
+    """Repeated indices (several src elements per target, some targets untouched), with and
+    without the target's own value; NaN at a target and among the src elements (floats)."""
+    for s in _scatter_samples(False)(dtype, rng):
+        yield s
+        yield Sample(s.args, {"include_self": False}, desc=s.desc)
+    yield Sample((Arg(values(rng, (2, 3, 4), dtype)), 1, _idx(rng.integers(0, 3, (2, 5, 4))),
+                  Arg(values(rng, (2, 5, 4), dtype))), {"include_self": False}, desc="3-d")
+    if is_float(dtype):
+        x = values(rng, (3, 4), dtype)
+        x[0, 1] = np.nan
+        src = values(rng, (3, 4), dtype)
+        src[2, 2] = np.nan
+        yield Sample((Arg(x), 0, _idx(rng.integers(0, 3, (3, 4))), Arg(src)), desc="NaN",
+                     grad=False)
+
+
+def _scatter_reduce_ref(reduce):
+    ufunc = {"prod": np.multiply, "amax": np.maximum, "amin": np.minimum}[reduce]
+
+    def ref(x, dim, i, src, include_self=True):
+        y = np.array(x, copy=True)
+        sl = src[tuple(slice(0, n) for n in i.shape)]
+        pos = list(np.ogrid[tuple(slice(0, n) for n in i.shape)])
+        pos[dim] = i
+        pos = tuple(pos)
+        if not include_self:  # the written positions reduce src alone, from the identity
+            if reduce == "prod":
+                y[pos] = 1
+            elif y.dtype == bool:
+                y[pos] = reduce == "amin"
+            elif y.dtype.kind == "f":
+                y[pos] = np.inf if reduce == "amin" else -np.inf
+            else:
+                info = np.iinfo(y.dtype)
+                y[pos] = info.max if reduce == "amin" else info.min
+        ufunc.at(y, pos, sl)
+        return y
+    return ref
+
+
+for _reduce in ("prod", "amax", "amin"):
+    add(OpInfo(f"scatter_reduce.{_reduce}",
+               lambda m, x, dim, i, src, _r=_reduce, **kw: m.scatter_reduce(x, dim, i, src, _r,
+                                                                            **kw),
+               _scatter_reduce_ref(_reduce), ALL, _scatter_reduce_samples,
+               primitives=("scatter_reduce", "scatter"), tol=2))
+
+
 def _index_select_samples(dtype, rng):
     v = lambda s: values(rng, s, dtype)  # noqa: E731
     yield Sample((Arg(v((4, 3))), 0, _idx([3, 0, 0, 1])))
