@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import math
 import numbers
+import struct
 import warnings
 from typing import Optional, Sequence
 
@@ -963,61 +964,313 @@ def pixel_unshuffle(input, downscale_factor: int):
     return x.reshape(tuple(lead) + (c * r * r, h // r, w // r))
 
 
-def _resample_dim(x, dim, out_size, scale, mode, align_corners):
-    """Resample one spatial dim with torch's source-index rules (gather + lerp)."""
-    in_size = x.shape[dim]
-    dev = x.device
-    if mode == "nearest":
-        idx = [min(int(math.floor(i * scale)), in_size - 1) for i in range(out_size)]
-        return x.index_select(dim, ember.tensor(idx, dtype=ember.int64, device=dev))
-    lo, hi, lam = [], [], []
-    for i in range(out_size):
-        if align_corners:
-            src = i * (in_size - 1) / (out_size - 1) if out_size > 1 else 0.0
+def _to_f32(v: float) -> float:
+    return struct.unpack("f", struct.pack("f", v))[0]
+
+
+def _keep(v: float) -> float:
+    return v
+
+
+def _index_rounding(dtype):
+    """torch's CPU kernels do the source-index arithmetic in float32 unless the input is float64;
+    rounding every step the same way picks the same input pixels at exact boundaries."""
+    return _keep if dtype == ember.float64 else _to_f32
+
+
+def _src_scale(in_size, out_size, align_corners, scale, r):
+    """Input pixels per output pixel (torch's area_pixel_compute_scale): a scale factor the caller
+    gave wins over in/out unless align_corners pins the corner pixels."""
+    if align_corners:
+        return r((in_size - 1) / (out_size - 1)) if out_size > 1 else 0.0
+    if scale is not None and scale > 0:
+        return r(1.0 / scale)
+    return r(in_size / out_size)
+
+
+def _src_index(scale, i, align_corners, cubic, r):
+    """Continuous input coordinate of output pixel i; only cubic keeps a negative one, since its
+    4-tap window still reaches pixel 0 from there."""
+    if align_corners:
+        return r(scale * i)
+    # NOTE: torch's compiled kernels fuse this multiply-add (one rounding); a rounding between
+    # the two steps moves nearest-exact's pick at exact half-pixel boundaries
+    src = r(scale * (i + 0.5) - 0.5)
+    return src if cubic or src > 0 else 0.0
+
+
+def _split_index(src, in_size, r):
+    """(floor, fraction) of a source coordinate. NOTE: torch floors through floorf, so a float64
+    coordinate is rounded to float32 first; the fraction is clamped to [0, 1]."""
+    i0 = min(math.floor(_to_f32(src)), in_size - 1)
+    return i0, min(max(r(src - i0), 0.0), 1.0)
+
+
+def _cubic_weights(t, a):
+    """Keys cubic convolution weights of the taps at offsets -1, 0, 1, 2 from floor(src)."""
+    def near(x):  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x):  # 1 <= |x| <= 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return [far(t + 1.0), near(t), near(1.0 - t), far(2.0 - t)]
+
+
+def _aa_filter(mode):
+    """Kernels of torch's antialiased resize (Pillow's): triangle, Keys cubic with a=-0.5 (not
+    the -0.75 of plain bicubic) and Lanczos-3; each paired with its half-width in taps."""
+    if mode == "linear":
+        return (lambda x: max(0.0, 1.0 - abs(x))), 2
+
+    if mode == "bicubic":
+        def cubic(x):
+            x = abs(x)
+            if x < 1.0:
+                return (1.5 * x - 2.5) * x * x + 1
+            return (((-0.5 * x + 2.5) * x - 4.0) * x + 2.0) if x < 2.0 else 0.0
+        return cubic, 4
+
+    def sinc(x):
+        return 1.0 if x == 0.0 else math.sin(math.pi * x) / (math.pi * x)
+    return (lambda x: sinc(x) * sinc(x / 3.0) if abs(x) < 3.0 else 0.0), 6
+
+
+def _nearest_taps(mode, in_size, out_size, scale, spatial_dims, r):
+    """Source pixels of torch's nearest modes. NOTE: torch's 2-d kernels (upsample_nearest2d)
+    compute the index in float32 whatever the dtype, and 'nearest' there copies a dim whose size
+    is unchanged or exactly doubled without rounding; its 1-d and 3-d kernels work in the
+    input's precision (float32 for half types) and have no such shortcut. Matched as is."""
+    if spatial_dims == 2:
+        step = _src_scale(in_size, out_size, False, scale, _to_f32)
+        if mode == "nearest-exact":
+            src = [_to_f32((i + 0.5) * step) for i in range(out_size)]
+        elif out_size == in_size:
+            return None
+        elif out_size == 2 * in_size:
+            return [i >> 1 for i in range(out_size)]
         else:
-            src = max((i + 0.5) * scale - 0.5, 0.0)
-        i0 = min(int(math.floor(src)), in_size - 1)
-        lo.append(i0)
-        hi.append(min(i0 + 1, in_size - 1))
-        lam.append(src - i0)
-    a = x.index_select(dim, ember.tensor(lo, dtype=ember.int64, device=dev))
-    b = x.index_select(dim, ember.tensor(hi, dtype=ember.int64, device=dev))
-    shape = [1] * x.dim()
-    shape[dim] = out_size
-    w = ember.tensor(lam, dtype=x.dtype, device=dev).reshape(shape)
-    return a + (b - a) * w
+            src = [_to_f32(step * i) for i in range(out_size)]
+    else:
+        step = _src_scale(in_size, out_size, False, scale, r)
+        if mode == "nearest-exact":
+            src = [_to_f32(_src_index(step, i, False, False, r) + 0.5) for i in range(out_size)]
+        else:
+            src = [_to_f32(r(step * i)) for i in range(out_size)]
+    return [min(math.floor(v), in_size - 1) for v in src]
+
+
+def _resample_taps(mode, in_size, out_size, scale, align_corners, antialias, spatial_dims, r):
+    """Where each output pixel of one spatial dim reads from: (indices, weights, taps), with
+    ``taps`` (index, weight) pairs per output pixel laid out flat, or ``None`` when the dim is
+    copied unchanged. Weights are ``None`` for the nearest modes (a pure gather).
+
+    Borders follow torch: the plain modes clamp indices into the input (bicubic's outer taps read
+    the edge pixel again); the antialiased modes drop taps outside the input and renormalise."""
+    idx, wts = [], []
+    if mode in ("nearest", "nearest-exact"):
+        idx = _nearest_taps(mode, in_size, out_size, scale, spatial_dims, r)
+        return None if idx is None else (idx, None, 1)
+    if mode == "area":
+        # NOTE: torch's adaptive windows [floor(i*in/out), ceil((i+1)*in/out)) may overlap and
+        # differ in length by one; short ones are padded with zero-weight taps
+        bounds = [((i * in_size) // out_size, -(-((i + 1) * in_size) // out_size))
+                  for i in range(out_size)]
+        taps = max((e - s for s, e in bounds), default=1)
+        for s, e in bounds:
+            idx += list(range(s, e)) + [s] * (taps - (e - s))
+            wts += [1.0 / (e - s)] * (e - s) + [0.0] * (taps - (e - s))
+        return idx, wts, taps
+    step = _src_scale(in_size, out_size, align_corners, scale, r)
+    if antialias:
+        return _antialias_taps(mode, in_size, out_size, step, r)
+    if mode == "linear":
+        if out_size == in_size:
+            return None  # torch copies a dim whose size is unchanged, whatever the scale factor
+        for i in range(out_size):
+            i0, lam = _split_index(_src_index(step, i, align_corners, False, r), in_size, r)
+            idx += [i0, i0 + 1 if i0 < in_size - 1 else i0]
+            wts += [1.0 - lam, lam]
+        return idx, wts, 2
+    for i in range(out_size):  # bicubic
+        i0, t = _split_index(_src_index(step, i, align_corners, True, r), in_size, r)
+        idx += [min(max(i0 + j, 0), in_size - 1) for j in (-1, 0, 1, 2)]
+        wts += _cubic_weights(t, -0.75)
+    return idx, wts, 4
+
+
+def _antialias_taps(mode, in_size, out_size, step, r):
+    """torch's antialiased (Pillow-style) weights: when shrinking, the filter is stretched by the
+    scale so every input pixel under an output pixel contributes."""
+    filt, width = _aa_filter(mode)
+    if step >= 1.0:
+        support, inv = r(width * 0.5 * step), r(1.0 / step)
+    else:
+        support, inv = width * 0.5, 1.0
+    taps = math.ceil(support) * 2 + 1
+    idx, wts = [], []
+    for i in range(out_size):
+        center = r(step * (i + 0.5))
+        # NOTE: C++ truncation toward zero, then clipping to the input, as torch does
+        lo = max(int(r(center - support) + 0.5), 0)
+        size = min(max(min(int(r(center + support) + 0.5), in_size) - lo, 0), taps)
+        w = [filt(r((r(lo + j - center) + 0.5) * inv)) for j in range(size)]
+        total = sum(w)
+        if total != 0.0:
+            w = [v / total for v in w]
+        pad = min(lo, in_size - 1)
+        idx += list(range(lo, lo + size)) + [pad] * (taps - size)
+        wts += w + [0.0] * (taps - size)
+    return idx, wts, taps
+
+
+def _resample_dim(x, dim, out_size, scale, mode, align_corners, antialias=False):
+    """Resample one spatial dim: one gather of every tap, then a weighted sum over the taps. Only
+    ember ops, so every backend runs it and autograd scatters the gradient back."""
+    plan = _resample_taps(mode, x.shape[dim], out_size, scale, align_corners, antialias,
+                          x.dim() - 2, _index_rounding(x.dtype))
+    if plan is None:
+        return x
+    idx, wts, taps = plan
+    innermost = dim == x.dim() - 1
+    if innermost:
+        # NOTE: a gather along the innermost dim copies one element at a time; moving the dim
+        # outward first (one contiguous copy) lets every tap copy whole rows, several times faster
+        x, dim = x.transpose(-1, -2).contiguous(), dim - 1
+    g = x.index_select(dim, ember.tensor(idx, dtype=ember.int64, device=x.device))
+    if wts is not None:
+        shape = list(x.shape)
+        shape[dim:dim + 1] = [out_size, taps]
+        wshape = [1] * len(shape)
+        wshape[dim:dim + 2] = [out_size, taps]
+        w = ember.tensor(wts, dtype=x.dtype, device=x.device).reshape(wshape)
+        g = (g.reshape(shape) * w).sum(dim + 1)
+    return g.transpose(-1, -2) if innermost else g
+
+
+_MODE_NDIM = {"linear": 3, "bilinear": 4, "bicubic": 4, "lanczos": 4, "trilinear": 5}
+
+
+def _is_int(v) -> bool:
+    if isinstance(v, ember.Tensor):
+        return not v.dtype.is_floating_point and v.numel() == 1
+    return isinstance(v, numbers.Integral)
+
+
+def _interp_check_mode(input, mode, align_corners, antialias):
+    """torch's checks of mode against the input's rank, with its messages."""
+    nd = input.dim()
+    if antialias and not (mode in ("bilinear", "bicubic", "lanczos") and nd == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear, bicubic, and lanczos modes "
+                         "and requires a 4-D tensor as input")
+    need = _MODE_NDIM.get(mode)
+    if mode in ("nearest", "nearest-exact", "area") and nd in (3, 4, 5) or need == nd:
+        if mode == "lanczos" and align_corners:
+            raise ValueError("Lanczos mode does not support align_corners=True")
+        if mode == "lanczos" and not antialias:
+            raise ValueError("Lanczos mode requires antialias=True")
+        return
+    if need in (3, 4, 5) and nd in (3, 4, 5) and mode != "bicubic" and mode != "lanczos":
+        raise NotImplementedError(f"Got {nd}D input, but {mode} mode needs {need}D input")
+    raise NotImplementedError(
+        f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {nd}D) for the modes: "
+        "nearest | linear | bilinear | bicubic | trilinear | lanczos | area | nearest-exact "
+        f"(got {mode})")
 
 
 def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                 recompute_scale_factor=None, antialias: bool = False):
-    """Resize the spatial dims: modes 'nearest', 'linear' (3-d), 'bilinear' (4-d)."""
+    """Resize the spatial dims of a (N, C, *spatial) input as torch does: 'nearest',
+    'nearest-exact' and 'area' for 3-d to 5-d input, 'linear' (3-d), 'bilinear', 'bicubic' and
+    'lanczos' (4-d; antialias for the last three) and 'trilinear' (5-d).
+
+    A ``scale_factor`` sets the output size (floor of size * factor) and, unless
+    ``recompute_scale_factor=True``, also the sampling step (1 / factor), as in torch.
+
+    >>> import ember
+    >>> import ember.nn.functional as F
+    >>> F.interpolate(ember.tensor([[[1.0, 2.0]]]), scale_factor=2, mode="linear")
+    tensor([[[1.0000, 1.2500, 1.7500, 2.0000]]])
+    """
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
     nd = input.dim() - 2
-    if mode in ("nearest", "area") and align_corners is not None:
-        raise ValueError("align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear | bicubic | trilinear")
-    if mode not in ("nearest", "linear", "bilinear", "trilinear"):
-        raise NotImplementedError(f"interpolate: mode '{mode}' is not supported by ember yet")
-    if (size is None) == (scale_factor is None):
+    spatial = list(input.shape[2:])
+    scales = [None] * max(nd, 0)
+    if size is not None and scale_factor is not None:
         raise ValueError("only one of size or scale_factor should be defined")
-    in_sizes = tuple(input.shape[2:])
     if size is not None:
-        out_sizes = _ntuple(size, nd, "size")
-        scales = [i / o for i, o in zip(in_sizes, out_sizes)]
-    else:
-        factors = scale_factor if isinstance(scale_factor, (list, tuple)) else [scale_factor] * nd
-        out_sizes = [int(math.floor(i * f)) for i, f in zip(in_sizes, factors)]
-        if recompute_scale_factor:
-            scales = [i / o for i, o in zip(in_sizes, out_sizes)]
+        if isinstance(size, (list, tuple)):
+            if len(size) != nd:
+                raise ValueError(
+                    "Input and output must have the same number of spatial dimensions, but got "
+                    f"input with spatial dimensions of {spatial} and output size of {size}. "
+                    "Please provide input tensor in (N, C, d1, d2, ...,dK) format and output "
+                    "size in (o1, o2, ...,oK) format.")
+            sizes = list(size)
         else:
-            scales = [1.0 / f for f in factors]
+            sizes = [size] * max(nd, 0)
+        if not all(_is_int(v) for v in sizes):
+            raise TypeError("expected size to be one of int or Tuple[int] or Tuple[int, int] or "
+                            "Tuple[int, int, int], but got size with types "
+                            f"{[type(v) for v in sizes]}")
+        out_sizes = [int(v) for v in sizes]
+    elif scale_factor is not None:
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != nd:
+                raise ValueError(
+                    "Input and scale_factor must have the same number of spatial dimensions, but "
+                    f"got input with spatial dimensions of {spatial} and scale_factor of shape "
+                    f"{scale_factor}. Please provide input tensor in (N, C, d1, d2, ...,dK) "
+                    "format and scale_factor in (s1, s2, ...,sK) format.")
+            factors = [float(f) for f in scale_factor]
+        else:
+            factors = [float(scale_factor)] * max(nd, 0)
+        # NOTE: the output size truncates size * factor, computed in double as torch does
+        out_sizes = [int(s * f) for s, f in zip(spatial, factors)]
+        # 'area' always works from the integer output size (torch recomputes its scale)
+        if not (recompute_scale_factor or mode == "area"):
+            scales = factors
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+    if recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    _interp_check_mode(input, mode, align_corners, antialias)
+    if mode not in ("nearest", "nearest-exact") and not input.dtype.is_floating_point:
+        raise RuntimeError(f"interpolate: mode '{mode}' needs a floating-point input, got "
+                           f"{input.dtype}")
+    # NOTE: torch's 'area' is adaptive_avg_pool, which returns an empty result for a zero size
+    if min(spatial) <= 0 or min(out_sizes) < (0 if mode == "area" else 1):
+        names = "DHW"[3 - nd:]
+        raise RuntimeError(
+            "Input and output sizes should be greater than 0, but got input ("
+            + ", ".join(f"{n}: {s}" for n, s in zip(names, spatial))
+            + (") and output (" if nd == 1 else ") output (")
+            + ", ".join(f"{n}: {s}" for n, s in zip(names, out_sizes)) + ")")
+    sub_mode = "linear" if mode in ("bilinear", "trilinear") else mode
+    # NOTE: each dim is resampled on its own (all of torch's modes are separable); shrinking dims
+    # go first so the later passes touch fewer elements
+    order = sorted(range(nd), key=lambda k: out_sizes[k] / spatial[k])
     out = input
-    for k in range(nd):
-        out = _resample_dim(out, 2 + k, out_sizes[k], scales[k],
-                            "nearest" if mode == "nearest" else "linear", bool(align_corners))
+    for k in order:
+        out = _resample_dim(out, 2 + k, out_sizes[k], scales[k], sub_mode, bool(align_corners),
+                            antialias)
     return out
 
 
 def upsample(input, size=None, scale_factor=None, mode: str = "nearest", align_corners=None):
+    """Deprecated alias of :func:`interpolate` (torch warns the same way).
+
+    >>> import ember
+    >>> import ember.nn.functional as F
+    >>> F.upsample(ember.ones(1, 1, 2), scale_factor=2).shape
+    ember.Size([1, 1, 4])
+    """
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
 
 

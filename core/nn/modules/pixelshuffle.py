@@ -32,7 +32,13 @@ class PixelUnshuffle(Module):
 
 
 class Upsample(Module):
-    """Resize with ``F.interpolate`` ('nearest', 'linear', 'bilinear')."""
+    """Resize with ``F.interpolate``: every mode it has ('nearest', 'nearest-exact', 'linear',
+    'bilinear', 'bicubic', 'trilinear', 'area').
+
+    >>> import ember
+    >>> ember.nn.Upsample(scale_factor=2, mode="bicubic")(ember.ones(1, 1, 2, 2)).shape
+    ember.Size([1, 1, 4, 4])
+    """
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest", align_corners=None,
                  recompute_scale_factor=None):

@@ -17,12 +17,14 @@ __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
 
-def _cell_step(mode, gx, h, c, w_hh, b_hh):
-    """One recurrence step; ``gx`` is the input projection (with b_ih) for this step."""
+def _cell_step(mode, gx, h, c, w_hh, b_hh, w_hr=None):
+    """One recurrence step; ``gx`` is the input projection (with b_ih) for this step. With
+    ``w_hr`` (an LSTM with projections) the new h is W_hr (o * tanh(c)), of size proj_size."""
     gh = ember.matmul(h, w_hh.t())
     if b_hh is not None:
         gh = gh + b_hh
-    hs = h.shape[-1]
+    # NOTE: the gate width comes from W_hh, not from h: a projected h is narrower than the gates
+    hs = w_hh.shape[0] // _GATES[mode]
     if mode == "LSTM":
         g = gx + gh
         # NOTE: torch's gate order is input, forget, cell, output
@@ -31,7 +33,8 @@ def _cell_step(mode, gx, h, c, w_hh, b_hh):
         cand = g[..., 2 * hs:3 * hs].tanh()
         o = g[..., 3 * hs:4 * hs].sigmoid()
         c = f * c + i * cand
-        return o * c.tanh(), c
+        h = o * c.tanh()
+        return (h if w_hr is None else ember.matmul(h, w_hr.t())), c
     if mode == "GRU":
         # NOTE: torch's gate order is reset, update, new; the reset gate scales W_hn h + b_hn
         r = (gx[..., 0:hs] + gh[..., 0:hs]).sigmoid()
@@ -42,13 +45,19 @@ def _cell_step(mode, gx, h, c, w_hh, b_hh):
     return (pre.tanh() if mode == "RNN_TANH" else F.relu(pre)), None
 
 
+def _no_projection(kwargs) -> None:
+    """torch's RNN and GRU take **kwargs only to reject proj_size with a clear message."""
+    if "proj_size" in kwargs:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+    if kwargs:
+        raise TypeError(f"__init__() got an unexpected keyword argument '{next(iter(kwargs))}'")
+
+
 class RNNBase(Module):
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None):
         super().__init__()
-        if proj_size != 0:
-            raise NotImplementedError("proj_size is not supported by ember's LSTM yet")
         if not 0 <= dropout <= 1 or isinstance(dropout, bool):
             raise ValueError("dropout should be a number in range [0, 1] representing the "
                              "probability of an element being zeroed")
@@ -61,6 +70,13 @@ class RNNBase(Module):
             raise ValueError("hidden_size must be greater than zero")
         if num_layers <= 0:
             raise ValueError("num_layers must be greater than zero")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size >= hidden_size:
+            raise ValueError("proj_size has to be smaller than hidden_size")
+        if proj_size > 0 and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
         self.mode = mode
         self.input_size = input_size
         self.hidden_size = hidden_size
@@ -72,17 +88,22 @@ class RNNBase(Module):
         self.proj_size = proj_size
         num_directions = 2 if bidirectional else 1
         gate_size = _GATES[mode] * hidden_size
+        # NOTE: with projections the recurrent state h (and each layer's output) has proj_size
+        # features; the cell state c keeps hidden_size
+        real_hidden = proj_size if proj_size > 0 else hidden_size
         kw = {"device": device, "dtype": dtype}
         self._flat_weights_names = []
         self._all_weights = []
         for layer in range(num_layers):
             for direction in range(num_directions):
-                layer_input = input_size if layer == 0 else hidden_size * num_directions
+                layer_input = input_size if layer == 0 else real_hidden * num_directions
                 suffix = "_reverse" if direction == 1 else ""
                 params = [("weight_ih_l{}{}", (gate_size, layer_input)),
-                          ("weight_hh_l{}{}", (gate_size, hidden_size))]
+                          ("weight_hh_l{}{}", (gate_size, real_hidden))]
                 if bias:
                     params += [("bias_ih_l{}{}", (gate_size,)), ("bias_hh_l{}{}", (gate_size,))]
+                if proj_size > 0:
+                    params.append(("weight_hr_l{}{}", (proj_size, hidden_size)))
                 names = []
                 for fmt, shape in params:
                     name = fmt.format(layer, suffix)
@@ -118,14 +139,34 @@ class RNNBase(Module):
         return s.format(**self.__dict__)
 
     def _layer_params(self, layer, direction):
+        """(w_ih, w_hh, b_ih, b_hh, w_hr) of one layer and direction; absent ones are None."""
         suffix = "_reverse" if direction == 1 else ""
-        get = lambda fmt: getattr(self, fmt.format(layer, suffix)) if self.bias or "weight" in fmt \
-            else None  # noqa: E731
-        return (get("weight_ih_l{}{}"), get("weight_hh_l{}{}"), get("bias_ih_l{}{}"),
-                get("bias_hh_l{}{}"))
+
+        def get(kind, present=True):
+            return getattr(self, f"{kind}_l{layer}{suffix}") if present else None
+        return (get("weight_ih"), get("weight_hh"), get("bias_ih", self.bias),
+                get("bias_hh", self.bias), get("weight_hr", self.proj_size > 0))
+
+    def _hidden_shapes(self, batch):
+        """torch's expected (h_0, c_0) shapes; c_0 is None for RNN and GRU."""
+        layers = self.num_layers * (2 if self.bidirectional else 1)
+        h = (layers, batch, self.proj_size if self.proj_size > 0 else self.hidden_size)
+        return h, ((layers, batch, self.hidden_size) if self.mode == "LSTM" else None)
+
+    def _check_hidden(self, h0, c0, batch):
+        h_shape, c_shape = self._hidden_shapes(batch)
+        if c_shape is None:
+            if tuple(h0.shape) != h_shape:
+                raise RuntimeError(f"Expected hidden size {h_shape}, got {list(h0.shape)}")
+            return
+        if tuple(h0.shape) != h_shape:
+            raise RuntimeError(f"Expected hidden[0] size {h_shape}, got {list(h0.shape)}")
+        if tuple(c0.shape) != c_shape:
+            raise RuntimeError(f"Expected hidden[1] size {c_shape}, got {list(c0.shape)}")
 
     def _run(self, input, h0, c0, lengths=None):
-        """input (T, N, I); h0/c0 (L*D, N, H) -> output (T, N, D*H), h_n, c_n. With ``lengths``
+        """input (T, N, I); h0 (L*D, N, P), c0 (L*D, N, H) -> output (T, N, D*P), h_n, c_n, where P
+        is proj_size if set, else H. With ``lengths``
         (packed input) sequence b only updates its state during its first lengths[b] steps."""
         num_directions = 2 if self.bidirectional else 1
         steps = input.shape[0]
@@ -140,7 +181,7 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             outs = []
             for direction in range(num_directions):
-                w_ih, w_hh, b_ih, b_hh = self._layer_params(layer, direction)
+                w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_params(layer, direction)
                 k = layer * num_directions + direction
                 h = h0[k]
                 c = c0[k] if c0 is not None else None
@@ -148,7 +189,7 @@ class RNNBase(Module):
                 seq = [None] * steps
                 order = range(steps - 1, -1, -1) if direction == 1 else range(steps)
                 for t in order:
-                    h_new, c_new = _cell_step(self.mode, gx_all[t], h, c, w_hh, b_hh)
+                    h_new, c_new = _cell_step(self.mode, gx_all[t], h, c, w_hh, b_hh, w_hr)
                     if masks is None:
                         h, c = h_new, c_new
                     else:
@@ -177,22 +218,19 @@ class RNNBase(Module):
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        num_directions = 2 if self.bidirectional else 1
+        if input.shape[-1] != self.input_size:
+            raise RuntimeError("input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {input.shape[-1]}")
         batch = input.shape[1]
-        shape = (self.num_layers * num_directions, batch, self.hidden_size)
         if hx is None:
-            h0 = ember.zeros(shape, dtype=input.dtype, device=input.device)
-            c0 = ember.zeros(shape, dtype=input.dtype, device=input.device) if is_lstm else None
+            h0, c0 = self._zero_state(batch, input)
         else:
-            if is_lstm:
-                h0, c0 = hx
-            else:
-                h0, c0 = hx, None
+            h0, c0 = hx if is_lstm else (hx, None)
+            self._check_state_dims(h0, c0, batched)
             if not batched:
                 h0 = h0.unsqueeze(1)
                 c0 = c0.unsqueeze(1) if c0 is not None else None
-            if tuple(h0.shape) != shape:
-                raise RuntimeError(f"Expected hidden size {shape}, got {list(h0.shape)}")
+            self._check_hidden(h0, c0, batch)
         out, h_n, c_n = self._run(input, h0, c0)
         if not batched:
             out = out.squeeze(1)
@@ -202,17 +240,32 @@ class RNNBase(Module):
             out = out.transpose(0, 1)
         return (out, (h_n, c_n)) if is_lstm else (out, h_n)
 
+    def _zero_state(self, batch, like):
+        h_shape, c_shape = self._hidden_shapes(batch)
+        h0 = ember.zeros(h_shape, dtype=like.dtype, device=like.device)
+        return h0, (None if c_shape is None else
+                    ember.zeros(c_shape, dtype=like.dtype, device=like.device))
+
+    def _check_state_dims(self, h0, c0, batched):
+        """torch's rank checks of a given state against batched (3-d) or unbatched input."""
+        want, kind = (3, "batched 3-D") if batched else (2, "unbatched 2-D")
+        if c0 is None:
+            if h0.dim() != want:
+                raise RuntimeError(f"For {kind} input, hx should also be {want}-D but got "
+                                   f"{h0.dim()}-D tensor")
+        elif h0.dim() != want or c0.dim() != want:
+            raise RuntimeError(f"For {kind} input, hx and cx should also be {want}-D but got "
+                               f"({h0.dim()}-D, {c0.dim()}-D) tensors")
+
     def _forward_packed(self, packed, hx):
         from ..utils.rnn import _pack_time_major, pad_packed_sequence
         is_lstm = self.mode == "LSTM"
         padded, lengths = pad_packed_sequence(packed)  # (T, B, I) in the caller's batch order
-        num_directions = 2 if self.bidirectional else 1
-        shape = (self.num_layers * num_directions, padded.shape[1], self.hidden_size)
         if hx is None:
-            h0 = ember.zeros(shape, dtype=padded.dtype, device=padded.device)
-            c0 = ember.zeros(shape, dtype=padded.dtype, device=padded.device) if is_lstm else None
+            h0, c0 = self._zero_state(padded.shape[1], padded)
         else:
             h0, c0 = hx if is_lstm else (hx, None)
+            self._check_hidden(h0, c0, padded.shape[1])
         lengths = [int(n) for n in lengths.tolist()]
         out, h_n, c_n = self._run(padded, h0, c0, lengths)
         if packed.sorted_indices is not None:
@@ -233,7 +286,9 @@ class RNN(RNNBase):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None,
+                 **kwargs):
+        _no_projection(kwargs)
         if nonlinearity == "tanh":
             mode = "RNN_TANH"
         elif nonlinearity == "relu":
@@ -253,7 +308,16 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """LSTM with torch's gate order (i, f, g, o); returns output, (h_n, c_n)."""
+    """LSTM with torch's gate order (i, f, g, o); returns output, (h_n, c_n).
+
+    With ``proj_size > 0`` each step's h is projected, h_t = W_hr (o_t * tanh(c_t)), so outputs
+    and h_n have proj_size features while c_n keeps hidden_size (torch's LSTMP).
+
+    >>> import ember
+    >>> out, (h, c) = ember.nn.LSTM(10, 20, 2, proj_size=5)(ember.randn(7, 3, 10))
+    >>> out.shape, h.shape, c.shape
+    (ember.Size([7, 3, 5]), ember.Size([2, 3, 5]), ember.Size([2, 3, 20]))
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
@@ -265,7 +329,8 @@ class GRU(RNNBase):
     """GRU with torch's gate order (r, z, n); returns output, h_n."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, device=None, dtype=None, **kwargs):
+        _no_projection(kwargs)
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, device, dtype)
 
