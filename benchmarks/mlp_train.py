@@ -22,6 +22,7 @@ import time
 from typing import Callable
 
 BATCH, SIZES, LR, MOMENTUM = 128, (784, 256, 128, 10), 0.01, 0.9
+SETTLE_S = 0.25
 
 
 def parse_args(doc: str) -> argparse.Namespace:
@@ -123,12 +124,17 @@ def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None
     failed: dict[str, str] = {}
     for r in range(args.rounds):
         # every other round in reverse order: a turn runs on a machine left in another state by
-        # the turn before it (measured on 2 cores, medians of 6: torch's MLP steps/s 848 right
-        # after an opencl turn against 755 after a numpy turn; Ember's 761 against 733), so each
-        # contender follows both of its neighbours
+        # the turn before it (measured on 2 cores, medians of 6, before the settling pause
+        # below: torch's MLP steps/s 848 right after an opencl turn against 755 after a numpy
+        # turn; Ember's 761 against 733), so each contender follows both of its neighbours
         for name, step, sync, _note in (steps if r % 2 == 0 else steps[::-1]):
             if name in failed:
                 continue
+            # NOTE: after its last call OpenBLAS (NumPy's BLAS, so Ember's cpu backend) keeps a
+            # worker spinning on a core for about 100 ms (measured: 105 ms of CPU time in the
+            # 0.5 s after a product; torch's pool spins about 8 ms). A turn starting at once
+            # would run on one core less: each turn starts on a settled machine.
+            time.sleep(SETTLE_S)
             try:
                 rate, _n = time_steps(step, sync, args.seconds / args.rounds, args.warmup)
                 rates[name].append(rate)
