@@ -242,21 +242,20 @@ def _no_grad():
 
 
 def _uniform(self, a=0.0, b=1.0, generator=None):
-    u = C.rand(self.shape, generator=generator, dtype=self._dtype if
-               self._dtype.is_floating_point else _dt.float32, device=self._device)
-    return u * (b - a) + a
+    d = self._dtype if self._dtype.is_floating_point else _dt.float32
+    return C._uniform_range(self.shape, a, b, d, self._device, generator)
 
 
 def _normal(self, mean=0.0, std=1.0, generator=None):
-    z = C.randn(self.shape, generator=generator, dtype=self._dtype if
-                self._dtype.is_floating_point else _dt.float32, device=self._device)
-    return z * std + mean
+    d = self._dtype if self._dtype.is_floating_point else _dt.float32
+    return C._normal_scaled(self.shape, mean, std, d, self._device, generator)
 
 
 def _random(self, from_=0, to=None, generator=None):
+    if to is None and from_ == 0:
+        return C._random_bits(self.shape, self._dtype, self._device, generator)
     if to is None:
-        from_, to = 0, (2 ** 24 if self._dtype.is_floating_point else
-                        int(2 ** (8 * self._dtype.itemsize - (1 if self._dtype.is_signed else 0))))
+        from_, to = 0, from_  # random_(to): [0, to), as torch
     return C.randint(from_, to, self.shape, generator=generator, device=self._device)
 
 

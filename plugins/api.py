@@ -156,6 +156,14 @@ OPTIONAL_KERNELS: dict[str, str] = {
     "sgd_momentum_update_": "sgd_momentum_update_(p, g, buf, lr, momentum, dampening, nesterov) "
                             "-> None: buf = momentum * buf + (1 - dampening) * g; p -= lr * (g + "
                             "momentum * buf if nesterov else buf), in place",
+    "rand_uniform_range": "rand_uniform_range(gen, low, high, shape, dtype) -> floats uniform "
+                          "in [low, high) (uniform_; else rand_uniform * (high - low) + low)",
+    "rand_normal_scaled": "rand_normal_scaled(gen, mean, std, shape, dtype) -> normal samples "
+                          "(normal_; else rand_normal * std + mean)",
+    "rand_bits": "rand_bits(gen, shape, dtype) -> random_() without bounds: integers in "
+                 "[0, 2**digits] for floats, [0, max] for integer dtypes (else rand_int)",
+    "rand_perm": "rand_perm(gen, n, dtype) -> a random permutation of 0..n-1 (randperm; else "
+                 "the argsort of rand_uniform keys)",
     "linalg_inv": "linalg_inv(a) -> inverse of (batched) square matrices; likewise linalg_det, "
                   "linalg_svd, linalg_svd_full, linalg_qr, linalg_eigh, linalg_cholesky "
                   "(missing ones run on cpu under the fallback policy)",

@@ -660,35 +660,5 @@ def _erf64(x):
     return np.asarray(_erf_vec(x), dtype=np.float64)
 
 
-class CpuGenerator:
-    """NumPy's PCG64 stream; torch's mt19937 stream is not reproduced (seeds are per backend)."""
-
-    def __init__(self, seed):
-        self.rng = np.random.Generator(np.random.PCG64(seed))
-
-    def get_state(self):
-        return self.rng.bit_generator.state
-
-    def set_state(self, state):
-        self.rng.bit_generator.state = state
-
-
-def rng_kernels():
-    def uniform(gen, shape, dtype):
-        if dtype.np in (np.float32, np.float64):
-            return gen.rng.random(shape, dtype=dtype.np)
-        # NOTE: a float32 draw rounded to float16/bfloat16 can round up to 1.0; draw on the grid
-        # the narrow dtype holds exactly below 1 (k * 2**-digits), as torch does.
-        digits = 11 if dtype.np == np.float16 else 8
-        k = gen.rng.integers(0, 1 << digits, size=shape, dtype=np.int64)
-        return (k * (1.0 / (1 << digits))).astype(dtype.np)
-
-    def normal(gen, shape, dtype):
-        wide = dtype.np if dtype.np in (np.float32, np.float64) else np.float32
-        return gen.rng.standard_normal(shape, dtype=wide).astype(dtype.np, copy=False)
-
-    def integers(gen, low, high, shape, dtype):
-        return gen.rng.integers(low, high, size=shape, dtype=np.int64).astype(dtype.np,
-                                                                              copy=False)
-
-    return {"rand_uniform": uniform, "rand_normal": normal, "rand_int": integers}
+# NOTE: the generator and random kernels live in random.py; plugins import them from here.
+from .random import CpuGenerator, rng_kernels  # noqa: E402,F401

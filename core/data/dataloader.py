@@ -346,8 +346,10 @@ class DataLoader:
 
 def _base_seed(loader: DataLoader) -> int:
     """The epoch's worker seed, drawn from the loader's generator (or the global RNG)."""
-    kw = {} if loader.generator is None else {"generator": loader.generator}
-    return int(ember.randint(0, 2 ** 62, (1,), dtype=ember.int64, **kw).item())
+    # NOTE: random_() as torch draws it, so the global stream stays in step with torch's
+    g = loader.generator
+    return int(ember.empty((), dtype=ember.int64, device=g.device if g is not None else None)
+               .random_(generator=g).item())
 
 
 class _InfiniteConstantSampler(Sampler):

@@ -34,8 +34,9 @@ class SequentialSampler(Sampler):
 
 def _fresh_generator() -> Any:
     # NOTE: as torch, an unseeded sampler draws its seed from the global RNG, so
-    # ember.manual_seed() makes shuffling reproducible.
-    seed = int(ember.randint(0, 2 ** 62, (1,), dtype=ember.int64).item())
+    # ember.manual_seed() makes shuffling reproducible; random_() is torch's draw (a 64-bit
+    # word mod 2**63), so on cpu the shuffle matches torch's too.
+    seed = int(ember.empty((), dtype=ember.int64).random_().item())
     g = ember.Generator()
     g.manual_seed(seed)
     return g

@@ -532,14 +532,59 @@ def randint(low=None, high=None, size=None, *, generator=None, dtype=None, devic
     return _wrap(x, d, dev)
 
 
+def _uniform_range(shape, low, high, dtype, device, generator=None):
+    """Floats uniform in [low, high): the backend's ``rand_uniform_range`` when it has one (so
+    its stream matches its reference), else ``rand * (high - low) + low``."""
+    kernel = device._backend.kernels.get("rand_uniform_range")
+    if kernel is None:
+        u = rand(shape, generator=generator, dtype=dtype, device=device)
+        return u * (high - low) + low
+    return _wrap(kernel(_gen_for(generator, device), float(low), float(high), tuple(shape),
+                        dtype), dtype, device)
+
+
+def _normal_scaled(shape, mean, std, dtype, device, generator=None):
+    """Normal samples: the backend's ``rand_normal_scaled`` if any, else ``randn * std + mean``."""
+    kernel = device._backend.kernels.get("rand_normal_scaled")
+    if kernel is None:
+        return randn(shape, generator=generator, dtype=dtype, device=device) * std + mean
+    return _wrap(kernel(_gen_for(generator, device), float(mean), float(std), tuple(shape),
+                        dtype), dtype, device)
+
+
+# significand bits of the floating dtypes: torch's random_() on them draws from [0, 2**digits]
+_RANDOM_DIGITS = {"float64": 53, "float32": 24, "float16": 11, "bfloat16": 8}
+
+
+def _random_bits(shape, dtype, device, generator=None):
+    """torch's ``random_()`` without bounds: [0, 2**digits] for floats, [0, max] for integers."""
+    kernel = device._backend.kernels.get("rand_bits")
+    if kernel is not None:
+        return _wrap(kernel(_gen_for(generator, device), tuple(shape), dtype), dtype, device)
+    if dtype.is_floating_point:
+        top = 2 ** _RANDOM_DIGITS[dtype.name] + 1
+    elif dtype is _dt.bool_:
+        top = 2
+    else:
+        top = int(np.iinfo(dtype.np).max) + 1
+    return randint(0, top, shape, generator=generator, dtype=dtype, device=device)
+
+
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
-    """A random permutation of 0..n-1."""
+    """A random permutation of 0..n-1.
+
+    >>> sorted(ember.randperm(4).tolist())
+    [0, 1, 2, 3]
+    """
     dev = canonical(device)
+    d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
+    kernel = dev._backend.kernels.get("rand_perm")
+    if kernel is not None:
+        return _wrap(kernel(_gen_for(generator, dev), int(n), d), d, dev)
     keys = rand(n, generator=generator, dtype=_dt.float64 if "float64" in dev._backend.dtypes
                 else _dt.float32, device=dev)
     from .reduction import argsort
     idx = argsort(keys)
-    d = _dt.to_dtype(dtype) if dtype is not None else _dt.int64
     return idx if d is _dt.int64 else idx.to(d)
 
 
@@ -552,9 +597,10 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
         shape = broadcast_shapes(getattr(mean, "shape", ()), getattr(std, "shape", ()))
         z = randn(shape, generator=generator, dtype=ref.dtype, device=ref.device)
         return (z * std + mean).detach()
-    z = randn(size if size is not None else (), generator=generator, dtype=dtype,
-              device=device)
-    return _finish((z * std + mean).detach(), requires_grad)
+    shape = _shape_args((size,), "normal") if size is not None else ()
+    d = _factory_dtype(dtype)
+    z = _normal_scaled(shape, mean, std, d, canonical(device), generator)
+    return _finish(z.detach(), requires_grad)
 
 
 def rand_like(input, *, dtype=None, device=None, requires_grad=False):

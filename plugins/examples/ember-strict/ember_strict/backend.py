@@ -48,7 +48,8 @@ def repair(kernels: dict) -> dict:
         digits = {np.dtype(np.float16): 11, _BF16: 8}.get(dtype.np)
         if digits is None:
             return uniform(gen, shape, dtype)
-        k = gen.rng.integers(0, 1 << digits, size=shape, dtype=np.int64)
+        # one 32-bit draw per value, as the cpu generator's own kernels consume its stream
+        k = (gen.random32(int(np.prod(shape))) & np.uint64((1 << digits) - 1)).reshape(shape)
         return (k * (1.0 / (1 << digits))).astype(dtype.np)
 
     fixed["rand_uniform"] = rand_uniform
