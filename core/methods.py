@@ -260,6 +260,8 @@ def _random(self, from_=0, to=None, generator=None):
 
 
 def _bernoulli(self, p=0.5, generator=None):
+    if not isinstance(p, Tensor):
+        return C._bernoulli_scalar(self.shape, float(p), self._dtype, self._device, generator)
     u = C.rand(self.shape, generator=generator, device=self._device, dtype=_dt.float32)
     return (u < p)
 

@@ -164,6 +164,8 @@ OPTIONAL_KERNELS: dict[str, str] = {
                  "[0, 2**digits] for floats, [0, max] for integer dtypes (else rand_int)",
     "rand_perm": "rand_perm(gen, n, dtype) -> a random permutation of 0..n-1 (randperm; else "
                  "the argsort of rand_uniform keys)",
+    "rand_bernoulli": "rand_bernoulli(gen, p, shape, dtype) -> 1 with probability p (a float), "
+                      "else 0, in dtype (bernoulli_(p), dropout; else rand_uniform < p)",
     "linalg_inv": "linalg_inv(a) -> inverse of (batched) square matrices; likewise linalg_det, "
                   "linalg_svd, linalg_svd_full, linalg_qr, linalg_eigh, linalg_cholesky "
                   "(missing ones run on cpu under the fallback policy)",

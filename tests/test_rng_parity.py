@@ -182,10 +182,31 @@ def test_dataloader_shuffle_and_random_split():
     assert [list(s) for s in t] == [list(s) for s in e]
 
 
-def test_dropout_still_works():
-    # NOTE: torch's bernoulli_/dropout draw from MKL's stream on Intel; not reproduced
-    ember.manual_seed(0)
-    y = ember.nn.functional.dropout(ember.ones(10000), 0.25)
+@pytest.mark.parametrize("seed", [0, 3])
+def test_bernoulli_and_dropout(seed):
+    # torch 2.13's cpu bernoulli_(float p) draws a 53-bit uniform per element (checked against
+    # it: not MKL's stream); bernoulli(probabilities) a 24-bit one; dropout is bernoulli_(1 - p)
+    # followed by a division
+    F, TF = ember.nn.functional, torch.nn.functional
+    _seed(seed)
+    for shape, p in (((30,), 0.4), ((7, 5), 0.1), ((64, 33), 0.5)):
+        _same(torch.empty(*shape).bernoulli_(p), ember.empty(*shape).bernoulli_(p))
+        _same(torch.empty(*shape, dtype=torch.float64).bernoulli_(p),
+              ember.empty(*shape, dtype=ember.float64).bernoulli_(p))
+        _same(torch.bernoulli(torch.ones(*shape), p), ember.bernoulli(ember.ones(*shape), p))
+        probs = np.random.default_rng(seed).random(shape).astype(np.float32)
+        _same(torch.bernoulli(torch.tensor(probs)), ember.bernoulli(ember.tensor(probs)))
+        _same(TF.dropout(torch.ones(*shape), p), F.dropout(ember.ones(*shape), p))
+        _same(torch.nn.Dropout(p)(torch.full(shape, 3.0)), ember.nn.Dropout(p)(
+            ember.full(shape, 3.0)))
+    _same(TF.dropout2d(torch.ones(2, 3, 4, 4), 0.5), F.dropout2d(ember.ones(2, 3, 4, 4), 0.5))
+    _same(torch.rand(3, 4), ember.rand(3, 4))  # (the stream stays in step afterwards)
+
+
+def test_dropout_on_a_backend_without_the_kernel():
+    if "opencl" not in ember.backends.available():
+        pytest.skip("the opencl backend is not available here (pyopencl/PoCL missing)")
+    y = ember.nn.functional.dropout(ember.ones(10000, device="opencl"), 0.25)
     kept = _np(y) != 0
     assert abs(kept.mean() - 0.75) < 0.03
     np.testing.assert_allclose(_np(y)[kept], 1 / 0.75, rtol=1e-6)

@@ -229,10 +229,18 @@ def _perm(gen, n, dtype):
     return np.array(perm, dtype=dtype.np)
 
 
+def _bernoulli(gen, p, shape, dtype):
+    """1 with probability p, else 0: a 53-bit uniform per element below p, as torch's cpu
+    bernoulli_(float) (and so its dropout) draws."""
+    u = _unit(gen, math.prod(shape), np.dtype(np.float64))
+    return (u < p).astype(dtype.np).reshape(shape)
+
+
 def rng_kernels():
     """The random-number kernels: primitives and the optional ones that keep torch's stream."""
     return {"rand_uniform": lambda gen, shape, dtype: _uniform_range(gen, 0.0, 1.0, shape, dtype),
             "rand_normal": lambda gen, shape, dtype: _normal(gen, 0.0, 1.0, shape, dtype),
             "rand_int": _integers,
             "rand_uniform_range": _uniform_range, "rand_normal_scaled": _normal,
-            "rand_bits": _bits, "rand_perm": _perm}
+            "rand_bits": _bits, "rand_perm": _perm,
+            "rand_bernoulli": _bernoulli}

@@ -710,8 +710,10 @@ def _check_p(p):
 
 
 def _dropout_mask(shape, p, like):
-    keep = ember.rand(*shape, dtype=like.dtype, device=like.device) >= p
-    return keep.to(like.dtype) * (1.0 / (1.0 - p))
+    # NOTE: torch's order of draws and roundings (a bernoulli of 1 - p, then a division), so
+    # that on cpu the masks and values are torch's
+    noise = ember.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1.0 - p)
+    return noise.div_(1.0 - p)
 
 
 def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):

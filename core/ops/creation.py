@@ -620,8 +620,20 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None):
     return randint(low, high, input.shape, dtype=d, device=dev)
 
 
+def _bernoulli_scalar(shape, p, dtype, device, generator=None):
+    """1 with probability ``p`` (a float), else 0, in ``dtype``: the backend's
+    ``rand_bernoulli`` if any (torch's stream on cpu), else ``rand < p``."""
+    kernel = device._backend.kernels.get("rand_bernoulli")
+    if kernel is None:
+        u = rand(shape, generator=generator, dtype=_dt.float32, device=device)
+        return (u < p).to(dtype)
+    return _wrap(kernel(_gen_for(generator, device), p, tuple(shape), dtype), dtype, device)
+
+
 def bernoulli(input, p=None, *, generator=None):
     """1 with probability input (or p), else 0, in input's dtype."""
+    if p is not None and not isinstance(p, Tensor):
+        return _bernoulli_scalar(input.shape, float(p), input.dtype, input.device, generator)
     prob = input if p is None else p
     u = rand(input.shape, generator=generator, dtype=input.dtype if input.is_floating_point()
              else _dt.float32, device=input.device)
