@@ -210,3 +210,28 @@ def test_dropout_on_a_backend_without_the_kernel():
     kept = _np(y) != 0
     assert abs(kept.mean() - 0.75) < 0.03
     np.testing.assert_allclose(_np(y)[kept], 1 / 0.75, rtol=1e-6)
+
+
+def _train(lib):
+    """An ordinary seeded training script: random data and init, shuffling, dropout, Adam."""
+    nn, F = lib.nn, lib.nn.functional
+    lib.manual_seed(0)
+    x = lib.randn(256, 20)
+    y = (x[:, 0] > 0).long()
+    loader = lib.utils.data.DataLoader(lib.utils.data.TensorDataset(x, y), batch_size=32,
+                                       shuffle=True)
+    model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Dropout(0.3), nn.Linear(64, 2))
+    opt = lib.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _epoch in range(3):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_a_seeded_training_script_gives_torchs_losses():
+    np.testing.assert_allclose(_train(ember), _train(torch), rtol=1e-5)
