@@ -352,7 +352,14 @@ class AccumulateGrad(Node):
             # (the engine runs with grad mode set to create_graph already)
             t._grad = prev + g
         else:
-            prev.add_(g)  # in place, as torch: references to .grad see the sum
+            # in place, as torch: references to .grad see the sum (shapes, dtypes and devices
+            # agree here, so the in-place kernel is called directly when the backend has one)
+            add_ = prev._device._backend.kernels.get("add_")
+            if add_ is None or g._device is not prev._device:
+                prev.add_(g)
+            else:
+                add_(prev._data, g._data)
+                prev._vc[0] += 1
         if self._post_hooks:
             for h in self._post_hooks:
                 h(t)
