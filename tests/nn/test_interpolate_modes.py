@@ -264,3 +264,15 @@ def test_upsample_module_and_function(device, kwargs):
         out = EF.upsample(ember.tensor(x, device=device), **kwargs)
     assert any("`nn.functional.upsample` is deprecated" in str(w.message) for w in seen)
     assert_close(to_numpy(out), to_numpy(TF.interpolate(torch.tensor(x), **kwargs)))
+
+
+def test_deprecated_upsample_wrappers_match_torch():
+    x = np.arange(12.0, dtype=np.float32).reshape(1, 1, 3, 4)
+    for name, kw in (("upsample_nearest", {"scale_factor": 2}),
+                     ("upsample_bilinear", {"size": (5, 7)})):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            got = getattr(ember.nn.functional, name)(ember.tensor(x), **kw)
+        assert any("deprecated" in str(w.message) for w in caught)
+        want = getattr(torch.nn.functional, name)(torch.tensor(x), **kw)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
