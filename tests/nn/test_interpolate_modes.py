@@ -273,6 +273,6 @@ def test_deprecated_upsample_wrappers_match_torch():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             got = getattr(ember.nn.functional, name)(ember.tensor(x), **kw)
-        assert any("deprecated" in str(w.message) for w in caught)
-        want = getattr(torch.nn.functional, name)(torch.tensor(x), **kw)
+            assert any("deprecated" in str(w.message) for w in caught)
+            want = getattr(torch.nn.functional, name)(torch.tensor(x), **kw)  # (warns too)
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
