@@ -44,7 +44,7 @@ _METHODS = {
     "std": R.std, "logsumexp": R.logsumexp, "norm": R.norm, "cumsum": R.cumsum,
     "cumprod": R.cumprod, "sort": R.sort, "argsort": R.argsort,
     "msort": R.msort, "topk": R.topk, "kthvalue": R.kthvalue, "median": R.median,
-    "quantile": R.quantile, "mode": R.mode, "unique": R.unique, "bincount": R.bincount,
+    "quantile": R.quantile, "mode": R.mode, "unique": R.unique, "unique_consecutive": R.unique_consecutive, "bincount": R.bincount,
     "histc": R.histc, "count_nonzero": R.count_nonzero, "softmax": R.softmax,
     "log_softmax": R.log_softmax, "diff": R.diff, "isclose": E.isclose,
     "allclose": E.allclose, "equal": E.equal,

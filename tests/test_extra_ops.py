@@ -590,3 +590,30 @@ def test_scatter_reduce_refuses_an_unknown_reduce():
     x, i = ember.ones(3), ember.tensor([0, 0])
     with pytest.raises(RuntimeError, match="reduce argument must be"):
         x.scatter_reduce(0, i, ember.ones(2), "max")
+
+
+def test_integer_pow_with_negative_exponents_as_torch():
+    base, exp = [2, 3, 1, -1, 0, -2, 5], [-1, 1, -2, -3, 2, 3, -5]
+    for dt in ("int64", "int32", "int8"):
+        got = ember.tensor(base, dtype=getattr(ember, dt)) ** ember.tensor(exp,
+                                                                         dtype=getattr(ember, dt))
+        want = torch.tensor(base, dtype=getattr(torch, dt)) ** torch.tensor(
+            exp, dtype=getattr(torch, dt))
+        assert got.tolist() == want.tolist()
+    assert (2 ** ember.tensor([-1, 2])).tolist() == (2 ** torch.tensor([-1, 2])).tolist()
+    with pytest.raises(RuntimeError, match="Integers to negative integer powers"):
+        ember.tensor([2, 3]) ** -1
+    assert (ember.tensor([2.0, 4.0]) ** -1).tolist() == [0.5, 0.25]
+
+
+def test_unique_consecutive_matches_torch():
+    cases = [([1, 1, 2, 2, 1], {}), ([[1, 1], [1, 1], [2, 3]], {"dim": 0}),
+             ([[1, 1, 2], [1, 1, 3]], {"dim": 1}), ([3.0, float("nan"), float("nan"), 3.0], {})]
+    for data, kw in cases:
+        for flags in ({}, {"return_inverse": True}, {"return_counts": True},
+                      {"return_inverse": True, "return_counts": True}):
+            got = ember.unique_consecutive(ember.tensor(data), **kw, **flags)
+            want = torch.unique_consecutive(torch.tensor(data), **kw, **flags)
+            got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(g.numpy(), w.numpy())

@@ -179,6 +179,21 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     for n in ("div", "pow", "atan2", "remainder", "floor_divide"):
         k[n] = low_precision_binary(arith[n])
+    float_pow = k["pow"]
+
+    def pow_(a, b):
+        # NOTE: NumPy refuses negative integer exponents; torch gives 1 for a base of 1, +-1
+        # for -1 and 0 otherwise (1 / base truncated)
+        if getattr(b, "dtype", np.dtype(np.float64)).kind in "iu" and \
+                getattr(a, "dtype", np.dtype(np.int64)).kind in "iu" and (b < 0).any():
+            neg = b < 0
+            r = float_pow(a, xp.where(neg, 0, b).astype(b.dtype))
+            odd = (b % 2) != 0
+            special = xp.where(a == 1, 1, xp.where(a == -1, xp.where(odd, -1, 1), 0))
+            return arr(xp.where(neg, special, r).astype(r.dtype))
+        return float_pow(a, b)
+
+    k["pow"] = pow_
 
     def where(c, a, b):
         r = arr(xp.where(c, a, b))

@@ -299,7 +299,19 @@ mul = Binary("mul", _g_mul, inputs=_save_mul)
 div_true = Binary("div", _g_div, kind="div", inputs=_save_div)
 floor_divide = Binary("floor_divide", _g_floor_divide, inputs=False)
 remainder = Binary("remainder", _g_remainder)
-pow_ = Binary("pow", _g_pow)
+_pow = Binary("pow", _g_pow)
+
+
+def pow_(input, exponent):
+    """input ** exponent: a negative Python int exponent of an integer tensor is torch's error
+    (a tensor of negative exponents gives torch's integer results: 1, -1 or 0)."""
+    if type(exponent) is int and exponent < 0 and isinstance(input, Tensor) and \
+            not input._dtype.is_floating_point:
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return _pow(input, exponent)
+
+
+pow_.op = _pow.op
 maximum = Binary("maximum", _g_max_min(lambda a, b: a > b))
 minimum = Binary("minimum", _g_max_min(lambda a, b: a < b))
 atan2 = Binary("atan2", _g_atan2, kind="float")

@@ -576,6 +576,37 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     return tuple(out)
 
 
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):
+    """The first element of each run of equal consecutive elements (or slices along ``dim``);
+    NaNs never equal each other, as in torch.
+
+    >>> ember.unique_consecutive(ember.tensor([1, 1, 2, 2, 1]))
+    tensor([1, 2, 1])
+    """
+    import numpy as np
+    from .creation import from_numpy
+    h = input.detach().cpu().numpy()
+    if dim is None:
+        rows = h.reshape(-1, 1)
+    else:
+        d = _norm_dim(dim, h.ndim if h.ndim else 1, "unique_consecutive")
+        rows = np.moveaxis(h, d, 0).reshape(h.shape[d], -1)
+    n = rows.shape[0]
+    change = np.ones(n, dtype=bool)
+    change[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    starts = np.flatnonzero(change)
+    values = h.reshape(-1)[starts] if dim is None else np.take(h, starts, axis=d)
+    out = [from_numpy(np.ascontiguousarray(values)).to(input.device)]
+    if return_inverse:
+        inverse = (np.cumsum(change) - 1).astype(np.int64)
+        out.append(from_numpy(inverse.reshape(h.shape if dim is None else (n,)))
+                   .to(input.device))
+    if return_counts:
+        counts = np.diff(np.append(starts, n)).astype(np.int64)
+        out.append(from_numpy(counts).to(input.device))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 def bincount(input, weights=None, minlength=0):
     import numpy as np
     h = input.detach().cpu().numpy()
