@@ -1732,3 +1732,10 @@ _threshold = threshold  # the parameter below shadows the function's name, as in
 
 def threshold_(input, threshold: float, value: float):
     return _threshold(input, threshold, value, inplace=True)
+
+
+# (the long tail of torch.nn.functional, kept in files of their own)
+from ._functional_pool import *  # noqa: E402,F401,F403
+from ._functional_sampling import *  # noqa: E402,F401,F403
+from . import _functional_pool as _fp, _functional_sampling as _fs  # noqa: E402
+__all__ += _fp.__all__ + _fs.__all__

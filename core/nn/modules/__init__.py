@@ -26,5 +26,7 @@ from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
                    BCEWithLogitsLoss, KLDivLoss, CosineEmbeddingLoss, MarginRankingLoss,
                    SoftMarginLoss, GaussianNLLLoss, PoissonNLLLoss, HingeEmbeddingLoss,
                    TripletMarginLoss, MultiLabelSoftMarginLoss)
+from .extra_pool import *  # noqa: F401,F403
+from .extra_sampling import *  # noqa: F401,F403
 
 __all__ = [name for name in dir() if name[:1].isupper()]

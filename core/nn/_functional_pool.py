@@ -1,0 +1,2 @@
+"""Placeholder: filled by its owner."""
+__all__: list = []
