@@ -1,7 +1,12 @@
-"""``ember.nn.utils``: gradient clipping, parameter <-> vector conversion, rnn helpers."""
-from . import clip_grad, convert_parameters, rnn
+"""``ember.nn.utils``: gradient clipping, parameter <-> vector conversion, rnn helpers,
+parametrizations and the older hook-based weight and spectral norms."""
+from . import clip_grad, convert_parameters, rnn, parametrize, parametrizations
 from .clip_grad import clip_grad_norm_, clip_grad_value_, get_total_norm, clip_grads_with_norm_
 from .convert_parameters import parameters_to_vector, vector_to_parameters
+from .weight_norm import weight_norm, remove_weight_norm
+from .spectral_norm import spectral_norm, remove_spectral_norm
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
-           "parameters_to_vector", "vector_to_parameters", "rnn"]
+           "parameters_to_vector", "vector_to_parameters", "rnn", "parametrize",
+           "parametrizations", "weight_norm", "remove_weight_norm", "spectral_norm",
+           "remove_spectral_norm"]
