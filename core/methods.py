@@ -267,7 +267,9 @@ def _bernoulli(self, p=0.5, generator=None):
 
 
 def _exponential(self, lambd=1.0, generator=None):
-    u = C.rand(self.shape, generator=generator, device=self._device, dtype=self._dtype)
+    # (torch draws a float64 uniform and computes in float64: the same values on cpu)
+    wide = _dt.float64 if "float64" in self._device._backend.dtypes else self._dtype
+    u = C.rand(self.shape, generator=generator, device=self._device, dtype=wide)
     return -E.log1p(-u) / lambd
 
 

@@ -235,3 +235,11 @@ def _train(lib):
 
 def test_a_seeded_training_script_gives_torchs_losses():
     np.testing.assert_allclose(_train(ember), _train(torch), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_exponential_(dtype):
+    _seed(4)
+    for n in (3, 20, 100):
+        _same(torch.empty(n, dtype=getattr(torch, dtype)).exponential_(2.0),
+              ember.empty(n, dtype=getattr(ember, dtype)).exponential_(2.0))
