@@ -239,7 +239,13 @@ def test_a_seeded_training_script_gives_torchs_losses():
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_exponential_(dtype):
+    # the same float64 uniforms; NumPy's log1p may differ from the C library's in the last bit
+    # of a float64 result (exact once rounded to float32)
     _seed(4)
     for n in (3, 20, 100):
-        _same(torch.empty(n, dtype=getattr(torch, dtype)).exponential_(2.0),
-              ember.empty(n, dtype=getattr(ember, dtype)).exponential_(2.0))
+        want = torch.empty(n, dtype=getattr(torch, dtype)).exponential_(2.0)
+        got = ember.empty(n, dtype=getattr(ember, dtype)).exponential_(2.0)
+        if dtype == "float32":
+            _same(want, got)
+        else:
+            np.testing.assert_allclose(_np(got), _np(want), rtol=1e-15, atol=0)
