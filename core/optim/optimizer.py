@@ -224,3 +224,30 @@ class Optimizer:
 def _scalar_step() -> Any:
     """A fresh step counter: a float32 scalar tensor on the host, as torch keeps it."""
     return ember.tensor(0.0, dtype=ember.float32, device="cpu")
+
+
+def _check_lr(lr: Any) -> None:
+    if isinstance(lr, ember.Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+
+
+def _check_betas(betas: tuple[float, float]) -> None:
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+
+
+def _host_scalar(value: float, device: Any = "cpu") -> Any:
+    return ember.tensor(float(value), dtype=ember.float32, device=device)
+
+
+def _grads(group: dict[str, Any]) -> Iterable[tuple[Any, Any]]:
+    """Yield ``(p, grad)`` for the group's parameters that have a gradient (negated if
+    ``maximize``)."""
+    for p in group["params"]:
+        if p.grad is None:
+            continue
+        yield p, (-p.grad if group.get("maximize", False) else p.grad)
