@@ -8,6 +8,7 @@ from .. import init
 from ..parameter import Parameter
 from .loss import _WeightedLoss
 from .module import Module
+from .sparse import _padding_index
 
 __all__ = ["Fold", "MaxUnpool1d", "MaxUnpool2d", "LPPool1d", "LPPool2d", "MultiMarginLoss",
            "RReLU", "EmbeddingBag"]
@@ -164,15 +165,7 @@ class EmbeddingBag(Module):
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
-        if padding_idx is not None:
-            if padding_idx > 0:
-                if padding_idx >= num_embeddings:
-                    raise AssertionError("padding_idx must be within num_embeddings")
-            elif padding_idx < 0:
-                if padding_idx < -num_embeddings:
-                    raise AssertionError("padding_idx must be within num_embeddings")
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(padding_idx, num_embeddings, "padding_idx")
         if _weight is None:
             self.weight = Parameter(ember.empty((num_embeddings, embedding_dim), device=device,
                                                 dtype=dtype))
