@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import ember
-
-from .optimizer import Optimizer, _no_grad_step, _scalar_step, _check_lr, _grads
+from .optimizer import Optimizer, _no_grad_step, _check_lr, _grads, _advance_state
 
 __all__ = ["Adadelta"]
 
@@ -52,12 +50,7 @@ class Adadelta(Optimizer):
         for group in self.param_groups:
             lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
             for p, grad in _grads(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["square_avg"] = ember.zeros_like(p)
-                    state["acc_delta"] = ember.zeros_like(p)
-                state["step"].add_(1)
+                state = _advance_state(self.state[p], p, "square_avg", "acc_delta")
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 square_avg, acc_delta = state["square_avg"], state["acc_delta"]

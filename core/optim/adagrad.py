@@ -5,7 +5,7 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _scalar_step
+from .optimizer import Optimizer, _no_grad_step, _scalar_step, _check_lr, _grads
 
 __all__ = ["Adagrad"]
 
@@ -29,8 +29,7 @@ class Adagrad(Optimizer):
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= lr_decay:
             raise ValueError(f"Invalid lr_decay value: {lr_decay}")
         if not 0.0 <= weight_decay:
@@ -59,10 +58,7 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             lr, lr_decay = group["lr"], group["lr_decay"]
             wd, eps = group["weight_decay"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
+            for p, grad in _grads(group):
                 state = self.state[p]
                 step_t = state["step"]
                 step_t.add_(1)

@@ -5,7 +5,7 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _scalar_step, _check_lr, _check_betas, _grads
+from .optimizer import Optimizer, _no_grad_step, _check_lr, _check_betas, _grads, _advance_state
 
 __all__ = ["Adamax"]
 
@@ -52,12 +52,7 @@ class Adamax(Optimizer):
             beta1, beta2 = group["betas"]
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for p, grad in _grads(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["exp_avg"] = ember.zeros_like(p)
-                    state["exp_inf"] = ember.zeros_like(p)
-                state["step"].add_(1)
+                state = _advance_state(self.state[p], p, "exp_avg", "exp_inf")
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]

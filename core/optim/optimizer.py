@@ -226,6 +226,18 @@ def _scalar_step() -> Any:
     return ember.tensor(0.0, dtype=ember.float32, device="cpu")
 
 
+def _advance_state(state: dict, p: Any, *buffers: str) -> dict:
+    """The parameter's ``state``, started on its first step (a step counter, then a zero
+    buffer like ``p`` for each name in ``buffers``, in that order, as torch's state_dict lists
+    them), with its step counter advanced by one."""
+    if len(state) == 0:
+        state["step"] = _scalar_step()
+        for name in buffers:
+            state[name] = ember.zeros_like(p)
+    state["step"].add_(1)
+    return state
+
+
 def _check_lr(lr: Any) -> None:
     if isinstance(lr, ember.Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")

@@ -3,9 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import ember
-
-from .optimizer import Optimizer, _no_grad_step, _scalar_step, _check_lr, _check_betas, _grads
+from .optimizer import Optimizer, _no_grad_step, _check_lr, _check_betas, _grads, _advance_state
 
 __all__ = ["RAdam"]
 
@@ -56,12 +54,7 @@ class RAdam(Optimizer):
             beta1, beta2 = group["betas"]
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for p, grad in _grads(group):
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["exp_avg"] = ember.zeros_like(p)
-                    state["exp_avg_sq"] = ember.zeros_like(p)
-                state["step"].add_(1)
+                state = _advance_state(self.state[p], p, "exp_avg", "exp_avg_sq")
                 step = state["step"].item()
                 if wd != 0:
                     if group["decoupled_weight_decay"]:

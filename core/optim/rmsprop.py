@@ -5,7 +5,7 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _scalar_step
+from .optimizer import Optimizer, _no_grad_step, _check_lr, _grads, _advance_state
 
 __all__ = ["RMSprop"]
 
@@ -31,8 +31,7 @@ class RMSprop(Optimizer):
                  centered: bool = False, capturable: bool = False,
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        _check_lr(lr)
         if not 0.0 <= eps:
             raise ValueError(f"Invalid epsilon value: {eps}")
         if not 0.0 <= momentum:
@@ -53,19 +52,10 @@ class RMSprop(Optimizer):
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
             wd, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad if not group["maximize"] else -p.grad
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = _scalar_step()
-                    state["square_avg"] = ember.zeros_like(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = ember.zeros_like(p)
-                    if centered:
-                        state["grad_avg"] = ember.zeros_like(p)
-                state["step"].add_(1)
+            buffers = (("square_avg",) + (("momentum_buffer",) if momentum > 0 else ())
+                       + (("grad_avg",) if centered else ()))
+            for p, grad in _grads(group):
+                state = _advance_state(self.state[p], p, *buffers)
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 square_avg = state["square_avg"]
