@@ -1,7 +1,8 @@
 """Training-step throughput of a LeNet-style CNN on 1x28x28 inputs (batch 64: conv 6@5x5, relu,
 maxpool 2, conv 16@5x5, relu, maxpool 2, linear 256-120-84-10, SGD momentum 0.9,
-cross-entropy): Ember on every available device, PyTorch (CPU, if importable) and the same math
-hand-written in NumPy (im2col convolutions), in one run, as a table with ratios against torch.
+cross-entropy): Ember on every available device, PyTorch (CPU, and CUDA when an Ember device is
+cuda; if importable) and the same math hand-written in NumPy (im2col convolutions), in one run,
+as a table with ratios against torch (on the same kind of device).
 
 Run::
 
@@ -57,15 +58,15 @@ def ember_cnn(device: str):
     return step, lambda loss: loss.item()
 
 
-def torch_cnn():
+def torch_cnn(device: str):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
     torch.manual_seed(0)
-    model = _lenet(nn)
+    model = _lenet(nn).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     x, y = _data()
-    xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+    xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step():
         opt.zero_grad()

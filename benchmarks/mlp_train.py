@@ -1,6 +1,7 @@
 """Training-step throughput of an MLP (784-256-128-10, batch 128, SGD momentum 0.9,
-cross-entropy): Ember on every available device, PyTorch (CPU, if importable) and the same math
-hand-written in NumPy, in one run, as a table with ratios against torch.
+cross-entropy): Ember on every available device, PyTorch (CPU, and CUDA when an Ember device is
+cuda; if importable) and the same math hand-written in NumPy, in one run, as a table with ratios
+against torch (on the same kind of device).
 
 Run::
 
@@ -67,7 +68,10 @@ def print_table(title: str, rows: list[tuple[str, list[float] | None, str]], thr
                 rounds: int) -> None:
     """rows: (contender, steps/s of each round or None, note). A contender's ratio is the median
     over rounds of its rate over torch's rate in the same round."""
-    ref = next((r for name, r, _ in rows if name.startswith("torch") and r), None)
+    def kind(name):  # "ember (cuda:0)" -> "cuda"
+        return name.rsplit("(", 1)[-1].rstrip(")").split(":")[0]
+
+    torch_rates = {kind(name): r for name, r, _ in rows if name.startswith("torch") and r}
     print()
     print(f"{title}  ({threads} thread{'s' if threads != 1 else ''} for every contender; "
           f"median of {rounds} interleaved rounds)")
@@ -75,11 +79,14 @@ def print_table(title: str, rows: list[tuple[str, list[float] | None, str]], thr
     print("-" * 80)
     for name, rates, note in rows:
         rs = f"{statistics.median(rates):10.1f}" if rates else f"{'-':>10}"
+        # an accelerator is compared with torch on the same kind of device where torch has one
+        ref = torch_rates.get(kind(name), torch_rates.get("cpu"))
         ratio = (f"{statistics.median([r / t for r, t in zip(rates, ref)]):9.2f}x"
                  if (rates and ref) else f"{'-':>10}")
         spread = f"rounds {min(rates):.0f}-{max(rates):.0f}/s" if rates else ""
         print(f"{name:<32}{rs}{ratio}  {'; '.join(x for x in (spread, note) if x)}")
-    print("(vs torch: steps/s divided by torch's in the same round; above 1 is faster than torch)")
+    print("(vs torch: steps/s divided by torch's in the same round, on the same kind of device "
+          "where torch has it, else torch cpu; above 1 is faster than torch)")
 
 
 def ember_devices(args) -> list[str]:
@@ -111,9 +118,13 @@ def run_contenders(args, title: str, ember_step, torch_step, numpy_step) -> None
         try:
             import torch
             torch.set_num_threads(args.threads)
-            step, sync = torch_step()
-            steps.append((f"torch {torch.__version__.split('+')[0]} (cpu)", step, sync,
-                          f"torch.get_num_threads()={torch.get_num_threads()}"))
+            torch_devices = ["cpu"]
+            if any(d.startswith("cuda") for d in devices) and torch.cuda.is_available():
+                torch_devices.append("cuda")
+            for dev in torch_devices:
+                step, sync = torch_step(dev)
+                steps.append((f"torch {torch.__version__.split('+')[0]} ({dev})", step, sync,
+                              f"torch.get_num_threads()={torch.get_num_threads()}"))
         except ImportError:
             rows.append(("torch", None, "not installed"))
     if not args.no_numpy:
@@ -179,16 +190,16 @@ def ember_mlp(device: str):
     return step, lambda loss: loss.item()
 
 
-def torch_mlp():
+def torch_mlp(device: str):
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10))
+                          nn.Linear(128, 10)).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
     x, y = _data()
-    xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+    xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
     def step():
         opt.zero_grad()

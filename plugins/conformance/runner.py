@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import zlib
 
 import pytest
 
@@ -42,8 +43,10 @@ class ConformancePlugin:
     """The pytest plugin object: ``--ember-device`` option, parametrisation, fallback watch,
     and the results table."""
 
-    def __init__(self, ops: str | None = None, dtypes: str | None = None):
+    def __init__(self, ops: str | None = None, dtypes: str | None = None,
+                 shard: tuple[int, int] = (0, 1)):
         self.op_patterns = [p.strip() for p in ops.split(",")] if ops else None
+        self.shard = shard
         self.dtype_filter = [d.strip() for d in dtypes.split(",")] if dtypes else None
         self.cells: dict[str, tuple] = {}       # nodeid -> (row, dtype, kind)
         self.results: dict[tuple, dict] = {}    # (row, dtype) -> {"checks": {kind: outcome}}
@@ -72,6 +75,9 @@ class ConformancePlugin:
                        if self.dtype_filter is None or d in self.dtype_filter]
 
     def wanted(self, row: str) -> bool:
+        index, count = self.shard
+        if count > 1 and zlib.crc32(row.encode()) % count != index:
+            return False
         if self.op_patterns is None:
             return True
         base = row.split(".")[0]
@@ -332,6 +338,16 @@ pre{{white-space:pre-wrap;font-size:11px}}</style></head><body>
 """
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes I/K, e.g. 0/4, not {text!r}") from None
+    if not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard {text}: need 0 <= I < K")
+    return index, count
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="python -m ember.plugins.conformance",
@@ -340,6 +356,9 @@ def parse_args(argv):
     p.add_argument("--ops", help="comma-separated fnmatch patterns of rows, e.g. 'add,sum*,"
                                  "inplace.*'")
     p.add_argument("--dtypes", help="comma-separated dtypes, e.g. float32,int64")
+    p.add_argument("--shard", default="0/1", type=_shard, metavar="I/K",
+                   help="run only the I-th of K disjoint parts of the rows (0 <= I < K), for "
+                        "running the suite in K processes; the parts' reports add up")
     p.add_argument("--report", help="write the table as JSON to this file")
     p.add_argument("--html", help="write the table as a self-contained HTML page")
     p.add_argument("-q", "--quiet", action="store_true", help="less pytest output")
@@ -356,7 +375,7 @@ def main(argv=None) -> int:
     except RuntimeError as e:
         print(f"ember conformance: {e}", file=sys.stderr)
         return 2
-    plugin = ConformancePlugin(args.ops, args.dtypes)
+    plugin = ConformancePlugin(args.ops, args.dtypes, args.shard)
     pargs = [SUITE_PATH, f"--ember-device={args.device}",
              # NOTE: the repository root is the package: keep pytest from walking up to it for
              # conftests or ini files (see DESIGN.md's packaging pitfall)
