@@ -217,6 +217,92 @@ def test_conformance_on_fake_cupy(tmp_path):
                               f"{p.stderr[-3000:]}"
 
 
+# ----------------------------------------- the fused training kernels (backends/cuda/fused.py)
+# The same script runs on fakecupy (the wiring and the NumPy stand-ins) and, on a GPU, on CuPy
+# (the CUDA C): each case's values and gradients on cuda against cpu's.
+_FUSED_OPS = """
+    import json
+    import numpy as np
+    import ember
+    import ember.nn.functional as F
+    res = {}
+    rng = np.random.default_rng(1)
+
+    def check(name, f, *arrays, tol=1e-5):
+        outs = []
+        for dev in ("cpu", "cuda"):
+            ts = [ember.tensor(a).to(dev) for a in arrays]
+            for t in ts:
+                if t.dtype.is_floating_point:
+                    t.requires_grad_()
+            out = f(*ts)
+            out.sum().backward() if out.dtype.is_floating_point else None
+            outs.append([out.detach().cpu().double().numpy()] +
+                        [t.grad.cpu().double().numpy() for t in ts if t.grad is not None])
+        res[name] = all(w.shape == g.shape and
+                        np.allclose(g, w, rtol=tol, atol=tol, equal_nan=True)
+                        for w, g in zip(*outs))
+
+    for dt, tol in ((np.float32, 1e-5), (np.float64, 1e-10), (np.float16, 2e-2)):
+        n = dt.__name__
+        x = rng.standard_normal((6, 5)).astype(dt)
+        t = np.array([0, 4, 2, 2, 1, 3])
+        for red in ("mean", "sum", "none"):
+            check(f"ce_{red}_{n}", lambda a, tt=t, r=red: F.cross_entropy(
+                a, ember.tensor(tt).to(a.device), reduction=r), x, tol=tol)
+            check(f"ce_ignore_weight_{red}_{n}", lambda a, w, tt=t, r=red: F.cross_entropy(
+                a, ember.tensor(tt).to(a.device), weight=w, ignore_index=2, reduction=r),
+                x, rng.random(5).astype(dt), tol=tol)
+        img = rng.standard_normal((2, 3, 7, 9)).astype(dt)
+        img[0, 0, 0, 1] = img[0, 0, 1, 0] = img[0, 0, 0, 0]  # a tie: the first one wins
+        img[1, 2, 3, 3] = np.nan
+        check(f"max_pool_{n}", lambda a: F.max_pool2d(a, 2), img, tol=tol)
+        check(f"max_pool_3x2_{n}", lambda a: F.max_pool2d(a, (3, 2)), img, tol=tol)
+        check(f"relu_{n}", lambda a: F.relu(a) * 3, img, tol=tol)
+        for stride, dil in ((1, 1), (2, 1), (1, 2), (2, 3)):
+            check(f"conv_s{stride}_d{dil}_{n}", lambda a, w, s=stride, d=dil: F.conv2d(
+                a, w, stride=s, dilation=d, padding=1), img.astype(np.float64).astype(dt),
+                rng.standard_normal((4, 3, 3, 2)).astype(dt), tol=tol * 10)
+        check(f"linear_{n}", lambda a, w, b: F.linear(a, w, b), x,
+              rng.standard_normal((3, 5)).astype(dt), rng.standard_normal(3).astype(dt), tol=tol)
+        check(f"matmul_T_{n}", lambda a, b: a.t() @ b.t(), x,
+              rng.standard_normal((4, 6)).astype(dt), tol=tol)
+    try:
+        F.cross_entropy(ember.zeros(2, 3, device="cuda"), ember.tensor([0, 3], device="cuda"))
+        res["ce_bad_target_raises"] = False
+    except IndexError as e:
+        res["ce_bad_target_raises"] = "Target 3 is out of bounds" in str(e)
+
+    for nesterov, damp in ((False, 0.0), (True, 0.0), (False, 0.3)):
+        params = []
+        init = rng.standard_normal((4, 3)).astype(np.float32)
+        for dev in ("cpu", "cuda"):
+            w = ember.nn.Parameter(ember.tensor(init).to(dev))
+            opt = ember.optim.SGD([w], lr=0.1, momentum=0.9, nesterov=nesterov, dampening=damp,
+                                  weight_decay=0.01)
+            for step in range(4):
+                opt.zero_grad()
+                ((w * w).sum() + w.sum() * step).backward()
+                opt.step()
+            buf = opt.state[w]["momentum_buffer"]
+            params.append((w.detach().cpu().numpy(), buf.cpu().numpy()))
+        res[f"sgd_nesterov{nesterov}_damp{damp}"] = all(
+            np.allclose(a, b, rtol=1e-6, atol=1e-6) for a, b in zip(*params))
+    print(json.dumps(res))
+"""
+
+
+def _check_fused(prefix: str):
+    r = _run(prefix + _FUSED_OPS)
+    failed = sorted(k for k, ok in r.items() if not ok)
+    assert len(r) > 45 and not failed, f"fused cuda kernels disagree with cpu: {failed}"
+
+
+def test_fused_kernels_on_fake_cupy():
+    _check_fused("""
+    from ember.backends.cuda import fakecupy; fakecupy.install()""")
+
+
 # ------------------------------------------------------------------------- on a real GPU
 def _gpu_reason() -> str | None:
     """None when a real CUDA GPU is usable, else why not."""
@@ -280,6 +366,11 @@ def test_gpu_fused_relu_kernel():
     k = registry.backend("cuda").kernels["relu"]
     got = cupy.asnumpy(k(cupy.asarray(np.array([-1.0, 0.0, 2.0, np.nan], np.float32))))
     np.testing.assert_array_equal(got, [0.0, 0.0, 2.0, np.nan])
+
+
+@gpu
+def test_gpu_fused_kernels_match_cpu_kernels():
+    _check_fused("")
 
 
 @gpu

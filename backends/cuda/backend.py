@@ -16,6 +16,7 @@ import cupy
 from ember.plugins.api import PRIMITIVES, Backend
 
 from ..cpu.kernels import linalg_kernels, make_kernels
+from .fused import PREAMBLE, fused_kernels
 
 _ndarray = cupy.ndarray
 _runtime = cupy.cuda.runtime
@@ -28,11 +29,6 @@ _DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloa
 # these; the rest accumulate in a wider dtype.
 _ATOMIC_ADD = frozenset(np.dtype(n) for n in ("int32", "int64", "float16", "float32", "float64"))
 
-# Half precision computes in float, double in double; the kernels below share this helper.
-_PREAMBLE = r"""
-template <typename T> struct ember_wide { typedef float type; };
-template <> struct ember_wide<double> { typedef double type; };
-"""
 
 _OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
             "single memory location. Please clone() the tensor before performing the operation.")
@@ -45,10 +41,10 @@ def _fused():
         "sigmoid": ek("T x", "T y",
                       "typedef typename ember_wide<T>::type W;"
                       "y = (T)(W(1) / (W(1) + exp(-(W)x)))",
-                      "ember_sigmoid", preamble=_PREAMBLE),
+                      "ember_sigmoid", preamble=PREAMBLE),
         "erf": ek("T x", "T y",
                   "typedef typename ember_wide<T>::type W; y = (T)erf((W)x)",
-                  "ember_erf", preamble=_PREAMBLE),
+                  "ember_erf", preamble=PREAMBLE),
         # NOTE: torch's relu propagates NaN (x != x), unlike where(x > 0, x, 0)
         "relu": ek("T x", "T y", "y = (x > (T)0 || x != x) ? x : (T)0", "ember_relu"),
     }
@@ -350,6 +346,7 @@ class CudaBackend(Backend):
         kernels = make_kernels(cupy, ndarray=_ndarray, add_at=_scatter_add)
         kernels.update(_overrides(bf16))
         kernels.update(_fused())
+        kernels.update(fused_kernels(kernels))
         kernels.update(linalg_kernels(cupy))
         kernels.update(_rng_kernels())
         missing = set(PRIMITIVES) - set(kernels)

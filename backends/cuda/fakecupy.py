@@ -53,8 +53,88 @@ def _scatter(ufunc):
     return run
 
 
+def _threshold_backward(g, o):
+    return np.where(o > 0, g, np.zeros((), g.dtype))
+
+
+def _sgd_momentum(g, lr, m, damp, nesterov, p, buf):
+    w = _wide(p).dtype
+    b = (buf.astype(w) * m).astype(buf.dtype)
+    b = (b.astype(w) + g.astype(w) * (1 - damp)).astype(buf.dtype)
+    buf[...] = b
+    s = (g.astype(w) + b.astype(w) * m).astype(p.dtype) if nesterov else b
+    p[...] = (p.astype(w) - s.astype(w) * lr).astype(p.dtype)
+
+
+def _blocks(x, h, w, oh, ow, kh, kw):
+    # (planes, oh, ow, kh * kw) view of x's flat data, in the kernels' scan order
+    planes = x.size // (h * w)
+    v = x.reshape(planes, h, w)[:, :oh * kh, :ow * kw].reshape(planes, oh, kh, ow, kw)
+    return v.transpose(0, 1, 3, 2, 4).reshape(planes, oh, ow, kh * kw)
+
+
+def _first_max(blocks):
+    nan = np.isnan(blocks) if blocks.dtype.kind == "f" else np.zeros(blocks.shape, bool)
+    return np.where(nan.any(-1), nan.argmax(-1), blocks.argmax(-1))
+
+
+def _pool(x, h, w, oh, ow, kh, kw, y):
+    b = _blocks(x, h, w, oh, ow, kh, kw)
+    y[...] = np.take_along_axis(b, _first_max(b)[..., None], -1).reshape(y.shape)
+    return y
+
+
+def _pool_grad(g, o, x, h, w, oh, ow, kh, kw, gx):
+    b = _blocks(x, h, w, oh, ow, kh, kw)
+    k = _first_max(b)
+    planes = b.shape[0]
+    pl, r, c = np.meshgrid(np.arange(planes), np.arange(oh), np.arange(ow), indexing="ij")
+    flat = (pl * h + r * kh + k // kw) * w + c * kw + k % kw
+    gx.reshape(-1)[flat.reshape(-1)] = np.asarray(g).reshape(-1)
+    return gx
+
+
+def _fold(g, h, w, oh, ow, kh, kw, sh, sw, dh, dw, out):
+    acc = np.zeros(out.shape, _wide(out).dtype)
+    for a in range(kh):
+        for b in range(kw):
+            acc[:, :, a * dh:a * dh + sh * (oh - 1) + 1:sh,
+                b * dw:b * dw + sw * (ow - 1) + 1:sw] += g[:, :, :, :, a, b]
+    out[...] = acc
+    return out
+
+
+def _cross_entropy(x, t, ncls, ignore, wt, has_w, logp, loss, wrow, safe, bad):
+    xw = x.astype(loss.dtype)
+    m = xw.max(1, keepdims=True)
+    lp = xw - m - np.log(np.exp(xw - m).sum(1, keepdims=True))
+    logp[...] = lp
+    valid = t != ignore
+    wrong = valid & ((t < 0) | (t >= ncls))
+    if wrong.any():
+        bad[:] = 1, t[wrong][0]
+    k = np.where(valid & ~wrong, t, 0)
+    wi = np.where(valid, wt[k] if has_w else 1, 0).astype(loss.dtype)
+    wrow[...] = wi
+    safe[...] = k
+    loss[...] = -lp.astype(x.dtype)[np.arange(len(k)), k].astype(loss.dtype) * wi
+
+
+def _cross_entropy_grad(logp, t, coef, g, ncls, per_row, r):
+    w = _wide(logp).dtype
+    p = np.exp(logp.astype(w))
+    p[np.arange(len(t)), t] -= 1
+    cg = (coef.astype(w) * (g.astype(w) if per_row else g.astype(w)[0])).astype(logp.dtype)
+    r[...] = (p * cg.astype(w)[:, None]).astype(r.dtype)
+    return r
+
+
 #: NumPy versions of the backend's fused kernels, by kernel name.
-FUSED = {"ember_sigmoid": _sigmoid, "ember_erf": _erf, "ember_relu": _relu,
+FUSED = {"ember_threshold_backward": _threshold_backward, "ember_sgd_momentum": _sgd_momentum,
+         "ember_max_pool2d_blocks": _pool, "ember_max_pool2d_blocks_backward": _pool_grad,
+         "ember_fold_windows": _fold, "ember_cross_entropy_forward": _cross_entropy,
+         "ember_cross_entropy_backward": _cross_entropy_grad,
+         "ember_sigmoid": _sigmoid, "ember_erf": _erf, "ember_relu": _relu,
          "ember_scatter_prod": _scatter(np.multiply), "ember_scatter_amax": _scatter(np.maximum),
          "ember_scatter_amin": _scatter(np.minimum)}
 
@@ -68,7 +148,10 @@ class ElementwiseKernel:
         self._f = FUSED[name]
 
     def __call__(self, *args):
-        return np.array(self._f(*args), copy=True)
+        r = self._f(*args)
+        if r is None or any(r is a for a in args):  # (written into an output argument)
+            return r
+        return np.array(r, copy=True)
 
 
 class _Device:
