@@ -6,7 +6,9 @@ instead of raising, writable broadcast views) and adds fused kernels compiled by
 ``ember_<op>`` so a profiler trace reads well. CuPy caches compiled kernels per device and dtype.
 
 Kernels are asynchronous, as torch's: they queue work on the current stream and return. Only
-values that reach the host (``to_numpy``, an index check, ``nonzero``'s count) synchronise.
+values that reach the host (``to_numpy``, an index check, ``nonzero``'s count) synchronise;
+cross-entropy checks its targets on the device and reports a bad one at the next host read, as
+torch's device-side asserts do (``fused.DeviceErrors``).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import cupy
 from ember.plugins.api import PRIMITIVES, Backend
 
 from ..cpu.kernels import linalg_kernels, make_kernels
-from .fused import PREAMBLE, fused_kernels
+from .fused import ERRORS, PREAMBLE, fused_kernels
 
 _ndarray = cupy.ndarray
 _runtime = cupy.cuda.runtime
@@ -393,6 +395,8 @@ class CudaBackend(Backend):
             return cupy.asarray(array)
 
     def to_numpy(self, x) -> np.ndarray:
+        if ERRORS.armed:
+            ERRORS.check()
         return cupy.asnumpy(x)
 
     def generator(self, index: int, seed: int) -> CudaGenerator:
@@ -402,6 +406,8 @@ class CudaBackend(Backend):
         for i in range(self._count) if index is None else [index]:
             with _Device(i):
                 _runtime.deviceSynchronize()
+        if ERRORS.armed:
+            ERRORS.check()
 
     # ------------------------------------------------------------------------ memory
     def _install_peak_tracking(self):

@@ -128,6 +128,39 @@ def _kernels():
     }
 
 
+class DeviceErrors:
+    """Errors found by kernels, raised at the next host read, as torch's device-side asserts.
+
+    A kernel that validates its input (cross-entropy's target range) writes (1, the bad value)
+    into its device's error word instead of making the host wait for the answer; ``check()``,
+    called wherever a value reaches the host and by ``synchronize``, reads the words of the
+    devices that ran such a kernel since (one small read) and raises the first error found."""
+
+    def __init__(self):
+        self.words = {}     # device index -> int64[2] on that device
+        self.armed = {}     # device index -> error class and message for a flagged word
+
+    def word(self, device: int, error, message: str):
+        w = self.words.get(device)
+        if w is None:
+            w = self.words[device] = cupy.zeros(2, np.int64)
+        self.armed.setdefault(device, (error, message))
+        return w
+
+    def check(self):
+        while self.armed:
+            device, (error, message) = self.armed.popitem()
+            w = self.words[device]
+            flag, value = cupy.asnumpy(w)
+            if flag:
+                w.fill(0)
+                self.armed.clear()
+                raise error(message.format(value))
+
+
+ERRORS = DeviceErrors()
+
+
 class _Gemm:
     """C = A @ B for 2-D float32/float64 operands, each C- or F-contiguous, through cuBLAS
     directly (CuPy's matmul spends about 44 us of host time per call around the same call).
@@ -139,7 +172,10 @@ class _Gemm:
         from cupy_backends.cuda.libs import cublas
         self.cublas = cublas
         self.gemm = {np.dtype(np.float32): cublas.sgemm, _F64: cublas.dgemm}
-        self.scalars = {(dt, v): np.array(v, dt) for dt in self.gemm for v in (0, 1)}
+        # alpha and beta live in host memory (cuBLAS's default pointer mode); their addresses
+        # are looked up once
+        self._scalars = [np.array(v, dt) for dt in self.gemm for v in (0, 1)]
+        self.scalars = {(a.dtype, int(a)): a.ctypes.data for a in self._scalars}
         self.handle = cupy.cuda.device.get_cublas_handle
         self.ones = {}
 
@@ -165,9 +201,8 @@ class _Gemm:
         else:
             opa, lda = op_t, max(m, 1)
         dt = a.dtype
-        self.gemm[dt](self.handle(), opb, opa, n, m, k, self.scalars[dt, 1].ctypes.data,
-                      b.data.ptr, ldb, a.data.ptr, lda, self.scalars[dt, beta].ctypes.data,
-                      out.data.ptr, max(n, 1))
+        self.gemm[dt](self.handle(), opb, opa, n, m, k, self.scalars[dt, 1], b.data.ptr, ldb,
+                      a.data.ptr, lda, self.scalars[dt, beta], out.data.ptr, max(n, 1))
         return out
 
     def column_sums(self, g):
@@ -262,14 +297,13 @@ def fused_kernels(generic: dict) -> dict:
         loss = cupy.empty(n, wdt)
         wrow = cupy.empty(n, wdt)
         safe = cupy.empty(n, np.int64)
-        bad = cupy.zeros(2, np.int64)
+        # NOTE: the target range is checked on the device and reported at the next host read
+        # (a loss.item(), say): a read-back here would stall the step until the GPU caught up
+        bad = ERRORS.word(cupy.cuda.runtime.getDevice(), IndexError,
+                          "Target {} is out of bounds (found by cross_entropy on cuda).")
         wt = weight.astype(wdt) if weight is not None else loss  # (unread without weights)
         f["ce"](cupy.ascontiguousarray(x), target, ncls, ignore_index, wt,
                 int(weight is not None), logp, loss, wrow, safe, bad)
-        # NOTE: one read-back for the range check (an index check, as gather's)
-        flag, value = cupy.asnumpy(bad)
-        if flag:
-            raise IndexError(f"Target {value} is out of bounds.")
         if reduction == "none":
             out, coef = loss, wrow
         elif reduction == "sum":
@@ -289,7 +323,11 @@ def fused_kernels(generic: dict) -> dict:
                          logp.shape[1], int(g.ndim == 1), r)
         return r
 
-    return {"matmul": matmul, "linear_forward": linear_forward,
+    def full(shape, value, dtype, index):
+        # (an empty array and a fill kernel: the shared kernel's 0-d case copies from the host)
+        return cupy.full(shape, value, dtype.np)
+
+    return {"full": full, "matmul": matmul, "linear_forward": linear_forward,
             "linear_backward": linear_backward, "threshold_backward": threshold_backward,
             "sgd_momentum_update_": sgd_momentum_update_,
             "max_pool2d_blocks": max_pool2d_blocks,
