@@ -14,6 +14,7 @@ import ml_dtypes
 
 from ...plugins.api import (BINARY_ARITH, BINARY_BITWISE, BINARY_COMPARE, BINARY_LOGICAL,
                             UNARY_FLOAT, UNARY_PREDICATE, UNARY_SAME)
+from . import blas
 
 _LOW_PRECISION = (np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16))
 
@@ -540,6 +541,9 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     mul = k["mul"]  # (array * Python float in the array's dtype, as the decomposition's)
 
     def sgd_momentum_update_(param, grad, buf, lr, momentum, dampening, nesterov):
+        if (xp is np and not nesterov and param.size >= 4096 and
+                blas.sgd_momentum(param, grad, buf, lr, momentum, dampening)):
+            return
         buf *= momentum
         buf += grad if dampening == 0 else mul(grad, 1 - dampening)
         step = grad + mul(buf, momentum) if nesterov else buf

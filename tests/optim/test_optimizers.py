@@ -80,6 +80,28 @@ def test_trajectory_matches_torch(name, kwargs):
     assert not np.allclose(ours[-1][0], arrays[0])
 
 
+@pytest.mark.parametrize("kwargs", [dict(lr=0.05, momentum=0.9),
+                                    dict(lr=0.05, momentum=0.9, dampening=0.3, weight_decay=0.01)])
+def test_sgd_large_parameters_match_torch(kwargs, monkeypatch):
+    # parameters of 4096 elements or more take the cpu backend's BLAS update (backends/cpu/
+    # blas.py), where that BLAS is present; smaller ones NumPy's ufuncs
+    from ember.backends.cpu import blas
+    calls = []
+    if blas.LIB is not None:
+        real = blas.sgd_momentum
+        monkeypatch.setattr(blas, "sgd_momentum", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal((80, 70)).astype(np.float32),
+              rng.standard_normal((70,)).astype(np.float32)]
+    ours, _ = _run_ember(ember.optim.SGD, kwargs, arrays)
+    ref, _ = _run_torch(torch.optim.SGD, kwargs, arrays)
+    for k, (a, b) in enumerate(zip(ours, ref)):
+        for pa, pb in zip(a, b):
+            np.testing.assert_allclose(pa, pb, rtol=1e-5, atol=1e-6, err_msg=f"step {k}")
+    assert not np.allclose(ours[-1][0], arrays[0])
+    assert len(calls) == (STEPS if blas.LIB is not None else 0)
+
+
 def _accelerators():
     return [d for d in ember.backends.available() if d != "cpu"]
 
