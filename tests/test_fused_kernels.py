@@ -47,8 +47,8 @@ def _pair(shape=(4, 7)):
 def _nonfinite_pair(shape):
     def make():
         g, out = _pair(shape)()
-        out[0, :4] = ember.tensor([0.0, -1.0, 2.0, 3.0])
-        g[0, :4] = ember.tensor([float("nan"), float("inf"), float("nan"), -float("inf")])
+        out[0, :5] = ember.tensor([0.0, -1.0, 2.0, 3.0, float("nan")])
+        g[0, :5] = ember.tensor([float("nan"), float("inf"), float("nan"), -float("inf"), 2.0])
         return (g, out)
     return make
 
@@ -186,3 +186,15 @@ def test_fused_kernel_matches_decomposition(name):
             assert f.dtype == r.dtype and f.shape == r.shape, name
             np.testing.assert_allclose(f.numpy(), r.numpy(), rtol=1e-4, atol=1e-5,
                                        err_msg=name)
+
+
+@pytest.mark.parametrize("device", ember.backends.available())
+@pytest.mark.parametrize("n", [1, 1000])  # the small and the large cpu kernel paths
+def test_relu_gradient_at_nan_and_zero_matches_torch(device, n):
+    torch = pytest.importorskip("torch")
+    v = np.array([np.nan, -1.0, 2.0, 0.0, -0.0] * n, np.float32)
+    tx = torch.tensor(v, requires_grad=True)
+    (torch.relu(tx) * 3).sum().backward()
+    ex = ember.tensor(v, device=device, requires_grad=True)
+    (ember.relu(ex) * 3).sum().backward()
+    np.testing.assert_array_equal(ex.grad.cpu().numpy(), tx.grad.numpy())

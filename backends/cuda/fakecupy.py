@@ -54,7 +54,7 @@ def _scatter(ufunc):
 
 
 def _threshold_backward(g, o):
-    return np.where(o > 0, g, np.zeros((), g.dtype))
+    return np.where(o <= 0, np.zeros((), g.dtype), g)
 
 
 def _sgd_momentum(g, lr, m, damp, nesterov, p, buf):

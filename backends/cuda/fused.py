@@ -33,9 +33,9 @@ def _wide(dt):
 def _kernels():
     ek = cupy.ElementwiseKernel
     return {
-        # torch's relu gradient: grad where the output is positive, else 0 (also where the
-        # output is NaN, and whatever grad holds there)
-        "threshold_backward": ek("T g, T o", "T r", "r = o > (T)0 ? g : (T)0",
+        # torch's relu gradient: 0 where the output is <= 0 (whatever grad holds there), else
+        # grad (also where the output is NaN)
+        "threshold_backward": ek("T g, T o", "T r", "r = o <= (T)0 ? (T)0 : g",
                                  "ember_threshold_backward"),
         # torch's SGD with momentum, for one parameter, in place: buf = m * buf + (1 - d) * g;
         # p -= lr * (nesterov ? g + m * buf : buf); each step rounds to T, as separate ops do

@@ -465,8 +465,9 @@ def sigmoid_backward(grad, out):
 
 @composite("threshold_backward")
 def threshold_backward(grad, out):
-    """d relu: grad where out > 0, else 0 (torch's zero gradient at 0)."""
-    return where(out > 0, grad, 0.0)
+    """d relu: 0 where out <= 0 (torch's zero gradient at 0), else grad (also where out is
+    NaN, as torch's)."""
+    return where(out <= 0, 0.0, grad)
 
 
 tanh = Unary("tanh", lambda c, g: tanh_backward(g, c.out), to_float=True, out=True)
