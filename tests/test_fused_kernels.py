@@ -98,9 +98,11 @@ def _fold():
     return make
 
 
-def _linear(bias, shape=(5, 7)):
+def _linear(bias, shape=(5, 7), out_features=3, dtype=np.float32):
     def make():
-        return (_randn(*shape), _randn(3, shape[-1]), _randn(3) if bias else None)
+        return tuple(None if a is None else a.to(getattr(ember, np.dtype(dtype).name))
+                     for a in (_randn(*shape), _randn(out_features, shape[-1]),
+                               _randn(out_features) if bias else None))
     return make
 
 
@@ -123,8 +125,10 @@ CASES = {
                              _sgd(0, False, np.float64), _sgd(0, False, shape=(64, 80)),
                              _sgd(0.3, False, np.float64, (64, 80)),
                              _sgd(0, True, shape=(64, 80))],
+    # (64 x 130 by 130 x 140 and larger: one BLAS gemm from the bias, backends/cpu/blas.py)
     "linear_forward": [_linear(True), _linear(False), _linear(True, (2, 4, 7)),
-                       _linear(True, (7,))],
+                       _linear(True, (7,)), _linear(True, (64, 130), 140),
+                       _linear(True, (64, 130), 140, np.float64)],
     "linear_backward": [_linear_grads(True, True, True), _linear_grads(False, True, False),
                         _linear_grads(True, False, True)],
     "conv2d": [_conv((1, 1), (1, 1)), _conv((2, 1), (1, 2))],

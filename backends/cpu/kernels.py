@@ -306,6 +306,10 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     # fused kernels of linear (optional for a backend): one call instead of four dispatches
     def linear_forward(x, w, b):
+        if xp is np:
+            out = blas.linear(x, w, b)
+            if out is not None:
+                return out
         out = matmul(x, w.T)
         if b is not None:
             out += b  # (the product is a fresh array)
