@@ -466,23 +466,30 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     def tanh_backward(g, out):
         r = arr(out * out)
         xp.subtract(1, r, out=r)
+        if r.shape == g.shape and r.dtype == g.dtype:
+            return xp.multiply(g, r, out=r)
         return arr(g * r)
 
     def sigmoid_backward(g, out):
         r = arr(1 - out)
         r *= out
+        if r.shape == g.shape and r.dtype == g.dtype:
+            return xp.multiply(g, r, out=r)
         return arr(g * r)
 
     k["tanh_backward"] = tanh_backward
     k["sigmoid_backward"] = sigmoid_backward
     _same_size_int = {2: np.int16, 4: np.int32, 8: np.int64}
+    _zero_of = {}  # dtype -> its 0-d zero (np.where with a Python 0 converts it every call)
 
     def threshold_backward(g, out):
         # torch's rule: 0 where out <= 0, else g (also where out is NaN)
         zero = out <= 0
         if g.size < 2048 or g.dtype.kind != "f" or out.shape != g.shape:
-            r = arr(xp.where(zero, 0, g))
-            return r if r.dtype == g.dtype else r.astype(g.dtype)
+            z = _zero_of.get(g.dtype) if xp is np else 0  # (a CuPy zero lives on one GPU)
+            if z is None:
+                z = _zero_of[g.dtype] = xp.zeros((), g.dtype)
+            return arr(xp.where(zero, z, g))
         # NOTE: on large random masks np.where is ~10x slower than plain passes; so g's bits
         # are and-ed with a mask of all ones (keep) or zeros (+0.0): an exact select, also
         # where g is inf or NaN (a product with a 0/1 mask would give NaN there)

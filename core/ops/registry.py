@@ -174,6 +174,35 @@ def composite(name, backward=None, *, inputs=True, out=False, mutates=()):
         op = defop(name, backward, inputs=inputs, out=out) if backward else None
 
         def dispatch(*args, **kwargs):
+            if not kwargs and 0 < len(args) < 3:
+                # the fast path (activations and their fused gradients): one or two tensors of
+                # one device, no keywords; an elementwise result is recorded without metadata
+                a = args[0]
+                b = args[1] if len(args) == 2 else None
+                if type(a) is Tensor and (b is None or (type(b) is Tensor and
+                                                        b._device is a._device)):
+                    kernel = a._device._backend.kernels.get(name)
+                    if kernel is not None:
+                        grad = _state.enabled and (a._requires_grad or (
+                            b is not None and b._requires_grad))
+                        if not grad or op is not None:
+                            out = kernel(a._data) if b is None else kernel(a._data, b._data)
+                            if out is None:  # (an in-place op)
+                                for i in mutates:
+                                    args[i]._vc[0] += 1
+                                return None
+                            if type(out) is not tuple:
+                                dt = a._dtype
+                                res = Tensor._wrap(out, _dtype_of(out, dt), a._device)
+                                if grad:
+                                    if (res._dtype is dt and out.shape == a._data.shape and (
+                                            b is None or (b._dtype is dt and
+                                                          b._data.shape == out.shape))):
+                                        record_elementwise(op, args, res)
+                                    else:
+                                        record(op, args, res)
+                                return res
+                            return _wrap_outputs(out, op, args, kwargs, grad, a)
             first = args[0] if args and isinstance(args[0], Tensor) else next(
                 (a for a in args if isinstance(a, Tensor)), None)
             if first is not None:
@@ -214,6 +243,11 @@ def _run_fused(kernel, op, args, kwargs, grad, first):
         if grad:
             record(op, args, res, kwargs)
         return res
+    return _wrap_outputs(out, op, args, kwargs, grad, first)
+
+
+def _wrap_outputs(out, op, args, kwargs, grad, first):
+    dev = first._device
     res = tuple([Tensor._wrap(o, _dtype_of(o, first._dtype), dev) if o is not None else None
                  for o in out])
     if grad:
