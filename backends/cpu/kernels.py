@@ -50,6 +50,17 @@ class _Parallel:
 _parallel = _Parallel()
 
 
+def reduce_losses(losses, w, reduction):
+    """(the loss, each sample's gradient coefficient) from per-sample losses already weighted by
+    w, as torch's reductions: 'mean' divides by the sum of the weights."""
+    if reduction == "none":
+        return losses, w
+    if reduction == "sum":
+        return losses.sum(), w
+    denom = w.sum()
+    return losses.sum() / denom, w / denom
+
+
 def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     """``add_at(x, index, values)`` accumulates repeated indices in place (NumPy's add.at; CuPy
     passes its atomic scatter-add)."""
@@ -532,13 +543,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
             w *= weight[safe]
         losses = picked * w
         xp.negative(losses, out=losses)
-        if reduction == "none":
-            out, coef = losses, w
-        elif reduction == "sum":
-            out, coef = losses.sum(), w
-        else:
-            denom = w.sum()
-            out, coef = losses.sum() / denom, w / denom
+        out, coef = reduce_losses(losses, w, reduction)
         return (arr(out).astype(dt, copy=False), logp.astype(dt, copy=False), safe,
                 coef.astype(dt, copy=False))
 

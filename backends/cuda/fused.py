@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import cupy
 
+from ..cpu.kernels import reduce_losses
+
 _F64 = np.dtype(np.float64)
 _FLOATS = frozenset(np.dtype(d) for d in ("float16", "float32", "float64"))
 
@@ -304,13 +306,7 @@ def fused_kernels(generic: dict) -> dict:
         wt = weight.astype(wdt) if weight is not None else loss  # (unread without weights)
         f["ce"](cupy.ascontiguousarray(x), target, ncls, ignore_index, wt,
                 int(weight is not None), logp, loss, wrow, safe, bad)
-        if reduction == "none":
-            out, coef = loss, wrow
-        elif reduction == "sum":
-            out, coef = loss.sum(), wrow
-        else:
-            denom = wrow.sum()
-            out, coef = loss.sum() / denom, wrow / denom
+        out, coef = reduce_losses(loss, wrow, reduction)
         return out.astype(x.dtype, copy=False), logp, safe, coef.astype(x.dtype, copy=False)
 
     def cross_entropy_backward(g, logp, target, coef):
