@@ -58,11 +58,11 @@ def sgd_momentum(param, grad, buf, lr, momentum, dampening) -> bool:
     (having done nothing) otherwise."""
     dt = param.dtype
     fns = LIB.get(dt) if LIB is not None else None
+    # NOTE: not for momentum 0: OpenBLAS's scal by 0 writes zeros, where NaN * 0 must stay NaN
     if (fns is None or grad.dtype != dt or buf.dtype != dt or momentum == 0 or
             not param.shape == grad.shape == buf.shape or
             not (param.flags.c_contiguous and grad.flags.c_contiguous and
                  buf.flags.c_contiguous)):
-        # NOTE: OpenBLAS's scal by 0 writes zeros, where NaN * 0 must stay NaN
         return False
     scal, axpy, _ = fns
     n, pb = param.size, buf.ctypes.data

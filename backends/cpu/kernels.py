@@ -497,7 +497,10 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         # torch's rule: 0 where out <= 0, else g (also where out is NaN)
         zero = out <= 0
         if g.size < 2048 or g.dtype.kind != "f" or out.shape != g.shape:
-            z = _zero_of.get(g.dtype) if xp is np else 0  # (a CuPy zero lives on one GPU)
+            if xp is not np:  # (a CuPy zero would live on one GPU)
+                r = arr(xp.where(zero, 0, g))
+                return r if r.dtype == g.dtype else r.astype(g.dtype)
+            z = _zero_of.get(g.dtype)
             if z is None:
                 z = _zero_of[g.dtype] = xp.zeros((), g.dtype)
             return arr(xp.where(zero, z, g))
