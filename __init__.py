@@ -85,6 +85,8 @@ from .core import utils as _utils  # noqa: E402
 _alias("utils", _utils)
 from .core import data as _data  # noqa: E402
 _alias("utils.data", _data)
+from .core import distributions as _distributions  # noqa: E402
+_alias("distributions", _distributions)
 from .core.serialization import load, save  # noqa: E402,F401
 
 del _sys
