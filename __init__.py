@@ -87,6 +87,17 @@ from .core import data as _data  # noqa: E402
 _alias("utils.data", _data)
 from .core import distributions as _distributions  # noqa: E402
 _alias("distributions", _distributions)
+from .core import amp as _amp  # noqa: E402
+_alias("amp", _amp)
+from .core.amp import (autocast, get_float32_matmul_precision,  # noqa: E402,F401
+                       set_float32_matmul_precision)
+cuda.amp = _amp.device_module("cuda")
+_sys.modules[__name__ + ".cuda.amp"] = cuda.amp
+from .core import cpu_api as cpu  # noqa: E402
+_sys.modules[__name__ + ".cpu"] = cpu
+_sys.modules[__name__ + ".cpu.amp"] = cpu.amp
+from .core import special as _special  # noqa: E402
+_alias("special", _special)
 from .core.serialization import load, save  # noqa: E402,F401
 
 del _sys

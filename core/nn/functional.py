@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 import ember
 
+from .. import amp as _amp
 from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
 from ..ops.nn import cross_entropy_indices as _cross_entropy_indices, linear as _linear
 
@@ -316,6 +317,8 @@ def _conv_nd(input, weight, bias, stride, padding, dilation, groups, nd: int, na
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """1-d convolution (cross-correlation) over an (N, C, L) input."""
+    if _amp.active:  # autocast: a lower-precision op
+        input, weight, bias = _amp.cast(input, weight, bias)
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
@@ -327,6 +330,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     >>> F.conv2d(ember.ones(1, 1, 3, 3), ember.ones(1, 1, 2, 2)).tolist()
     [[[[4.0, 4.0], [4.0, 4.0]]]]
     """
+    if _amp.active:  # autocast: a lower-precision op
+        input, weight, bias = _amp.cast(input, weight, bias)
     return _conv_nd(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
@@ -352,6 +357,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     Computed as a stride-1 conv2d of the zero-dilated input with the flipped, transposed kernel.
     """
+    if _amp.active:  # autocast: a lower-precision op
+        input, weight, bias = _amp.cast(input, weight, bias)
     unbatched = input.dim() == 3
     if unbatched:
         input = input.unsqueeze(0)
@@ -381,6 +388,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1):
     """Transposed 1-d convolution, as a conv_transpose2d over a height-1 image."""
+    if _amp.active:  # autocast: a lower-precision op
+        input, weight, bias = _amp.cast(input, weight, bias)
     unbatched = input.dim() == 2
     x = (input.unsqueeze(0) if unbatched else input).unsqueeze(2)
     out = conv_transpose2d(x, weight.unsqueeze(2), bias, (1,) + _ntuple(stride, 1),

@@ -1,7 +1,7 @@
 """Matrix products (matmul and everything built on it, einsum) and ember.linalg."""
 from __future__ import annotations
 
-from .. import dtypes as _dt
+from .. import amp as _amp, dtypes as _dt
 from ..tensor import Tensor
 from .registry import _state, composite, defop, device_mismatch, record
 from . import shape as S
@@ -62,6 +62,8 @@ def _matmul2(a, b):
 
 def matmul(input, other, *, out=None):
     """Matrix product with torch's rules for 1-d operands and batch broadcasting."""
+    if _amp.active:  # autocast: a lower-precision op (mm and bmm come through here)
+        input, other = _amp.cast(input, other)
     a, b = input, other
     if not isinstance(a, Tensor) or not isinstance(b, Tensor):
         raise TypeError("matmul(): arguments must be Tensors")
@@ -112,6 +114,8 @@ def mv(input, vec):
     if input.ndim != 2 or vec.ndim != 1:
         raise RuntimeError("vector + matrix @ vector expected, got "
                            f"{input.ndim}, {vec.ndim}")
+    if _amp.active:  # autocast: mv is not a lower-precision op; the matmul inside must not cast
+        return _amp.uncast(matmul, input, vec)
     return matmul(input, vec)
 
 
@@ -119,6 +123,8 @@ def dot(input, other):
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D "
                            "tensors")
+    if _amp.active:  # autocast: dot is not a lower-precision op; the matmul inside must not cast
+        return _amp.uncast(matmul, input, other)
     return matmul(input, other)
 
 
@@ -134,6 +140,8 @@ ger = outer
 
 
 def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    if _amp.active:  # autocast: the added input joins the product's lower precision
+        input, mat1, mat2 = _amp.cast(input, mat1, mat2)
     r = matmul(mat1, mat2)
     if alpha != 1:
         r = r * alpha
@@ -146,11 +154,15 @@ def addmv(input, mat, vec, *, beta=1, alpha=1):
 
 
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if _amp.active:  # autocast: as addmm
+        input, batch1, batch2 = _amp.cast(input, batch1, batch2)
     r = bmm(batch1, batch2) * alpha
     return r + input * beta if beta != 0 else r
 
 
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
+    if _amp.active:  # autocast: as addmm
+        input, batch1, batch2 = _amp.cast(input, batch1, batch2)
     from .reduction import sum as _sum
     r = _sum(bmm(batch1, batch2), 0) * alpha
     return r + input * beta if beta != 0 else r

@@ -2,7 +2,7 @@
 dozen small ops they decompose into (the dispatch of small ops is what costs on cpu)."""
 from __future__ import annotations
 
-from .. import dtypes as _dt
+from .. import amp as _amp, dtypes as _dt
 from ..autograd import grad_mode
 from ..tensor import Tensor
 from .registry import _state, composite, defop, record, unrecorded
@@ -55,6 +55,8 @@ _linear_nobias_op = defop("linear_nobias", _g_linear, inputs=_save_linear,
 def linear(input, weight, bias=None):
     """``input @ weight.T + bias`` as one graph node (torch's addmm): its backward gives the
     weight's gradient in the weight's layout, without the transpose and broadcast-sum nodes."""
+    if _amp.active:  # autocast: a lower-precision op
+        input, weight, bias = _amp.cast(input, weight, bias)
     dt = input._dtype
     wshape = weight._data.shape
     if not (dt.is_floating_point and len(wshape) == 2 and input._data.shape
