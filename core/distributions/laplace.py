@@ -1,31 +1,18 @@
 """The Laplace (double exponential) distribution."""
 from __future__ import annotations
 
-from numbers import Number
-
 import ember
 
-from . import constraints
 from .distribution import Distribution
-from .utils import broadcast_all, finfo
+from .location_scale import LocationScale
+from .utils import finfo
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Distribution):
+class Laplace(LocationScale, Distribution):
     """Laplace(loc, scale): density exp(-|x - loc| / scale) / (2 * scale)."""
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):
@@ -34,21 +21,6 @@ class Laplace(Distribution):
     @property
     def stddev(self):
         return 2 ** 0.5 * self.scale
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.loc, self.scale = broadcast_all(loc, scale)
-        both_numbers = isinstance(loc, Number) and isinstance(scale, Number)
-        batch_shape = ember.Size() if both_numbers else self.loc.shape
-        super().__init__(batch_shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Laplace, _instance)
-        batch_shape = ember.Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        super(Laplace, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
