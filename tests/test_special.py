@@ -308,3 +308,19 @@ def test_sinc_derivatives_at_zero(dev, dt):
     assert g.item() == 0.0
     (gg,) = ember.autograd.grad(g.sum(), x)
     assert gg.item() == pytest.approx(-math.pi ** 2 / 3, rel=1e-12)
+
+
+def test_ember_erf_and_erfc_are_accurate_at_their_hard_ends():
+    # erf near 0 in float32 (the cpu kernel's series; erf(0) is exactly 0, erf(-0) is -0), and
+    # erfc where 1 - erf(x) would round to 0
+    x = np.array([0.0, -0.0, 1e-30, -1e-8, 1e-5, 0.3, 0.49999, 0.5], np.float32)
+    for dev in DEVICES:
+        got = ember.erf(ember.tensor(x, device=dev)).cpu().numpy()
+        want = torch.erf(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(got, want, rtol=3e-7, atol=0, err_msg=dev)
+        assert list(np.signbit(got[:2])) == [False, True], dev
+        big = ember.tensor([5.0, 9.0, -3.0], device=dev)
+        np.testing.assert_allclose(ember.erfc(big).cpu().numpy(),
+                                   torch.erfc(torch.tensor([5.0, 9.0, -3.0])).numpy(),
+                                   rtol=2e-6, err_msg=dev)
+        np.testing.assert_allclose(big.erfc().cpu().numpy(), ember.erfc(big).cpu().numpy())

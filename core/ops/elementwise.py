@@ -714,7 +714,9 @@ def heaviside(x, values):
 
 
 def erfc(x):
-    return 1 - erf(x)
+    """1 - erf(x), accurate where erf(x) is close to 1 (torch.special's, defined there)."""
+    from ..special import erfc as _erfc  # (special builds on this module)
+    return _erfc(x)
 
 
 def erfinv(x):
