@@ -164,9 +164,26 @@ def eigvalsh(A, UPLO="L"):
     return eigh(A, UPLO).eigenvalues
 
 
+def _g_cholesky(ctx, g):
+    # From dA = dL L^T + L dL^T: with M = L^T g, the gradient is L^-T P L^-1, P the lower
+    # triangle of M with its strict part mirrored and everything halved: the symmetric
+    # gradient torch reports. L^-1 is lower triangular; tril drops the round-off above.
+    L = ctx.out
+    M = L.mT @ g
+    P = 0.5 * (M.tril() + M.tril(-1).mT)
+    L_inv = inv(L.tril()).tril()
+    return (L_inv.mT @ P @ L_inv,)
+
+
+_cholesky_op = defop("linalg_cholesky", _g_cholesky, out=True,
+                     node_name="LinalgCholeskyExBackward0")
+
+
 def cholesky(A, *, upper=False):
     _float(A, "cholesky")
     (L,) = _native_multi(A, "cholesky")
+    if _state.enabled and A._requires_grad:
+        record(_cholesky_op, (A,), L)
     return L.mT if upper else L
 
 

@@ -617,3 +617,21 @@ def test_unique_consecutive_matches_torch():
             got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
             for g, w in zip(got, want):
                 np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_gradient_matches_torch(upper):
+    rng = np.random.default_rng(3)
+    b = rng.standard_normal((2, 4, 4))
+    a = b @ b.transpose(0, 2, 1) + 4 * np.eye(4)      # batched, positive definite
+    w = rng.standard_normal((2, 4, 4))                 # a loss that weighs every entry
+    ea = ember.tensor(a, requires_grad=True)
+    (ember.linalg.cholesky(ea, upper=upper) * ember.tensor(w)).sum().backward()
+    ta = torch.tensor(a, requires_grad=True)
+    (torch.linalg.cholesky(ta, upper=upper) * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(ea.grad.numpy(), ta.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert ember.linalg.cholesky(ea).grad_fn.name() == "LinalgCholeskyExBackward0"
+    # the rule is written in ember ops, so it is differentiable again
+    sym = ember.tensor(a[0], requires_grad=True)
+    assert ember.autograd.gradgradcheck(
+        lambda m: ember.linalg.cholesky(0.5 * (m + m.mT)), (sym,))

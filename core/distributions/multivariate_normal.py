@@ -5,36 +5,11 @@ import math
 
 import ember
 
-from ..autograd import Function
 from . import constraints
 from .distribution import Distribution
 from .utils import _standard_normal, lazy_property
 
 __all__ = ["MultivariateNormal"]
-
-
-class _Cholesky(Function):
-    """ember.linalg.cholesky with a gradient (the decomposition kernel itself has none)."""
-
-    @staticmethod
-    def forward(ctx, A):
-        L = ember.linalg.cholesky(A)
-        ctx.save_for_backward(L)
-        return L
-
-    @staticmethod
-    def backward(ctx, grad_L):
-        # From dA = dL L^T + L dL^T: grad_A = L^-T sym(tril(L^T grad_L) with the diagonal
-        # halved) L^-1, the symmetric gradient torch reports.
-        (L,) = ctx.saved_tensors
-        M = L.mT @ grad_L
-        P = 0.5 * (M.tril() + M.tril(-1).mT)
-        L_inv = _tril_inverse(L)
-        return L_inv.mT @ P @ L_inv
-
-
-def _cholesky(A):
-    return _Cholesky.apply(A)
 
 
 def _tril_inverse(L):
@@ -59,7 +34,7 @@ def _precision_to_scale_tril(P):
     # With J the reversal permutation, chol(J P J) = Lf gives P = U U^T for U = J Lf J (upper
     # triangular), so the covariance P^-1 = U^-T U^-1 has the lower Cholesky factor U^-T;
     # this avoids inverting P itself.
-    Lf = _cholesky(P.flip((-2, -1)))
+    Lf = ember.linalg.cholesky(P.flip((-2, -1)))
     return _tril_inverse(Lf.flip((-2, -1)).mT)
 
 
@@ -99,7 +74,7 @@ class MultivariateNormal(Distribution):
         if scale_tril is not None:
             self._unbroadcasted_scale_tril = matrix
         elif covariance_matrix is not None:
-            self._unbroadcasted_scale_tril = _cholesky(matrix)
+            self._unbroadcasted_scale_tril = ember.linalg.cholesky(matrix)
         else:
             self._unbroadcasted_scale_tril = _precision_to_scale_tril(matrix)
 
