@@ -5,7 +5,8 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _scalar_step, _check_lr, _grads
+from .optimizer import (Optimizer, _no_grad_step, _scalar_step, _check_lr, _check_nonnegative,
+                        _grads)
 
 __all__ = ["Adagrad"]
 
@@ -30,15 +31,12 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: bool | None = None) -> None:
         _check_lr(lr)
-        if not 0.0 <= lr_decay:
-            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("lr_decay", lr_decay)
+        _check_nonnegative("weight_decay", weight_decay)
         if not 0.0 <= initial_accumulator_value:
             raise ValueError(f"Invalid initial_accumulator_value value: "
                              f"{initial_accumulator_value}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("epsilon", eps)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
                         initial_accumulator_value=initial_accumulator_value, foreach=foreach,
                         maximize=maximize, differentiable=differentiable, fused=fused)

@@ -5,7 +5,8 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _check_lr, _check_betas, _grads, _advance_state
+from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _check_betas,
+                        _grads, _advance_state)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -37,11 +38,9 @@ class Adam(Optimizer):
                  differentiable: bool = False, fused: bool | None = None,
                  decoupled_weight_decay: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("epsilon", eps)
         _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize, foreach=foreach,
                         capturable=capturable, differentiable=differentiable, fused=fused,

@@ -5,7 +5,8 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _check_lr, _check_betas, _grads, _advance_state
+from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _check_betas,
+                        _grads, _advance_state)
 
 __all__ = ["Adamax"]
 
@@ -34,11 +35,9 @@ class Adamax(Optimizer):
                  maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("epsilon", eps)
         _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable)

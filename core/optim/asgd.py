@@ -5,7 +5,8 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _check_lr, _host_scalar, _grads
+from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _host_scalar,
+                        _grads)
 
 __all__ = ["ASGD"]
 
@@ -33,8 +34,7 @@ class ASGD(Optimizer):
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False, capturable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_nonnegative("weight_decay", weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable)

@@ -5,7 +5,7 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import (Optimizer, _no_grad_step, _scalar_step, _check_lr,
+from .optimizer import (Optimizer, _no_grad_step, _scalar_step, _check_lr, _check_nonnegative,
                         _check_betas, _host_scalar, _grads)
 
 __all__ = ["NAdam"]
@@ -39,13 +39,10 @@ class NAdam(Optimizer):
                  maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        _check_nonnegative("epsilon", eps)
         _check_betas(betas)
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= momentum_decay:
-            raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
+        _check_nonnegative("weight_decay", weight_decay)
+        _check_nonnegative("momentum_decay", momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize,

@@ -245,6 +245,12 @@ def _check_lr(lr: Any) -> None:
         raise ValueError(f"Invalid learning rate: {lr}")
 
 
+def _check_nonnegative(name: str, value: Any) -> None:
+    """torch's check of a hyperparameter that must be >= 0 (eps, weight_decay, ...)."""
+    if not 0.0 <= value:
+        raise ValueError(f"Invalid {name} value: {value}")
+
+
 def _check_betas(betas: tuple[float, float]) -> None:
     if not 0.0 <= betas[0] < 1.0:
         raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")

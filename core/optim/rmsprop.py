@@ -5,7 +5,8 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _check_lr, _grads, _advance_state
+from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _grads,
+                        _advance_state)
 
 __all__ = ["RMSprop"]
 
@@ -32,14 +33,10 @@ class RMSprop(Optimizer):
                  foreach: bool | None = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_nonnegative("epsilon", eps)
+        _check_nonnegative("momentum", momentum)
+        _check_nonnegative("weight_decay", weight_decay)
+        _check_nonnegative("alpha", alpha)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                         maximize=maximize, differentiable=differentiable)
