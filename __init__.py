@@ -16,9 +16,9 @@ if __name__ != "ember":
 import sys as _sys
 
 from .core import dtypes as _dtypes
-from .core.dtypes import (bfloat16, bool_ as bool, dtype, float16, float32, float64,  # noqa
-                          get_default_dtype, int8, int16, int32, int64, promote_types,
-                          result_type as _result_type, set_default_dtype, uint8)
+from .core.dtypes import (bfloat16, bool_ as bool, dtype, finfo, float16, float32,  # noqa
+                          float64, get_default_dtype, iinfo, int8, int16, int32, int64,
+                          promote_types, result_type as _result_type, set_default_dtype, uint8)
 from .core.device import device, get_default_device, set_default_device  # noqa: F401
 from .core.tensor import Size, Tensor  # noqa: F401
 from .core import methods as _methods  # noqa: F401  (binds Tensor methods)

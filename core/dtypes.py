@@ -4,6 +4,8 @@ A dtype is a small immutable value; each exists once, so ``a.dtype is ember.floa
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 import ml_dtypes
 
@@ -179,3 +181,58 @@ def result_type(*operands) -> dtype:
             s = _scalar_dtype(x)
             wrapped = s if wrapped is None else _PROMOTE[wrapped, s]
     return _combine(dim, _combine(zero, wrapped))
+
+
+class finfo:
+    """Machine limits of a floating-point dtype, as ``torch.finfo``:
+    ``ember.finfo(ember.float16).max`` is 65504.0; ``ember.finfo()`` is the default dtype's.
+
+    >>> ember.finfo(ember.float32).eps
+    1.1920928955078125e-07
+    """
+
+    __slots__ = ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype")
+
+    def __init__(self, type=None):
+        d = get_default_dtype() if type is None else type
+        if not isinstance(d, dtype):
+            raise TypeError(f"finfo(): argument 'type' (position 1) must be ember.dtype, not "
+                            f"{builtins.type(d).__name__}")
+        if not d.is_floating_point:
+            raise TypeError("ember.finfo() requires a floating point input type. Use "
+                            "ember.iinfo to handle 'ember.finfo'")
+        # (ml_dtypes.finfo knows numpy's dtypes and bfloat16 alike)
+        f = ml_dtypes.finfo(d.np)
+        self.bits = d.itemsize * 8
+        self.eps, self.max, self.min = float(f.eps), float(f.max), float(f.min)
+        self.tiny = self.smallest_normal = float(f.smallest_normal)
+        self.resolution = 10.0 ** -f.precision  # (torch's: exact, where numpy's is rounded)
+        self.dtype = d.name
+
+    def __repr__(self):
+        return (f"finfo(resolution={self.resolution:g}, min={self.min:g}, max={self.max:g}, "
+                f"eps={self.eps:g}, smallest_normal={self.smallest_normal:g}, "
+                f"tiny={self.tiny:g}, dtype={self.dtype})")
+
+
+class iinfo:
+    """Machine limits of an integer dtype, as ``torch.iinfo``:
+    ``ember.iinfo(ember.int8).min`` is -128."""
+
+    __slots__ = ("bits", "max", "min", "dtype")
+
+    def __init__(self, type):
+        if not isinstance(type, dtype):
+            raise TypeError(f"iinfo(): argument 'type' (position 1) must be ember.dtype, not "
+                            f"{builtins.type(type).__name__}")
+        if type is bool_:
+            raise TypeError("ember.bool is not supported by ember.iinfo")
+        if not type.is_integer:
+            raise TypeError("ember.iinfo() requires an integer input type. Use ember.finfo to "
+                            "handle 'ember.iinfo'")
+        i = np.iinfo(type.np)
+        self.bits, self.min, self.max = type.itemsize * 8, int(i.min), int(i.max)
+        self.dtype = type.name
+
+    def __repr__(self):
+        return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"

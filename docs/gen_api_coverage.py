@@ -43,7 +43,7 @@ KNOWN_GAPS = [
     (r"quant|^q_|qint|quint|^int_repr$|dequantize|fake_quant|per_channel|per_tensor|"
      r"^fbgemm|^channel_shuffle$", "quantization: not in scope"),
     (r"^float8|^float4|^uint16$|^uint32$|^uint64$|^int1$|^int2$|^int3$|^int4$|^int5$|^int6$|"
-     r"^int7$|^uint[1-7]$|^bits|^complex32$|float8_e|^finfo$|^iinfo$",
+     r"^int7$|^uint[1-7]$|^bits|^complex32$|float8_e",
      "dtypes Ember does not have (fp8, sub-byte, wide unsigned)"),
     (r"^nested|^is_nested|^jagged", "nested tensors: not in scope"),
     (r"^named|^refine_names|^rename|^align_|^names$|^unflatten_dense", "named tensors"),
