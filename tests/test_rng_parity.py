@@ -249,3 +249,34 @@ def test_exponential_(dtype):
             _same(want, got)
         else:
             np.testing.assert_allclose(_np(got), _np(want), rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(5,), (3, 7), (4, 100)])
+@pytest.mark.parametrize("num_samples,replacement", [(1, False), (1, True), (3, False),
+                                                     (4, True)])
+def test_multinomial(shape, num_samples, replacement):
+    # torch's algorithms: p / Exp(1) draws (argmax or topk) without replacement or for one
+    # sample; a uniform against the cumulative distribution with replacement
+    weights = np.random.default_rng(7).random(shape).astype(np.float32)
+    weights.flat[1] = 0.0  # a category that must never be drawn
+    _seed(11)
+    for _ in range(3):
+        want = torch.multinomial(torch.from_numpy(weights), num_samples, replacement)
+        got = ember.multinomial(ember.tensor(weights), num_samples, replacement)
+        assert got.dtype is ember.int64 and tuple(got.shape) == tuple(want.shape)
+        _same(want, got)
+
+
+def test_multinomial_errors_as_torch():
+    for bad, message in (([0.5, -0.1], "element < 0"), ([float("nan"), 1.0], "`nan`"),
+                         ([0.0, 0.0], "sum of probabilities <= 0")):
+        with pytest.raises(RuntimeError, match=message):
+            ember.multinomial(ember.tensor(bad), 1)
+    with pytest.raises(RuntimeError, match="only supports floating-point"):
+        ember.multinomial(ember.tensor([1, 2]), 1)
+    with pytest.raises(RuntimeError, match="1 or 2 dim"):
+        ember.multinomial(ember.rand(2, 2, 2), 1)
+    with pytest.raises(RuntimeError, match="n_sample <= 0"):
+        ember.multinomial(ember.rand(3), 0)
+    with pytest.raises(RuntimeError, match="without replacement"):
+        ember.multinomial(ember.rand(3), 4)

@@ -641,27 +641,38 @@ def bernoulli(input, p=None, *, generator=None):
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None):
-    """Draw category indices with probabilities proportional to the rows of input."""
+    """Draw category indices with probabilities proportional to the rows of input (torch's
+    algorithms, so a seeded draw on cpu gives torch's indices)."""
+    if not input._dtype.is_floating_point:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{input._dtype}")
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
     probs = input if input.ndim == 2 else input.unsqueeze(0)
     rows = probs.shape[0]
-    from .reduction import cumsum, sum as _sum
-    from .shape import stack
+    from .reduction import argmax, cumsum, sum as _sum, topk
     if not replacement and num_samples > probs.shape[1]:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
-    p = probs.to(_dt.float64) / _sum(probs.to(_dt.float64), -1, keepdim=True)
-    if replacement:
+    bad = ((probs < 0) | ~probs.isfinite()).any().item()
+    if bad:
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if (_sum(probs, -1) <= 0).any().item():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if replacement and num_samples > 1:
+        p = probs.to(_dt.float64) / _sum(probs.to(_dt.float64), -1, keepdim=True)
         c = cumsum(p, -1)
         u = rand(rows, num_samples, generator=generator, dtype=_dt.float64, device=input.device)
         idx = _sum((u.unsqueeze(-1) >= c.unsqueeze(1)).to(_dt.int64), -1)
         idx = idx.clamp(max=probs.shape[1] - 1)
     else:
-        # Gumbel-top-k: the k largest of log p + Gumbel noise are a sample without replacement
-        u = rand(p.shape, generator=generator, dtype=_dt.float64, device=input.device)
-        from .elementwise import log
-        keys = log(p) - log(-log(u.clamp(min=1e-300)))
-        from .reduction import topk
-        idx = topk(keys, num_samples, -1)[1]
+        # NOTE: torch's draw: the largest p / q with q ~ Exp(1) (the Gumbel-max trick in
+        # exponential form); the k largest are a sample without replacement
+        q = probs.detach() / empty(probs.shape, dtype=probs.dtype,
+                                   device=input.device).exponential_(1, generator=generator)
+        idx = argmax(q, -1, keepdim=True) if num_samples == 1 else topk(q, num_samples, -1)[1]
     return idx if input.ndim == 2 else idx[0]
 
 
