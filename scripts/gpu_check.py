@@ -1,9 +1,11 @@
 """The cuda backend's GPU check: run by scripts/gpu_check.sh on a machine with a GPU.
 
-Steps, each in its own process with its own time limit (under 8 minutes in all), results in
+Steps, each in its own process with its own time limit (under 11 minutes in all), results in
 $OUT/summary.json (and each step's output in $OUT/gpu_check.log):
   env          cupy, the GPU, ember's backends and what cuda claims
   pytest       tests/test_cuda.py (its GPU-only tests run here)
+  pytest_cuda  the cuda cases of every test file parametrised over ember.backends.available()
+               (amp, special, distributions, func ...): `pytest -k cuda` on those files
   conformance  python -m ember.plugins.conformance --device cuda, in 12 shards at once, added up
                into $OUT/conformance_cuda.json
   mlp, cnn     benchmarks/mlp_train.py and cnn_train.py on cpu and cuda
@@ -162,6 +164,22 @@ def conformance(shards: int, limit: int, log) -> dict:
             "fallbacks": merged["fallbacks"], "tails": [t for t, r in zip(tails, rcs) if r]}
 
 
+def _device_test_files() -> list[str]:
+    """The test files whose cases are parametrised over every available backend."""
+    found = []
+    for root, _, files in os.walk("tests"):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            # (the conformance run has its own step, in shards; test_cuda.py its own too)
+            if name in ("test_conformance.py", "test_cuda.py"):
+                continue
+            if name.startswith("test_") and name.endswith(".py"):
+                with open(path) as f:
+                    if "backends.available()" in f.read():
+                        found.append(path)
+    return sorted(found)
+
+
 def main() -> int:
     os.makedirs(OUT, exist_ok=True)
     summary = {"started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -169,11 +187,14 @@ def main() -> int:
         summary["env"] = step("env", [PY, "-c", ENV], 60, log)
         summary["pytest"] = step("pytest", [PY, "-m", "pytest", "-q", "-rs",
                                             "tests/test_cuda.py"], 60, log)
+        summary["conformance"] = conformance(SHARDS, 150, log)
+        summary["pytest_cuda"] = step("pytest_cuda", [PY, "-m", "pytest", "-q", "-k", "cuda",
+                                                      "-p", "no:warnings", *_device_test_files()],
+                                      200, log, show=15)
         summary["matmul"] = step("matmul", [PY, "-c", MATMUL], 60, log, show=1)
         for b, limit in (("mlp", 50), ("cnn", 60)):
             summary[b] = step(b, [PY, f"benchmarks/{b}_train.py", "--seconds", "2",
                                   "--devices", "cpu,cuda"], limit, log, show=8)
-        summary["conformance"] = conformance(SHARDS, 200, log)
     with open(os.path.join(OUT, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     failed = [k for k, v in summary.items()
