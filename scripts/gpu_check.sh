@@ -2,7 +2,7 @@
 # The cuda backend's GPU check, for a session that has a GPU. From the repository root, through
 # the device tool (its results land in $OUT):
 #     run(command="bash scripts/gpu_check.sh", timeout_s=600)          # add carry=[".whl"] if
-# cupy is missing there and you brought wheels (see /work/.library/device/README.md). Under 8
+# cupy is missing there and you brought wheels (see /work/.library/device/README.md). About 5
 # minutes typically (at most 11): each step has its own time limit in scripts/gpu_check.py.
 set -u
 export OUT="${OUT:-$PWD/out/gpu_check}"
