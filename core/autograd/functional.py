@@ -1,63 +1,181 @@
-"""ember.autograd.functional: jacobian, hessian, vjp, jvp built on autograd.grad."""
+"""ember.autograd.functional: jacobian, hessian, vjp, jvp, hvp and vhp of a function of tensors,
+built on autograd.grad, with torch's conventions: a single tensor in gives a single tensor out,
+a tuple gives a tuple (per output, then per input, for Jacobians and Hessians)."""
 from __future__ import annotations
 
 
-def vjp(func, inputs, v=None, create_graph=False, strict=False):
-    from .. import autograd
+def _tensors(x, arg, fn):
     from ..tensor import Tensor
-    single = isinstance(inputs, Tensor)
-    ins = (inputs,) if single else tuple(inputs)
-    ins = tuple(i.detach().requires_grad_(True) for i in ins)
-    out = func(*ins)
-    gs = autograd.grad(out, ins, v, create_graph=create_graph, allow_unused=True)
-    gs = tuple(g if g is not None else i * 0 for g, i in zip(gs, ins))
-    return out.detach() if not create_graph else out, (gs[0] if single else gs)
+    if isinstance(x, Tensor):
+        return (x,), True
+    if isinstance(x, (tuple, list)) and all(isinstance(t, Tensor) for t in x):
+        return tuple(x), False
+    raise TypeError(f"The {arg} given to {fn} must be either a Tensor or a tuple of Tensors but "
+                    f"the given {arg} has type {type(x)}.")
 
 
-def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False):
-    from .. import autograd
-    from ..tensor import Tensor
+def _outputs(out, fn):
+    return _tensors(out, "outputs of the user-provided function", fn)
+
+
+def _prepare(inputs, create_graph):
+    """Leaves to differentiate at: kept on their tape under create_graph, else detached."""
+    return tuple(t.view_as(t) if create_graph and t.requires_grad else
+                 t.detach().requires_grad_(True) for t in inputs)
+
+
+def _grad(outputs, inputs, grad_outputs, create_graph, strict, fn, out_index=None):
+    from . import grad
     from ..ops.creation import zeros_like
-    from ..ops.shape import stack
-    single = isinstance(inputs, Tensor)
-    ins = (inputs,) if single else tuple(inputs)
-    ins = tuple(i.detach().requires_grad_(True) for i in ins)
-    out = func(*ins)
-    flat = out.reshape(-1)
-    rows = [[] for _ in ins]
-    for j in range(flat.numel()):
-        gs = autograd.grad(flat[j], ins, retain_graph=True, create_graph=create_graph,
-                           allow_unused=True)
-        for k, (g, i) in enumerate(zip(gs, ins)):
-            rows[k].append(g if g is not None else zeros_like(i))
-    jac = tuple(stack(r, 0).reshape(tuple(out.shape) + tuple(i.shape)) for r, i in
-                zip(rows, ins))
-    return jac[0] if single else jac
+    gs = grad(outputs, inputs, grad_outputs, retain_graph=True, create_graph=create_graph,
+              allow_unused=True)
+    res = []
+    for i, (g, t) in enumerate(zip(gs, inputs)):
+        if g is None:
+            if strict:
+                which = f"Output {out_index}" if out_index is not None else "The output"
+                raise RuntimeError(f"{which} of the user-provided function is independent of "
+                                   f"input {i}. This is not allowed in strict mode.")
+            g = zeros_like(t)
+        res.append(g if create_graph else g.detach())
+    return tuple(res)
 
 
-def hessian(func, inputs, create_graph=False, strict=False, vectorize=False):
-    from .. import autograd
-    from ..tensor import Tensor
-    single = isinstance(inputs, Tensor)
+def _result(outs, single, create_graph):
+    outs = tuple(o if create_graph else o.detach() for o in outs)
+    return outs[0] if single else outs
 
-    def grad_fn(*xs):
-        out = func(*xs)
-        gs = autograd.grad(out, xs, create_graph=True)
-        return gs[0] if single else gs
-    return jacobian(grad_fn, inputs, create_graph=create_graph)
+
+def vjp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T J): the vector-Jacobian product of ``func`` at ``inputs``."""
+    from .grad_mode import enable_grad
+    from ..ops.creation import ones_like
+    ins, single_in = _tensors(inputs, "inputs", "vjp")
+    ins = _prepare(ins, create_graph)
+    with enable_grad():
+        outs, single_out = _outputs(func(*ins), "vjp")
+        if v is None:
+            if len(outs) != 1 or outs[0].numel() != 1:
+                raise RuntimeError("The vector v can only be None if the user-provided function "
+                                   "returns a single Tensor with a single element.")
+            vs = (ones_like(outs[0]),)
+        else:
+            vs, _ = _tensors(v, "v", "vjp")
+        gs = _grad(outs, ins, vs, create_graph, strict, "vjp")
+    return _result(outs, single_out, create_graph), (gs[0] if single_in else gs)
 
 
 def jvp(func, inputs, v=None, create_graph=False, strict=False):
-    # jvp through the double-vjp trick: (d/du <vjp(u), v>)
-    from .. import autograd
-    from ..tensor import Tensor
+    """(func(inputs), J v): the Jacobian-vector product, as the transpose of a vjp (the
+    double-backward trick: the vjp is linear in its cotangent u, and d<vjp(u), v>/du = J v)."""
+    from . import grad
+    from .grad_mode import enable_grad
+    from ..ops.creation import ones_like, zeros_like
+    ins, _ = _tensors(inputs, "inputs", "jvp")
+    ins = _prepare(ins, create_graph)
+    if v is None:
+        if len(ins) != 1 or ins[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the user-provided "
+                               "function is a single Tensor with a single element.")
+        vs = (ones_like(ins[0]),)
+    else:
+        vs, _ = _tensors(v, "v", "jvp")
+    with enable_grad():
+        outs, single_out = _outputs(func(*ins), "jvp")
+        us = tuple(zeros_like(o).requires_grad_(True) for o in outs)
+        gs = grad(outs, ins, us, create_graph=True, allow_unused=True)
+        pairs = [(g, t) for g, t in zip(gs, vs) if g is not None]
+        jv = grad([g for g, _ in pairs], us, [t for _, t in pairs], create_graph=create_graph,
+                  allow_unused=True) if pairs else (None,) * len(us)
+    res = []
+    for i, (j, o) in enumerate(zip(jv, outs)):
+        if j is None:
+            if strict:
+                raise RuntimeError(f"The output {i} of the user-provided function is independent "
+                                   f"of the inputs. This is not allowed in strict mode.")
+            j = zeros_like(o)
+        res.append(j if create_graph else j.detach())
+    return _result(outs, single_out, create_graph), (res[0] if single_out else tuple(res))
+
+
+def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
+             strategy="reverse-mode"):
+    """The Jacobian of ``func`` at ``inputs``: for each output and input, a tensor of shape
+    output.shape + input.shape (nested tuples as torch's when either side is a tuple)."""
+    from .grad_mode import enable_grad
     from ..ops.creation import zeros_like
-    single = isinstance(inputs, Tensor)
-    ins = (inputs,) if single else tuple(inputs)
-    ins = tuple(i.detach().requires_grad_(True) for i in ins)
-    vs = (v,) if isinstance(v, Tensor) else tuple(v)
-    out = func(*ins)
-    u = zeros_like(out).requires_grad_(True)
-    gs = autograd.grad(out, ins, u, create_graph=True)
-    (jv,) = autograd.grad(gs, u, vs, create_graph=create_graph)
-    return out.detach(), jv
+    from ..ops.shape import stack
+    if strategy not in ("reverse-mode", "forward-mode"):
+        raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: '
+                         'If your function has more outputs than inputs, "forward-mode" tends to '
+                         'be more performant. Otherwise, prefer to use "reverse-mode".')
+    ins, single_in = _tensors(inputs, "inputs", "jacobian")
+    ins = _prepare(ins, create_graph)
+    with enable_grad():
+        outs, single_out = _outputs(func(*ins), "jacobian")
+        per_out = []
+        for k, out in enumerate(outs):
+            flat = out.reshape(-1)
+            rows = [_grad((flat[j],), ins, None, create_graph, strict, "jacobian", k)
+                    for j in range(flat.numel())]
+            jac = tuple((stack([r[i] for r in rows]) if rows else
+                         zeros_like(t).reshape((0,) + tuple(t.shape)))
+                        .reshape(tuple(out.shape) + tuple(t.shape))
+                        for i, t in enumerate(ins))
+            per_out.append(jac[0] if single_in else jac)
+    return per_out[0] if single_out else tuple(per_out)
+
+
+def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
+            outer_jacobian_strategy="reverse-mode"):
+    """The Hessian of scalar ``func`` at ``inputs``: the Jacobian of its gradient (a tuple of
+    tuples for several inputs)."""
+    from . import grad
+    ins, single_in = _tensors(inputs, "inputs", "hessian")
+
+    def gradient(*xs):
+        out, _ = _outputs(func(*xs), "hessian")
+        if len(out) != 1 or out[0].numel() != 1:
+            raise RuntimeError("The function given to hessian should return a single Tensor "
+                               "with a single element.")
+        gs = grad(out[0].reshape(()), xs, create_graph=True, allow_unused=True)
+        if strict and any(g is None for g in gs):
+            raise RuntimeError("The output of the user-provided function is independent of "
+                               "an input. This is not allowed in strict mode.")
+        from ..ops.creation import zeros_like
+        gs = tuple(g if g is not None else zeros_like(x) for g, x in zip(gs, xs))
+        return gs[0] if single_in else gs
+    return jacobian(gradient, ins[0] if single_in else ins, create_graph=create_graph)
+
+
+def vhp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), v^T H): a vector-Hessian product of scalar ``func``."""
+    from . import grad
+    from .grad_mode import enable_grad
+    ins, single_in = _tensors(inputs, "inputs", "vhp")
+    ins = _prepare(ins, True)
+    vs, _ = _tensors(v, "v", "vhp") if v is not None else ((None,), True)
+    with enable_grad():
+        outs, _ = _outputs(func(*ins), "vhp")
+        if len(outs) != 1 or outs[0].numel() != 1:
+            raise RuntimeError("The function given in vhp should return a single Tensor with a "
+                               "single element.")
+        if v is None:
+            if len(ins) != 1 or ins[0].numel() != 1:
+                raise RuntimeError("The vector v can only be None if the input to the "
+                                   "user-provided function is a single Tensor with a single "
+                                   "element.")
+            from ..ops.creation import ones_like
+            vs = (ones_like(ins[0]),)
+        gs = grad(outs[0].reshape(()), ins, create_graph=True, allow_unused=True)
+        pairs = [(g, t) for g, t in zip(gs, vs) if g is not None]
+        res = _grad([g for g, _ in pairs], ins, [t for _, t in pairs], create_graph, strict,
+                    "vhp") if pairs else tuple(x * 0 for x in ins)
+    value = outs[0] if create_graph else outs[0].detach()
+    return value, (res[0] if single_in else res)
+
+
+def hvp(func, inputs, v=None, create_graph=False, strict=False):
+    """(func(inputs), H v): a Hessian-vector product of scalar ``func`` (H is symmetric, so the
+    same vector as vhp's)."""
+    return vhp(func, inputs, v, create_graph, strict)
