@@ -305,7 +305,7 @@ class Tensor:
             if t is not None:
                 g2 = g.detach()
                 t._grad = g2.clone() if t._grad is None else t._grad + g2
-        self._grad_fn._add_tensor_hook(self._output_nr, keep)
+        self._grad_fn._set_retain_hook(self._output_nr, keep)
 
     @property
     def retains_grad(self):

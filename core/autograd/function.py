@@ -74,6 +74,16 @@ class _FunctionNode(Node):
         return None
 
 
+def _node_class(fn_cls):
+    """The node class of a Function's outputs, named as torch names it
+    (``type(y.grad_fn).__name__ == "MyFnBackward"``); one per Function class."""
+    node_cls = fn_cls.__dict__.get("_ember_node_cls")
+    if node_cls is None:
+        node_cls = type(f"{fn_cls.__name__}Backward", (_FunctionNode,), {"__slots__": ()})
+        fn_cls._ember_node_cls = node_cls
+    return node_cls
+
+
 class FunctionMeta(type):
     pass
 
@@ -141,7 +151,7 @@ class Function(metaclass=FunctionMeta):
         outs = tuple(fixed)
         out_meta = tuple((o._data.shape, o._dtype) if isinstance(o, Tensor) else None
                          for o in outs)
-        node = _FunctionNode(nexts, None, {}, meta, out_meta)
+        node = _node_class(cls)(nexts, None, {}, meta, out_meta)
         node._n_outputs = len(outs)
         node._fn_cls = cls
         node._fn_ctx = ctx

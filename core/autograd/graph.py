@@ -166,10 +166,11 @@ def _read(s, node):
 class _NodeHooks:
     """A node's hooks, kept apart so a node without hooks costs the engine one check."""
 
-    __slots__ = ("tensor", "pre", "post")
+    __slots__ = ("tensor", "retain", "pre", "post")
 
     def __init__(self):
         self.tensor = {}   # output_nr -> [fn(grad)], the tensors' register_hook
+        self.retain = {}   # output_nr -> fn(grad), the tensors' retain_grad
         self.pre = []      # fn(grad_outputs), Node.register_prehook
         self.post = []     # fn(grad_inputs, grad_outputs), Node.register_hook
 
@@ -177,6 +178,11 @@ class _NodeHooks:
         for nr, hooks in self.tensor.items():
             if grads[nr] is not None:
                 grads[nr] = _apply_tensor_hooks(hooks, grads[nr])
+        # NOTE: as torch's, retain_grad sees the gradient after every tensor hook, whatever
+        # the order they were registered in
+        for nr, keep in self.retain.items():
+            if grads[nr] is not None:
+                keep(grads[nr])
         for h in self.pre:
             r = h(tuple(grads))
             if r is not None:
@@ -253,6 +259,9 @@ class Node:
         hooks = self._hook_lists().pre
         hooks.append(fn)
         return _Handle(hooks, fn)
+
+    def _set_retain_hook(self, output_nr, fn):
+        self._hook_lists().retain[output_nr] = fn
 
     def _add_tensor_hook(self, output_nr, fn):
         hooks = self._hook_lists().tensor.setdefault(output_nr, [])
