@@ -23,6 +23,30 @@ class _Unavailable:
 
 
 mps = _Unavailable("mps")
+mkldnn = _Unavailable("mkldnn")  # (torch's CPU oneDNN kernels: Ember's cpu backend is NumPy)
+mkldnn.enabled = False
+
+
+class _OpenMP:
+    @staticmethod
+    def is_available():
+        return False
+
+
+openmp = _OpenMP()
+
+
+class _OptEinsum:
+    """torch.backends.opt_einsum: Ember's einsum contracts in NumPy's order; no opt_einsum."""
+    enabled = False
+    strategy = None
+
+    @staticmethod
+    def is_available():
+        return False
+
+
+opt_einsum = _OptEinsum()
 
 
 class _Cudnn:
@@ -35,5 +59,12 @@ class _Cudnn:
     def is_available():
         return False
 
+    @staticmethod
+    def version():
+        return None
+
 
 cudnn = _Cudnn()
+
+# the cuda plugin's package also carries torch.backends.cuda's switches (matmul.allow_tf32 ...)
+from . import cuda  # noqa: E402,F401

@@ -30,3 +30,92 @@ def _load():
         raise RuntimeError("no CUDA driver/GPU: cupy sees 0 devices")
     from .backend import CudaBackend
     return CudaBackend(n)
+
+
+# ---- torch.backends.cuda's switches, which training scripts set (ember.backends.cuda) ----
+
+class _Matmul:
+    """``ember.backends.cuda.matmul``: ``allow_tf32`` is another spelling of
+    ``set_float32_matmul_precision`` ("high" when True), as torch's."""
+
+    allow_fp16_reduced_precision_reduction = True
+    allow_bf16_reduced_precision_reduction = True
+
+    @property
+    def allow_tf32(self):
+        from ember.core import amp
+        return amp.get_float32_matmul_precision() != "highest"
+
+    @allow_tf32.setter
+    def allow_tf32(self, value):
+        from ember.core import amp
+        amp.set_float32_matmul_precision("high" if value else "highest")
+
+
+matmul = _Matmul()
+_sdp = {"flash": True, "mem_efficient": True, "math": True, "cudnn": True}
+
+
+def is_built() -> bool:
+    """Whether this backend can run at all here: CuPy is installed."""
+    import importlib.util
+    return importlib.util.find_spec("cupy") is not None
+
+
+def preferred_linalg_library(backend=None):
+    return "default"
+
+
+def preferred_blas_library(backend=None):
+    return "cublas"
+
+
+def flash_sdp_enabled() -> bool:
+    return _sdp["flash"]
+
+
+def enable_flash_sdp(enabled: bool) -> None:
+    _sdp["flash"] = bool(enabled)
+
+
+def mem_efficient_sdp_enabled() -> bool:
+    return _sdp["mem_efficient"]
+
+
+def enable_mem_efficient_sdp(enabled: bool) -> None:
+    _sdp["mem_efficient"] = bool(enabled)
+
+
+def math_sdp_enabled() -> bool:
+    return _sdp["math"]
+
+
+def enable_math_sdp(enabled: bool) -> None:
+    _sdp["math"] = bool(enabled)
+
+
+def cudnn_sdp_enabled() -> bool:
+    return _sdp["cudnn"]
+
+
+def enable_cudnn_sdp(enabled: bool) -> None:
+    _sdp["cudnn"] = bool(enabled)
+
+
+class sdp_kernel:
+    """Context manager (deprecated in torch): which attention kernels may run. Ember's
+    scaled_dot_product_attention has one implementation; the switches are kept and restored."""
+
+    def __init__(self, enable_flash=True, enable_math=True, enable_mem_efficient=True,
+                 enable_cudnn=True):
+        self._want = {"flash": enable_flash, "math": enable_math,
+                      "mem_efficient": enable_mem_efficient, "cudnn": enable_cudnn}
+
+    def __enter__(self):
+        self._saved = dict(_sdp)
+        _sdp.update({k: bool(v) for k, v in self._want.items()})
+        return self
+
+    def __exit__(self, *exc):
+        _sdp.update(self._saved)
+        return False
