@@ -73,3 +73,137 @@ def empty_cache() -> None:
 
 def is_bf16_supported() -> bool:
     return is_available()
+
+
+def _idx(device):
+    if isinstance(device, str):
+        from ..core.device import device as _device
+        device = _device(device)
+    return getattr(device, "index", device)
+
+
+class _CudaDeviceProperties:
+    """What get_device_properties returns (torch's _CudaDeviceProperties fields Ember knows)."""
+
+    __slots__ = ("name", "major", "minor", "total_memory", "multi_processor_count")
+
+    def __init__(self, name, major, minor, total_memory, multi_processor_count):
+        self.name, self.major, self.minor = name, major, minor
+        self.total_memory, self.multi_processor_count = total_memory, multi_processor_count
+
+    def __repr__(self):
+        return (f"_CudaDeviceProperties(name='{self.name}', major={self.major}, "
+                f"minor={self.minor}, total_memory={self.total_memory // 2 ** 20}MB, "
+                f"multi_processor_count={self.multi_processor_count})")
+
+
+def get_device_properties(device=None) -> _CudaDeviceProperties:
+    return _CudaDeviceProperties(**_backend().device_properties(_idx(device)))
+
+
+def get_device_capability(device=None) -> tuple[int, int]:
+    p = get_device_properties(device)
+    return p.major, p.minor
+
+
+def mem_get_info(device=None) -> tuple[int, int]:
+    """(free, total) bytes of the GPU's memory."""
+    return _backend().mem_get_info(_idx(device))
+
+
+class Event:
+    """A CUDA event: ``record()`` it on a stream, then ``synchronize()``, ``query()``, or
+    ``elapsed_time(end)`` in milliseconds (with ``enable_timing=True``), as torch.cuda.Event.
+
+    >>> start, end = ember.cuda.Event(enable_timing=True), ember.cuda.Event(enable_timing=True)
+    >>> start.record(); y = x @ x; end.record(); end.synchronize()   # doctest: +SKIP
+    >>> start.elapsed_time(end)                                      # doctest: +SKIP
+    """
+
+    def __init__(self, enable_timing=False, blocking=False, interprocess=False):
+        self._native = _backend().new_event(enable_timing, blocking, interprocess)
+        self._timing = enable_timing
+
+    def record(self, stream=None):
+        self._native.record(stream._native if stream is not None else None)
+
+    def wait(self, stream=None):
+        (stream or current_stream()).wait_event(self)
+
+    def query(self) -> bool:
+        return bool(self._native.done)
+
+    def synchronize(self) -> None:
+        self._native.synchronize()
+
+    def elapsed_time(self, end_event) -> float:
+        if not (self._timing and end_event._timing):
+            raise RuntimeError("Both events must be created with argument 'enable_timing=True'.")
+        return _backend().elapsed_ms(self._native, end_event._native)
+
+
+class Stream:
+    """A CUDA stream: the queue kernels launch on. Inside ``with ember.cuda.stream(s):`` Ember's
+    cuda ops queue on ``s``."""
+
+    def __init__(self, device=None, priority=0, *, _native=None):
+        self._native = (_native if _native is not None else
+                        _backend().new_stream(_idx(device), priority))
+
+    def synchronize(self) -> None:
+        self._native.synchronize()
+
+    def query(self) -> bool:
+        return bool(self._native.done)
+
+    def wait_event(self, event) -> None:
+        self._native.wait_event(event._native)
+
+    def wait_stream(self, stream) -> None:
+        self.wait_event(stream.record_event())
+
+    def record_event(self, event=None):
+        event = event or Event()
+        event.record(self)
+        return event
+
+    def __eq__(self, other):
+        return isinstance(other, Stream) and self._native.ptr == other._native.ptr
+
+    def __hash__(self):
+        return hash(self._native.ptr)
+
+    def __enter__(self):
+        self._native.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._native.__exit__(*exc)
+
+
+def current_stream(device=None) -> Stream:
+    return Stream(_native=_backend().current_stream(_idx(device)))
+
+
+def default_stream(device=None) -> Stream:
+    return Stream(_native=_backend().default_stream(_idx(device)))
+
+
+class stream:
+    """Context manager: Ember's cuda ops inside it queue on ``stream`` (None: no change)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __enter__(self):
+        if self.stream is not None:
+            self.stream.__enter__()
+        return self.stream
+
+    def __exit__(self, *exc):
+        if self.stream is not None:
+            self.stream.__exit__(*exc)
+        return False
+
+
+StreamContext = stream

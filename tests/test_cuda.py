@@ -386,3 +386,57 @@ def test_gpu_index_out_of_range_raises():
         x[ember.tensor([3], device="cuda")]
     with pytest.raises(IndexError, match="out of bounds"):
         x.index_add_(0, ember.tensor([-4], device="cuda"), ember.ones(1, device="cuda"))
+
+
+# ------------------------------------- device queries, events and streams (torch.cuda's API)
+# The same script runs on fakecupy (the wiring) and, on a GPU, on CuPy.
+_EVENTS_AND_STREAMS = """
+    import json
+    import numpy as np
+    import ember
+    cuda = ember.cuda
+    res = {}
+    props = cuda.get_device_properties(0)
+    res["properties"] = (isinstance(props.name, str) and props.total_memory > 0 and
+                         cuda.get_device_capability() == (props.major, props.minor) and
+                         "_CudaDeviceProperties(name=" in repr(props))
+    free, total = cuda.mem_get_info()
+    res["mem_get_info"] = 0 <= free <= total and total > 0
+    a = ember.randn(256, 256, device="cuda")
+    start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
+    start.record()
+    b = a @ a
+    end.record()
+    end.synchronize()
+    res["elapsed_time"] = start.elapsed_time(end) >= 0 and end.query()
+    try:
+        cuda.Event().elapsed_time(cuda.Event())
+        res["timing_error"] = False
+    except RuntimeError as e:
+        res["timing_error"] = "enable_timing=True" in str(e)
+    s = cuda.Stream()
+    with cuda.stream(s):
+        c = a @ a + 1
+        res["current_stream"] = cuda.current_stream() == s
+    s.synchronize()
+    res["stream_result"] = bool(np.allclose(c.cpu().numpy(), b.cpu().numpy() + 1, atol=1e-3))
+    res["default_stream"] = cuda.current_stream() == cuda.default_stream()
+    cuda.default_stream().wait_stream(s)
+    print(json.dumps(res))
+"""
+
+
+def _check_events_and_streams(prefix: str):
+    r = _run(prefix + _EVENTS_AND_STREAMS)
+    failed = sorted(k for k, ok in r.items() if not ok)
+    assert len(r) == 7 and not failed, f"ember.cuda events/streams misbehave: {failed}"
+
+
+def test_events_and_streams_on_fake_cupy():
+    _check_events_and_streams("""
+    from ember.backends.cuda import fakecupy; fakecupy.install()""")
+
+
+@gpu
+def test_gpu_events_and_streams():
+    _check_events_and_streams("")

@@ -428,6 +428,39 @@ class CudaBackend(Backend):
     def _index(self, index):
         return self.default_index if index is None else int(index)
 
+    # ------------------------------------------- device queries, events, streams (ember.cuda)
+    def device_properties(self, index: int | None = None) -> dict:
+        p = _runtime.getDeviceProperties(self._index(index))
+        name = p["name"]
+        return {"name": name.decode() if isinstance(name, bytes) else str(name),
+                "major": int(p.get("major", 0)), "minor": int(p.get("minor", 0)),
+                "total_memory": int(p.get("totalGlobalMem", 0)),
+                "multi_processor_count": int(p.get("multiProcessorCount", 0))}
+
+    def mem_get_info(self, index: int | None = None) -> tuple[int, int]:
+        with _Device(self._index(index)):
+            free, total = _runtime.memGetInfo()
+        return int(free), int(total)
+
+    def new_event(self, enable_timing: bool, blocking: bool, interprocess: bool):
+        return cupy.cuda.Event(block=blocking, disable_timing=not enable_timing,
+                               interprocess=interprocess)
+
+    @staticmethod
+    def elapsed_ms(start, end) -> float:
+        return float(cupy.cuda.get_elapsed_time(start, end))
+
+    def new_stream(self, index: int | None = None, priority: int = 0):
+        with _Device(self._index(index)):
+            return cupy.cuda.Stream(non_blocking=False, priority=priority)
+
+    def current_stream(self, index: int | None = None):
+        with _Device(self._index(index)):
+            return cupy.cuda.get_current_stream()
+
+    def default_stream(self, index: int | None = None):
+        return cupy.cuda.Stream.null
+
     def memory_allocated(self, index: int | None = None) -> int:
         with _Device(self._index(index)):
             return int(self._pool.used_bytes())

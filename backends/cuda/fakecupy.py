@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 import types
 
 import numpy as np
@@ -190,7 +191,75 @@ class _Runtime(types.ModuleType):
 
     @staticmethod
     def getDeviceProperties(i):
-        return {"name": b"fakecupy (NumPy on the host)"}
+        return {"name": b"fakecupy (NumPy on the host)", "major": 0, "minor": 0,
+                "totalGlobalMem": 2 ** 30, "multiProcessorCount": 1}
+
+    @staticmethod
+    def memGetInfo():
+        return 2 ** 29, 2 ** 30
+
+
+class Event:
+    """cupy.cuda.Event on the host clock: work runs when queued, so a record is a timestamp."""
+
+    def __init__(self, block=False, disable_timing=False, interprocess=False):
+        self.disable_timing = disable_timing
+        self.time = None
+
+    def record(self, stream=None):
+        self.time = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+    @property
+    def done(self):
+        return True
+
+
+def get_elapsed_time(start, end):
+    if start.disable_timing or end.disable_timing:
+        raise RuntimeError("cudaErrorInvalidResourceHandle: events created without timing")
+    return (end.time - start.time) * 1e3
+
+
+class Stream:
+    """cupy.cuda.Stream: one in-order host queue, so every stream is the same queue."""
+
+    _current = []
+
+    def __init__(self, null=False, non_blocking=False, ptr=None, priority=None):
+        self.ptr = 0 if null else id(self)
+
+    def synchronize(self):
+        pass
+
+    @property
+    def done(self):
+        return True
+
+    def wait_event(self, event):
+        pass
+
+    def record(self, event=None):
+        event = event or Event()
+        event.record(self)
+        return event
+
+    def __enter__(self):
+        Stream._current.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        Stream._current.pop()
+        return False
+
+
+Stream.null = Stream(null=True)
+
+
+def get_current_stream():
+    return Stream._current[-1] if Stream._current else Stream.null
 
 
 class _Pool:
@@ -254,6 +323,8 @@ def build() -> dict[str, types.ModuleType]:
     cuda.Device = _Device
     cuda.runtime = _Runtime("cupy.cuda.runtime")
     cuda.set_allocator = lambda f: None
+    cuda.Event, cuda.Stream = Event, Stream
+    cuda.get_elapsed_time, cuda.get_current_stream = get_elapsed_time, get_current_stream
     cp.cuda = cuda
     rnd = types.ModuleType("cupy.random")
     rnd.RandomState = RandomState

@@ -203,7 +203,10 @@ class _Gemm:
         else:
             opa, lda = op_t, max(m, 1)
         dt = a.dtype
-        self.gemm[dt](self.handle(), opb, opa, n, m, k, self.scalars[dt, 1], b.data.ptr, ldb,
+        handle = self.handle()
+        # NOTE: the handle is CuPy's, shared: queue on the current stream (ember.cuda.stream)
+        self.cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)
+        self.gemm[dt](handle, opb, opa, n, m, k, self.scalars[dt, 1], b.data.ptr, ldb,
                       a.data.ptr, lda, self.scalars[dt, beta], out.data.ptr, max(n, 1))
         return out
 
