@@ -6,6 +6,7 @@ $OUT/summary.json (and each step's output in $OUT/gpu_check.log):
   pytest       tests/test_cuda.py (its GPU-only tests run here)
   pytest_cuda  the cuda cases of every test file parametrised over ember.backends.available()
                (amp, special, distributions, func ...): `pytest -k cuda` on those files
+  programs_cuda  the ordinary torch programs (tests/torch_programs) under Ember on cuda
   conformance  python -m ember.plugins.conformance --device cuda, in 12 shards at once, added up
                into $OUT/conformance_cuda.json
   mlp, cnn     benchmarks/mlp_train.py and cnn_train.py on cpu and cuda
@@ -170,8 +171,8 @@ def _device_test_files() -> list[str]:
     for root, _, files in os.walk("tests"):
         for name in sorted(files):
             path = os.path.join(root, name)
-            # (the conformance run has its own step, in shards; test_cuda.py its own too)
-            if name in ("test_conformance.py", "test_cuda.py"):
+            # (the conformance run, test_cuda.py and the torch programs have steps of their own)
+            if name in ("test_conformance.py", "test_cuda.py", "test_torch_programs.py"):
                 continue
             if name.startswith("test_") and name.endswith(".py"):
                 with open(path) as f:
@@ -187,10 +188,14 @@ def main() -> int:
         summary["env"] = step("env", [PY, "-c", ENV], 60, log)
         summary["pytest"] = step("pytest", [PY, "-m", "pytest", "-q", "-rs",
                                             "tests/test_cuda.py"], 60, log)
-        summary["conformance"] = conformance(SHARDS, 150, log)
+        summary["conformance"] = conformance(SHARDS, 120, log)
         summary["pytest_cuda"] = step("pytest_cuda", [PY, "-m", "pytest", "-q", "-k", "cuda",
                                                       "-p", "no:warnings", *_device_test_files()],
-                                      200, log, show=15)
+                                      150, log, show=15)
+        summary["programs_cuda"] = step("programs_cuda", [PY, "-m", "pytest", "-q", "-k", "cuda",
+                                                          "-p", "no:warnings",
+                                                          "tests/test_torch_programs.py"],
+                                        120, log, show=15)
         summary["matmul"] = step("matmul", [PY, "-c", MATMUL], 60, log, show=1)
         for b, limit in (("mlp", 50), ("cnn", 60)):
             summary[b] = step(b, [PY, f"benchmarks/{b}_train.py", "--seconds", "2",
