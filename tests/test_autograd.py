@@ -321,3 +321,24 @@ def test_gradients_match_torch(case):
     yt, gt = run(torch)
     np.testing.assert_allclose(ye, yt, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ge, gt, rtol=1e-5, atol=1e-6)
+
+
+def test_grad_of_two_outputs_of_one_node():
+    # both outputs of one node as roots: its edges must be counted once (was: no gradient)
+    class TwoOut(autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2, x * 3
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            return ga * 2 + gb * 3
+
+    x = ember.tensor([1.0, 2.0], requires_grad=True)
+    a, b = TwoOut.apply(x)
+    assert a.grad_fn is b.grad_fn
+    (g,) = autograd.grad([a, b], [x], [ember.ones(2), ember.ones(2)])
+    assert g.tolist() == [5.0, 5.0]
+    a, b = TwoOut.apply(x)
+    ember.autograd.backward([a.sum(), b.sum(), a.sum()])
+    assert x.grad.tolist() == [7.0, 7.0]

@@ -438,7 +438,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     root_nodes = []
     for (node, _), _g in roots:
         root_nodes.append(node)
-    stack = root_nodes[:]
+    # (each node once: two outputs of one node, both roots, must not count its edges twice)
+    stack = list(dict.fromkeys(root_nodes))
     deps = dict.fromkeys(stack, 0)
     while stack:
         for nxt in stack.pop().next_functions:
