@@ -9,6 +9,7 @@ import numpy as np
 
 from . import dtypes as _dt
 from .autograd import grad_mode
+from .autograd import graph as _graph
 from .autograd.graph import AccumulateGrad
 
 _state = grad_mode.state
@@ -381,6 +382,9 @@ class Tensor:
                 raise RuntimeError(f"result type {_dt_name(result._dtype)} can't be cast to the "
                                    f"desired output type {_dt_name(self._dtype)}")
             data = self._device._backend.kernels["cast"](data, self._dtype)
+        node = result._grad_fn
+        if node is not None and _state.enabled:
+            _graph.keep_saved_before_overwrite(node, self)
         self._device._backend.kernels["setitem"](self._data, (), data)
         self._vc[0] += 1
         if _state.enabled and (result._requires_grad or self._requires_grad):

@@ -342,3 +342,34 @@ def test_grad_of_two_outputs_of_one_node():
     a, b = TwoOut.apply(x)
     ember.autograd.backward([a.sum(), b.sum(), a.sum()])
     assert x.grad.tolist() == [7.0, 7.0]
+
+
+@pytest.mark.parametrize("through_view", [False, True])
+def test_inplace_op_whose_backward_needs_the_original_self(through_view):
+    # z.mul_(y) needs z's value before the write for y's gradient: kept, as torch keeps it
+    x = ember.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    y = ember.tensor([[5.0, 6.0], [7.0, 8.0]], requires_grad=True)
+    z = x * 1.0
+    z.t().mul_(y.t()) if through_view else z.mul_(y)
+    z.sum().backward()
+    assert x.grad.tolist() == [[5.0, 6.0], [7.0, 8.0]]
+    assert y.grad.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+    def f(a, b):
+        c = a * 1.0
+        c.mul_(b)
+        c.div_(b + 1)
+        c.pow_(2)
+        return c
+    a = ember.tensor([1.0, 2.0], dtype=ember.float64, requires_grad=True)
+    b = ember.tensor([3.0, 4.0], dtype=ember.float64, requires_grad=True)
+    assert autograd.gradcheck(f, (a, b)) and autograd.gradgradcheck(f, (a, b))
+
+
+def test_a_value_saved_by_an_earlier_op_still_guards_against_writes():
+    p = ember.tensor([1.0, 2.0], requires_grad=True)
+    q = p.exp()
+    s = (q * q).sum()
+    q.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        s.backward()

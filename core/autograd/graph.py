@@ -374,6 +374,24 @@ class AccumulateGrad(Node):
                 h(t)
 
 
+def keep_saved_before_overwrite(node, target):
+    """The op that computed an in-place op's result (``node``) may have saved ``target``, or a
+    view of its storage, for its backward; the write into ``target`` is about to change those
+    values, so the node keeps a copy instead (torch saves the original self the same way). The
+    copy is a recorded clone: under create_graph its graph is the original's."""
+    saved = node._saved
+    if not saved or not saved[0]:
+        return
+    vc = target._vc
+
+    def stale(s):
+        return type(s) is SavedTensor and s.tensor is not None and s.tensor._vc is vc
+    ins = saved[0]
+    if any([stale(s) for s in ins]):
+        node._saved = (tuple([SavedTensor(s.tensor.clone()) if stale(s) else s for s in ins]),
+                       saved[1])
+
+
 def _refs_of_exclusive():
     """sys.getrefcount of an object held only by two locals of its caller (the engine's ``g``
     and ``grads``): the baseline that tells a gradient only the engine refers to."""
