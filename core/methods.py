@@ -95,6 +95,9 @@ def _install():
     from .ops import extra
     _METHODS.update(extra.METHODS)
     _INPLACE.update({n + "_": extra.METHODS[n] for n in extra.INPLACE})
+    from .ops import extra2
+    _METHODS.update(extra2.METHODS)
+    _INPLACE.update({n + "_": extra2.METHODS[n] for n in extra2.INPLACE})
     for name, fn in _METHODS.items():
         setattr(Tensor, name, fn)
     for name, fn in _INPLACE.items():

@@ -26,7 +26,7 @@ from .tensor import Tensor
 __all__ = ["erf", "erfc", "erfcx", "erfinv", "expit", "logit", "xlogy", "xlog1py", "log1p",
            "expm1", "exp2", "logsumexp", "softmax", "log_softmax", "sinc", "entr", "ndtr",
            "ndtri", "log_ndtr", "i0", "i0e", "i1", "i1e", "gammaln", "digamma", "psi",
-           "polygamma", "multigammaln", "round"]
+           "polygamma", "multigammaln", "round", "gammainc", "gammaincc"]
 
 _SQRT_PI = math.sqrt(math.pi)
 _SQRT_2PI = math.sqrt(2 * math.pi)
@@ -557,3 +557,40 @@ def polygamma(n, input):
 def multigammaln(input, p):
     """The multivariate log-gamma of dimension ``p``."""
     return X.mvlgamma(input, p)
+
+
+# ---- the regularized incomplete gamma functions ------------------------------------------------
+
+from .tensor import _dt_name  # noqa: E402  (torch's "Float", "Long" ...)
+
+
+def _gamma_inc_grads(sign, name):
+    def grads(a, x, out, g):
+        # NOTE: torch has no derivative with respect to a (its "input")
+        if a.requires_grad:
+            raise NotImplementedError(f"the derivative for '{name}: input' is not implemented.")
+        density = E.exp((a - 1) * E.log(x) - x - X.lgamma(a))  # d/dx P(a, x)
+        return None, g * density * sign
+    return grads
+
+
+def _gamma_inc(name, upper, public, doc):
+    from .ops.extra2 import regularized_gamma
+    fn = _binary(name, lambda a, x: regularized_gamma(a, x, upper),
+                 _gamma_inc_grads(-1.0 if upper else 1.0, name), doc)
+
+    def checked(input, other):
+        if not _dt.result_type(input, other).is_floating_point:
+            # NOTE: unlike the other special functions, torch does not promote integers here
+            raise NotImplementedError(f'"{name}" not implemented for '
+                                      f"'{_dt_name(_dt.result_type(input, other))}'")
+        return fn(input, other)
+    checked.__name__ = checked.__qualname__ = public
+    checked.__doc__ = doc
+    return checked
+
+
+gammainc = _gamma_inc("igamma", False, "gammainc",
+                      """The regularized lower incomplete gamma function P(a, x).""")
+gammaincc = _gamma_inc("igammac", True, "gammaincc",
+                       """Q(a, x) = 1 - P(a, x): the regularized upper incomplete gamma.""")

@@ -1,5 +1,8 @@
-"""ember.testing.assert_close, with torch's default tolerances per dtype."""
+"""ember.testing: assert_close (torch's default tolerances per dtype) and make_tensor."""
 from __future__ import annotations
+
+import math
+import warnings
 
 import numpy as np
 
@@ -54,3 +57,77 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
 
 
 assert_allclose = assert_close
+
+
+def _low_high(low, high, dtype, lowest, highest, default_low, default_high):
+    """torch's checks and clamping of make_tensor's [low, high) for ``dtype``."""
+    low = default_low if low is None else low
+    high = default_high if high is None else high
+    if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+        raise ValueError(f"`low` and `high` cannot be NaN, but got low={low} and high={high}")
+    if low == high and dtype.is_floating_point:
+        warnings.warn("Passing `low==high` to `torch.testing.make_tensor` for floating or "
+                      "complex types is deprecated since 2.1 and will be removed in 2.3. Use "
+                      "`torch.full(...)` instead.", FutureWarning, stacklevel=3)
+    elif low >= high:
+        raise ValueError(f"`low` must be less than `high`, but got {low} >= {high}")
+    elif high < lowest or low >= highest:
+        raise ValueError(f"The value interval specified by `low` and `high` is [{low}, {high}), "
+                         f"but {dtype} only supports [{lowest}, {highest})")
+    low, high = min(max(low, lowest), highest), min(max(high, lowest), highest)
+    if not dtype.is_floating_point:
+        return math.ceil(low), math.ceil(high)
+    return low, high
+
+
+def make_tensor(*shape, dtype, device, low=None, high=None, requires_grad=False,
+                noncontiguous=False, exclude_zero=False, memory_format=None):
+    """A tensor of ``shape`` with values drawn uniformly from ``[low, high)``; the defaults are
+    torch's: [0, 2) for bool, [-9, 10) for signed and [0, 10) for unsigned integers, [-9, 9) for
+    floating types. ``noncontiguous`` gives a strided view, ``exclude_zero`` replaces zeros (by
+    1, or the dtype's smallest normal).
+
+    >>> import ember
+    >>> t = ember.testing.make_tensor(2, 3, dtype=ember.float32, device="cpu", low=0, high=1)
+    """
+    import ember
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
+    shape = tuple(shape)
+    dtype = ember.core.dtypes.to_dtype(dtype)
+    if noncontiguous and memory_format is not None:
+        raise ValueError(f"The parameters `noncontiguous` and `memory_format` are mutually "
+                         f"exclusive, but got noncontiguous={noncontiguous} and "
+                         f"memory_format={memory_format}")
+    floating = dtype.is_floating_point
+    if requires_grad and not floating:
+        raise ValueError(f"`requires_grad=True` is not supported for boolean and integral "
+                         f"dtypes, but got dtype={dtype}")
+    noncontiguous = noncontiguous and math.prod(shape) > 1
+    if noncontiguous:
+        shape = (*shape[:-1], 2 * shape[-1])
+    if dtype is ember.bool:
+        low, high = _low_high(low, high, dtype, 0, 2, 0, 2)
+        result = ember.randint(low, high, shape, device=device, dtype=dtype)
+    elif not floating:
+        info = ember.iinfo(dtype)
+        low, high = _low_high(low, high, dtype, info.min,
+                              info.max + (1 if dtype is not ember.int64 else 0), -9, 10)
+        result = ember.randint(low, high, shape, device=device, dtype=dtype)
+    else:
+        info = ember.finfo(dtype)
+        low, high = _low_high(low, high, dtype, info.min, info.max, -9, 9)
+        result = ember.empty(shape, device=device, dtype=dtype)
+        if high - low >= info.max:  # the width itself would overflow: draw half of it
+            result.uniform_(low / 2, high / 2).mul_(2)
+        else:
+            result.uniform_(low, high)
+    if noncontiguous:
+        result = result[..., 1::2]
+    elif memory_format is not None:
+        result = result.clone(memory_format=memory_format)
+    if exclude_zero:
+        result[result == 0] = 1 if not floating else ember.finfo(dtype).tiny
+    if floating:
+        result.requires_grad = requires_grad
+    return result

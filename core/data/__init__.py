@@ -9,12 +9,13 @@ Example::
 """
 from .collate import default_collate, default_convert
 from .dataloader import DataLoader, WorkerInfo, get_worker_info
-from .dataset import (ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset,
-                      random_split)
-from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
-                      SubsetRandomSampler)
+from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset,
+                      Subset, TensorDataset, random_split)
+from .sampler import (BatchSampler, DistributedSampler, RandomSampler, Sampler,
+                      SequentialSampler, SubsetRandomSampler, WeightedRandomSampler)
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
            "random_split", "Sampler", "SequentialSampler", "RandomSampler",
-           "SubsetRandomSampler", "BatchSampler", "DataLoader", "default_collate",
+           "SubsetRandomSampler", "BatchSampler", "WeightedRandomSampler",
+           "DistributedSampler", "ChainDataset", "StackDataset", "DataLoader", "default_collate",
            "default_convert", "get_worker_info", "WorkerInfo"]

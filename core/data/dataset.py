@@ -10,7 +10,7 @@ from typing import Any, Generic, Iterable, Iterator, Sequence, TypeVar
 import ember
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
-           "random_split"]
+           "ChainDataset", "StackDataset", "random_split"]
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -125,6 +125,80 @@ class ConcatDataset(Dataset):
         return self.datasets[d][sample_idx]
 
 
+class ChainDataset(IterableDataset):
+    """Several iterable datasets, one stream after another (chained on the fly).
+
+    Example::
+
+        >>> list(ChainDataset([stream_a, stream_b]))
+    """
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            yield from d
+
+    def __len__(self) -> int:
+        total = 0
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise AssertionError("ChainDataset only supports IterableDataset")
+            total += len(d)
+        return total
+
+
+class StackDataset(Dataset):
+    """Datasets of equal length side by side: sample i is the tuple (positional datasets) or the
+    dict (keyword datasets) of each dataset's sample i.
+
+    Example::
+
+        >>> ds = StackDataset(image=images, label=labels)
+        >>> ds[0]  # {"image": images[0], "label": labels[0]}
+    """
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError("Supported either ``tuple``- (via ``args``) or``dict``- (via "
+                             "``kwargs``) like input/output, but both types are given.")
+        if not args and not kwargs:
+            raise ValueError("At least one dataset should be passed")
+        parts = list(args) if args else list(kwargs.values())
+        self._length = len(parts[0])
+        if any(self._length != len(d) for d in parts):
+            raise ValueError("Size mismatch between datasets")
+        self.datasets = args if args else kwargs
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+    def __getitems__(self, indices: list) -> list:
+        named = isinstance(self.datasets, dict)
+        items = self.datasets.items() if named else enumerate(self.datasets)
+        columns = {}
+        for key, d in items:
+            if callable(getattr(d, "__getitems__", None)):
+                col = d.__getitems__(indices)
+                if len(col) != len(indices):
+                    raise ValueError(f"Nested dataset's output size mismatch. Expected "
+                                     f"{len(indices)}, got {len(col)}")
+            else:
+                col = [d[i] for i in indices]
+            columns[key] = col
+        if named:
+            return [{k: col[j] for k, col in columns.items()} for j in range(len(indices))]
+        return [tuple(col[j] for col in columns.values()) for j in range(len(indices))]
+
+    def __len__(self) -> int:
+        return self._length
+
+
 def random_split(dataset: Dataset, lengths: Sequence[int | float],
                  generator: Any = None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping random subsets of the given lengths, or of the given
@@ -160,4 +234,5 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
 
 
 def _randperm(n: int, generator: Any = None) -> list[int]:
-    return ember.randperm(n, generator=generator).tolist()
+    return ember.randperm(n, generator=generator,
+                          device=generator.device if generator is not None else None).tolist()

@@ -462,7 +462,7 @@ def as_strided(x, size, stride, storage_offset=0):
     k = x._device._backend.kernels
     src = x._data
     if storage_offset:
-        flat = k["view"](src, (-1,)) if x.is_contiguous() else None
+        flat = k["view"](src, (x.numel(),)) if x.is_contiguous() else None
         if flat is None:
             raise RuntimeError("as_strided with storage_offset needs a contiguous tensor")
         src = k["getitem_basic"](flat, (slice(storage_offset, flat.shape[0], 1),))
