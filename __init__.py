@@ -68,6 +68,7 @@ def _alias(name, module):
 
 from .core import linalg_api as linalg  # noqa: E402
 _sys.modules[__name__ + ".linalg"] = linalg
+globals().update(linalg.TORCH_FUNCTIONS)  # torch.lu, torch.triangular_solve, torch.matrix_exp ...
 from .core import testing  # noqa: E402
 _sys.modules[__name__ + ".testing"] = testing
 from .backends import cuda_api as cuda, opencl_api as opencl  # noqa: E402

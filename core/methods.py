@@ -502,6 +502,11 @@ def _install_operators():
     T.det = lambda self: _linalg().det(self)
     T.logdet = lambda self: _linalg().logdet(self)
     T.cholesky = lambda self, upper=False: _linalg().cholesky(self, upper=upper)
+    T.matrix_exp = lambda self: _linalg().matrix_exp(self)
+    T.lu = lambda self, pivot=True, get_infos=False: _linalg()._lu(self, pivot, get_infos)
+    T.lu_solve = lambda self, LU_data, LU_pivots: _linalg().lu_solve(LU_data, LU_pivots, self)
+    T.triangular_solve = lambda self, A, upper=True, transpose=False, unitriangular=False: \
+        _linalg()._triangular_solve(self, A, upper, transpose, unitriangular)
     T.apply_ = _apply_
 
 

@@ -665,6 +665,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
 def linalg_kernels(xp):
     """Decompositions for ember.linalg (not primitives: a backend may leave them out)."""
+    from .linalg import linalg_extra_kernels
     la = xp.linalg
 
     def svd(x):
@@ -675,8 +676,9 @@ def linalg_kernels(xp):
 
     return {"linalg_inv": la.inv, "linalg_det": lambda x: xp.asarray(la.det(x)),
             "linalg_svd": svd, "linalg_svd_full": svd_full,
-            "linalg_qr": lambda x: tuple(la.qr(x)), "linalg_eigh": lambda x: tuple(la.eigh(x)),
-            "linalg_cholesky": lambda x: (la.cholesky(x),)}
+            "linalg_qr": lambda x, mode="reduced": tuple(la.qr(x, mode)),
+            "linalg_eigh": lambda x: tuple(la.eigh(x)),
+            "linalg_cholesky": lambda x: (la.cholesky(x),), **linalg_extra_kernels(xp)}
 
 
 def _erf32(x):
