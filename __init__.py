@@ -81,6 +81,7 @@ from .core import autograd as _autograd  # noqa: E402
 _alias("autograd", _autograd)
 from .core import nn as _nn  # noqa: E402
 _alias("nn", _nn)
+from .core.torch_nn_aliases import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout ...)
 from .core import optim as _optim  # noqa: E402
 _alias("optim", _optim)
 from .core import utils as _utils  # noqa: E402

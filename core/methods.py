@@ -526,5 +526,18 @@ def _apply_(self, fn):
     return self
 
 
+def _nn_method(name: str):
+    """A Tensor method that calls ``ember.nn.functional.<name>`` (imported at call time: nn is
+    built on these methods, so it loads after them)."""
+    def method(self, *args, **kwargs):
+        from .nn import functional
+        return getattr(functional, name)(self, *args, **kwargs)
+    method.__name__ = name
+    method.__doc__ = f"``ember.nn.functional.{name}(self, ...)``."
+    return method
+
+
+_METHODS.update({name: _nn_method(name) for name in ("prelu", "hardshrink")})
+
 _install()
 _install_operators()

@@ -11,6 +11,7 @@ ember.Size([3, 2])
 # when the top-level package aliases ember.nn -> ember.core.nn.
 from . import parameter
 from .parameter import Parameter
+from ._parameter_extra import Buffer, UninitializedBuffer, UninitializedParameter
 from . import functional
 from . import init
 from . import modules
@@ -19,4 +20,5 @@ from .modules import __all__ as _modules_all
 from .modules.module import RemovableHandle
 from . import utils
 
-__all__ = ["Parameter", "functional", "init", "modules", "utils", "parameter"] + list(_modules_all)
+__all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "functional",
+           "init", "modules", "utils", "parameter"] + list(_modules_all)

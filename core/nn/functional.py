@@ -250,15 +250,14 @@ def _conv_padding(padding, kernel, dilation, stride, nd: int):
             return [(0, 0)] * nd
         if padding == "same":
             if any(s != 1 for s in stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
+                raise RuntimeError("padding='same' is not supported for strided convolutions")
             out = []
             for k, d in zip(kernel, dilation):
                 total = d * (k - 1)
                 # NOTE: torch puts the odd extra element of 'same' padding on the right
                 out.append((total // 2, total - total // 2))
             return out
-        raise ValueError(f"Invalid padding string '{padding}', should be one of "
-                         "{'valid', 'same'}")
+        raise RuntimeError(f"Invalid padding string: '{padding}'")
     return [(p, p) for p in _ntuple(padding, nd, "padding")]
 
 
@@ -336,8 +335,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 def _dilate_input(x, stride):
-    """Insert (stride - 1) zeros between the elements of each spatial dim of (N, C, H, W)."""
-    for dim, s in zip((2, 3), stride):
+    """Insert (stride - 1) zeros between the elements of each spatial dim of (N, C, *spatial)."""
+    for dim, s in zip(range(2, x.dim()), stride):
         if s == 1:
             continue
         size = x.shape[dim]
@@ -360,28 +359,8 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if _amp.active:  # autocast: a lower-precision op
         input, weight, bias = _amp.cast(input, weight, bias)
     unbatched = input.dim() == 3
-    if unbatched:
-        input = input.unsqueeze(0)
-    stride = _ntuple(stride, 2, "stride")
-    padding = _ntuple(padding, 2, "padding")
-    output_padding = _ntuple(output_padding, 2, "output_padding")
-    dilation = _ntuple(dilation, 2, "dilation")
-    c_in, c_out_g, kh, kw = weight.shape
-    for op, s, d in zip(output_padding, stride, dilation):
-        if op >= s and op >= d:
-            raise RuntimeError("output padding must be smaller than either stride or dilation, "
-                               f"but got output_padding={output_padding}, stride={stride}, "
-                               f"dilation={dilation}")
-    x = _dilate_input(input, stride)
-    pads = []
-    for k, p, d, op in zip((kh, kw), padding, dilation, output_padding):
-        edge = d * (k - 1) - p
-        pads.append((edge, edge + op))
-    x = _pad_spatial(x, pads)
-    # (C_in, C_out/g, kh, kw) -> (C_out, C_in/g, kh, kw), flipped in space
-    w = weight.reshape(groups, c_in // groups, c_out_g, kh, kw).transpose(1, 2)
-    w = w.reshape(groups * c_out_g, c_in // groups, kh, kw).flip([2, 3])
-    out = conv2d(x, w, bias, 1, 0, dilation, groups)
+    out = _f3d._conv_transpose_nd(input.unsqueeze(0) if unbatched else input, weight, bias,
+                                  stride, padding, output_padding, groups, dilation, 2, conv2d)
     return out.squeeze(0) if unbatched else out
 
 
@@ -450,6 +429,9 @@ def _pool_prepare(input, kernel_size, stride, padding, dilation, ceil_mode, nd, 
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd):
+    if nd == 3:  # volumes: see _functional_3d
+        return _f3d._max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                                return_indices)
     if input.is_floating_point():
         fill = float("-inf")
     else:
@@ -498,6 +480,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, nd):
+    if nd == 3:  # volumes: see _functional_3d
+        return _f3d._avg_pool3d(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                                divisor_override)
     x, lead, kernel, stride_, padding_, dilation, spatial = _pool_prepare(
         input, kernel_size, stride, padding, 1, ceil_mode, nd, 0.0)
     win = _windows(x, kernel, stride_, dilation)  # (M, 1, OH, OW, kh, kw)
@@ -1746,5 +1731,9 @@ def threshold_(input, threshold: float, value: float):
 # (the long tail of torch.nn.functional, kept in files of their own)
 from ._functional_pool import *  # noqa: E402,F401,F403
 from ._functional_sampling import *  # noqa: E402,F401,F403
+from ._functional_3d import *  # noqa: E402,F401,F403
 from . import _functional_pool as _fp, _functional_sampling as _fs  # noqa: E402
-__all__ += _fp.__all__ + _fs.__all__
+from . import _functional_3d as _f3d  # noqa: E402
+from ._functional_extra import *  # noqa: E402,F401,F403
+from . import _functional_extra as _fx  # noqa: E402
+__all__ += _fp.__all__ + _fs.__all__ + _f3d.__all__ + _fx.__all__

@@ -188,3 +188,6 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
             idx = ember.randperm(rows)[:num_zeros]
             tensor[idx, c] = 0
     return tensor
+
+
+from ._init_deprecated import *  # noqa: E402,F401,F403  (the deprecated no-underscore names)

@@ -28,5 +28,8 @@ from .loss import (MSELoss, L1Loss, SmoothL1Loss, HuberLoss, CrossEntropyLoss, N
                    TripletMarginLoss, MultiLabelSoftMarginLoss)
 from .extra_pool import *  # noqa: F401,F403
 from .extra_sampling import *  # noqa: F401,F403
+from .extra_nn import *  # noqa: F401,F403
+from .lazy import *  # noqa: F401,F403
+from .volumetric import *  # noqa: F401,F403
 
 __all__ = [name for name in dir() if name[:1].isupper()]

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator
 import ember
 
 from ..parameter import Parameter
+from .._parameter_extra import Buffer
 
 __all__ = ["Module", "RemovableHandle"]
 
@@ -244,7 +245,9 @@ class Module:
                 modules[name] = value
             else:
                 buffers = self.__dict__.get("_buffers")
-                if buffers is not None and name in buffers:
+                if isinstance(value, Buffer):  # torch 2.5+: assigning an nn.Buffer registers it
+                    self.register_buffer(name, value, value.persistent)
+                elif buffers is not None and name in buffers:
                     if value is not None and not _is_tensor(value):
                         raise TypeError(f"cannot assign '{type(value).__name__}' as buffer "
                                         f"'{name}' (ember.Tensor or None expected)")
