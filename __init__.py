@@ -105,6 +105,8 @@ from .core import func  # noqa: E402
 _alias("func", func)
 from .core.func import vmap  # noqa: E402,F401
 from .core.serialization import load, save  # noqa: E402,F401
+from .core import jit as _jit  # noqa: E402
+_alias("jit", _jit)
 
 del _sys
 

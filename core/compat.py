@@ -93,7 +93,9 @@ def are_deterministic_algorithms_enabled():
 
 
 def compile(model=None, **kwargs):
-    """Accepted for compatibility: returns the model unchanged (see ember.jit)."""
+    """Accepted for compatibility: returns the model unchanged. (``ember.jit.script`` replays
+    a recorded program instead, but without the Python code, so a submodule's hooks would not
+    run as they do under torch.compile.)"""
     if model is None:
         return lambda m: m
     return model
