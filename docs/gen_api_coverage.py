@@ -31,6 +31,11 @@ NAMESPACES = [
     ("torch.linalg", "ember.linalg"),
     ("torch.cuda", "ember.cuda"),
     ("torch.testing", "ember.testing"),
+    ("torch.func", "ember.func"),
+    ("torch.jit", "ember.jit"),
+    ("torch.special", "ember.special"),
+    ("torch.autograd.functional", "ember.autograd.functional"),
+    ("torch.backends.cuda", "ember.backends.cuda"),
 ]
 
 # Whole families Ember knowingly does not provide, with the reason (regex on the name).
