@@ -170,18 +170,19 @@ def _erfcx_pos(a):
     return E.where(a <= 50, rational, E.where(a > 5e7, (1 / _SQRT_PI) / a, frac))
 
 
+def _exp_neg_sq(a):
+    """exp(-a^2) without the rounding error of a^2 blown up by exp: a = m + f with m a
+    multiple of 1/128, so m^2 is exact (Cephes' expx2)."""
+    m = E.floor(a * 128) * (1 / 128)
+    f = a - m
+    return E.exp(-m * m) * E.exp(-(2 * m * f + f * f))
+
+
 def _erfc_pos(a):
     """erfc(a) for a >= 1 (a is clamped there; from 28 on it underflows to 0 in every
     dtype)."""
     a = E.clamp(a, 1.0, 28.0)
-    # exp(-a^2) without the rounding error of a^2 blown up by exp: a = m + f with m a multiple
-    # of 1/128, so m^2 is exact (Cephes' expx2). NOTE: exp(-m^2) is taken as exp(-m^2 / 2)
-    # squared, the square last: in float32 the result is subnormal from a ~ 9.2 on, and a
-    # GPU's expf may flush a subnormal result to 0 where a product keeps it
-    m = E.floor(a * 128) * (1 / 128)
-    f = a - m
-    half = E.exp(-(m * m) * 0.5)
-    return half * (E.exp(-(2 * m * f + f * f)) * _erfcx_pos(a)) * half
+    return _exp_neg_sq(a) * _erfcx_pos(a)
 
 
 def _erfc_impl(x):
