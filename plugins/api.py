@@ -191,10 +191,13 @@ class Backend:
         kernels: primitive name -> kernel; may also hold kernels for composites (fused ops),
             which core uses instead of the composite's decomposition.
         api_version: the PLUGIN_API_VERSION the backend was written against.
+        flushes_subnormals: True where the device flushes float32 subnormal results to zero
+            (CuPy compiles every kernel with -ftz=true); torch's CUDA kernels keep them.
     """
 
     api_version: int = PLUGIN_API_VERSION
     version: str = "0"
+    flushes_subnormals: bool = False
 
     def __init__(self, name: str, kernels: dict[str, Callable], dtypes, version: str = "0"):
         self.name = name

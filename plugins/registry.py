@@ -219,7 +219,8 @@ def capabilities(name: str) -> dict:
     native = sorted(k for k, v in b.kernels.items() if not getattr(v, "_ember_fallback", False))
     missing = sorted(k for k in PRIMITIVES if k not in native)
     return {"name": b.name, "version": b.version, "devices": b.device_names(),
-            "dtypes": sorted(b.dtypes, key=lambda n: n), "ops": native, "missing": missing}
+            "dtypes": sorted(b.dtypes, key=lambda n: n), "ops": native, "missing": missing,
+            "flushes_subnormals": b.flushes_subnormals}
 
 
 def fallback_count(name: str) -> dict[str, int]:
