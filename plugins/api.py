@@ -166,9 +166,12 @@ OPTIONAL_KERNELS: dict[str, str] = {
                  "the argsort of rand_uniform keys)",
     "rand_bernoulli": "rand_bernoulli(gen, p, shape, dtype) -> 1 with probability p (a float), "
                       "else 0, in dtype (bernoulli_(p), dropout; else rand_uniform < p)",
-    "linalg_inv": "linalg_inv(a) -> inverse of (batched) square matrices; likewise linalg_det, "
-                  "linalg_svd, linalg_svd_full, linalg_qr, linalg_eigh, linalg_cholesky "
-                  "(missing ones run on cpu under the fallback policy)",
+    "linalg_inv_ex": "linalg_inv_ex(a) -> (inverse, info) of (batched) square matrices; likewise "
+                     "linalg_det, linalg_slogdet, linalg_svd, linalg_svd_full, linalg_qr, "
+                     "linalg_eigh, linalg_cholesky_ex, linalg_solve_ex, linalg_solve_triangular, "
+                     "linalg_lu_factor_ex, linalg_lu_permutation, linalg_ldl_factor_ex, "
+                     "linalg_ldl_solve (missing ones run on cpu under the fallback policy; see "
+                     "backends/cpu/linalg.py for each one's arguments and results)",
 }
 
 #: Primitives that must never be replaced by the cpu fallback: the result would not share
