@@ -149,3 +149,19 @@ def as_device_gives(reference, device, dtype):
     ref = np.asarray(reference)
     tiny = np.finfo(np.float32).tiny
     return np.where(np.abs(ref) < tiny, np.copysign(0.0, ref), ref)
+
+
+def device_dtype_params(dtypes=("float32", "float64")):
+    """pytest parameters ``(device, dtype name)`` for every available backend and each of
+    ``dtypes``; the pairs a backend lacks are skipped, saying which (for a backend's own tests,
+    and Ember's)."""
+    import pytest
+    from .. import backends
+    params = []
+    for dev in backends.available():
+        have = backends.capabilities(dev)["dtypes"]
+        for name in dtypes:
+            marks = () if name in have else pytest.mark.skip(
+                reason=f"the {dev} backend has no {name}")
+            params.append(pytest.param(dev, name, marks=marks, id=f"{dev}-{name}"))
+    return params

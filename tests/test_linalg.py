@@ -15,16 +15,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:ember.*has no .* kernel:UserWarn
                                         "ignore:torch.*is deprecated:UserWarning")
 
 
-def _dtype_params(names=("float32", "float64")):
-    """(device, dtype name) pairs; the ones a backend lacks are skipped, saying so."""
-    for dev in DEVICES:
-        have = ember.backends.capabilities(dev)["dtypes"]
-        for name in names:
-            marks = () if name in have else pytest.mark.skip(
-                reason=f"the {dev} backend has no {name}")
-            yield pytest.param(dev, name, marks=marks, id=f"{dev}-{name}")
-
-
 def _np(t):
     return np.asarray(t.detach().to("cpu").numpy())
 
@@ -178,7 +168,7 @@ def _outputs(out):
     return out if isinstance(out, tuple) else (out,)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params()))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params())
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_values_and_gradients_match_torch(name, dev, dt):
     make, arrays = CASES[name]

@@ -15,16 +15,6 @@ import ember
 DEVICES = ember.backends.available()
 
 
-def _dtype_params(names=("float32", "float64")):
-    """(device, dtype name) pairs; the ones a backend lacks are skipped, saying so."""
-    for dev in DEVICES:
-        have = ember.backends.capabilities(dev)["dtypes"]
-        for name in names:
-            marks = () if name in have else pytest.mark.skip(
-                reason=f"the {dev} backend has no {name}")
-            yield pytest.param(dev, name, marks=marks, id=f"{dev}-{name}")
-
-
 def _np(t):
     return np.asarray(t.detach().to("cpu").to(ember.float64).numpy())
 
@@ -42,8 +32,8 @@ _NEXT_X = [1.0, 0.0, -1.0, 2.0, 0.5, 1e-40, math.inf, 3.0e38, math.nan, 5.0, -0.
 _NEXT_Y = [2.0, -1.0, 0.0, 1.0, 0.0, 0.0, 0.0, math.inf, 1.0, 5.0, 1.0, 0.0, -math.inf]
 
 
-@pytest.mark.parametrize("device, dtype",
-                         list(_dtype_params(("float16", "bfloat16", "float32", "float64"))))
+@pytest.mark.parametrize("device, dtype", ember.testing.device_dtype_params(
+    ("float16", "bfloat16", "float32", "float64")))
 def test_nextafter_bits(device, dtype):
     tx = torch.tensor(_NEXT_X, dtype=torch.float64).to(getattr(torch, dtype))
     ty = torch.tensor(_NEXT_Y, dtype=torch.float64).to(getattr(torch, dtype))
@@ -81,7 +71,7 @@ _X = [0.3, 1, 3, 0.5, 12, 45, 110, 990, 10, 0, math.inf, 1, 0, 1, 1, math.nan, 4
       330]
 
 
-@pytest.mark.parametrize("device, dtype", list(_dtype_params()))
+@pytest.mark.parametrize("device, dtype", ember.testing.device_dtype_params())
 @pytest.mark.parametrize("name, special_name", [("igamma", "gammainc"),
                                                 ("igammac", "gammaincc")])
 def test_igamma_values(device, dtype, name, special_name):
@@ -177,7 +167,7 @@ def test_index_reduce_integer_mean_and_errors():
 
 # ---- histogramdd -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("device, dtype", list(_dtype_params()))
+@pytest.mark.parametrize("device, dtype", ember.testing.device_dtype_params())
 @pytest.mark.parametrize("kwargs", [
     dict(bins=[3, 3]), dict(bins=2, range=[0.0, 1.0, 0.0, 1.0], density=True),
     dict(bins=[3, 4], weight=True), dict(bins=4, density=True, weight=True),
@@ -214,7 +204,7 @@ def test_histogramdd_errors():
 
 # ---- gradient ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("device, dtype", list(_dtype_params()))
+@pytest.mark.parametrize("device, dtype", ember.testing.device_dtype_params())
 @pytest.mark.parametrize("kwargs", [
     dict(), dict(spacing=2.0), dict(edge_order=2), dict(dim=1),
     dict(dim=(0, -1), spacing=[0.5, 3]),
@@ -352,7 +342,7 @@ _MAKE_DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "
 _RANGES = {"bool": (0, 1), "uint8": (0, 9)}
 
 
-@pytest.mark.parametrize("device, dtype", list(_dtype_params(_MAKE_DTYPES)))
+@pytest.mark.parametrize("device, dtype", ember.testing.device_dtype_params(_MAKE_DTYPES))
 def test_make_tensor_default_ranges(device, dtype):
     t = ember.testing.make_tensor(2000, dtype=getattr(ember, dtype), device=device)
     assert t.dtype is getattr(ember, dtype) and tuple(t.shape) == (2000,)

@@ -13,16 +13,6 @@ DEVICES = ember.backends.available()
 INF, NAN = float("inf"), float("nan")
 
 
-def _dtype_params(names=("float32", "float64")):
-    """(device, dtype name) pairs; the ones a backend lacks are skipped, saying so."""
-    for dev in DEVICES:
-        have = ember.backends.capabilities(dev)["dtypes"]
-        for name in names:
-            marks = () if name in have else pytest.mark.skip(
-                reason=f"the {dev} backend has no {name}")
-            yield pytest.param(dev, name, marks=marks, id=f"{dev}-{name}")
-
-
 def _np(t):
     return np.asarray(t.detach().to("cpu").to(ember.float64).numpy())
 
@@ -66,7 +56,7 @@ ATOL = {"ndtr": {"float32": 1e-7, "float64": 1e-16}, "gammaln": {"float32": 1e-5
         "digamma": {"float32": 2e-6}}
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params()))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params())
 @pytest.mark.parametrize("name,domain,rtol32,rtol64", VALUE_CASES,
                          ids=[c[0] for c in VALUE_CASES])
 def test_values_match_torch(dev, dt, name, domain, rtol32, rtol64):
@@ -117,7 +107,7 @@ def test_documented_edges(dev):
     assert f("entr", [0.0, -1.0]).tolist() == [0.0, -INF]
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float64",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float64",)))
 def test_lower_tails_are_accurate(dev, dt):
     # where torch's ndtr cancels to 0, ours follows erfc; log_ndtr reaches far below
     x = np.array([-6.0, -9.0, -20.0, -37.0])
@@ -151,7 +141,7 @@ def _grads_match(ours, ref, rtol=1e-9, atol=1e-12):
                                equal_nan=True)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float64",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float64",)))
 @pytest.mark.parametrize("name,domain", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
 def test_gradients_match_torch(dev, dt, name, domain):
     x = GRAD_POINTS[domain]
@@ -164,7 +154,7 @@ def test_gradients_match_torch(dev, dt, name, domain):
     _grads_match(ex.grad, tx.grad)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float64",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float64",)))
 @pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
 def test_binary_gradients_with_edges(dev, dt, name):
     xs = np.array([0.0, 0.0, 0.0, 0.0, 1.0, 2.0, -1.0, 0.0, 0.5])
@@ -180,7 +170,7 @@ def test_binary_gradients_with_edges(dev, dt, name):
     _grads_match(ey.grad, ty.grad)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float32",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float32",)))
 def test_binary_broadcast_and_numbers(dev, dt):
     x = RNG.uniform(0, 2, (3, 1))
     y = RNG.uniform(0.1, 2, (4,))
@@ -203,7 +193,7 @@ def test_binary_broadcast_and_numbers(dev, dt):
         special.xlogy(2, 3)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float64",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float64",)))
 @pytest.mark.parametrize("eps", [None, 0.1, 0.6, -1.0])
 def test_logit_eps(dev, dt, eps):
     x = np.array([0.0, 0.05, 0.1, 0.3, 0.5, 0.9, 0.95, 1.0, -0.2, 1.2])
@@ -215,7 +205,7 @@ def test_logit_eps(dev, dt, eps):
     _grads_match(ex.grad, tx.grad)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float64",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float64",)))
 @pytest.mark.parametrize("name", ["erf", "erfinv", "ndtri", "i1", "sinc", "xlogy"])
 def test_second_derivatives(dev, dt, name):
     x = np.array([0.1, 0.3, 0.45, 0.7]) if name != "sinc" else np.array([0.3, 1.5, -2.2])
@@ -244,7 +234,7 @@ def test_integer_input_gives_default_float(name):
     np.testing.assert_allclose(_np(ours), ref.double().numpy(), rtol=2e-6, equal_nan=True)
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float16", "bfloat16"))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float16", "bfloat16")))
 @pytest.mark.parametrize("name", ["erf", "erfc", "erfinv", "ndtri", "i0", "i1", "entr", "sinc"])
 def test_half_types_compute_in_float32(dev, dt, name):
     # torch computes these through float32 and rounds once (its ndtri has no half kernels):
@@ -257,7 +247,7 @@ def test_half_types_compute_in_float32(dev, dt, name):
     np.testing.assert_array_equal(_np(ours), ref.double().numpy())
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float32",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float32",)))
 def test_reused_ops_match_torch(dev, dt):
     x = RNG.uniform(-3, 3, (3, 5))
     ex, tx = _et(x, dev, dt, True), _tt(x, dt, True)
@@ -301,7 +291,7 @@ def test_not_a_tensor_is_a_type_error():
         special.erf([0.5])
 
 
-@pytest.mark.parametrize("dev,dt", list(_dtype_params(("float64",))))
+@pytest.mark.parametrize("dev,dt", ember.testing.device_dtype_params(("float64",)))
 def test_sinc_derivatives_at_zero(dev, dt):
     # sinc'(0) = 0 (torch's too) and sinc''(0) = -pi^2 / 3 (torch's double backward gives NaN)
     x = _et([0.0], dev, dt, True)

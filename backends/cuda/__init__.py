@@ -70,36 +70,20 @@ def preferred_blas_library(backend=None):
     return "cublas"
 
 
-def flash_sdp_enabled() -> bool:
-    return _sdp["flash"]
+def _sdp_switch(kind):
+    """``<kind>_sdp_enabled()`` and ``enable_<kind>_sdp(enabled)``, as torch.backends.cuda's."""
+    def enabled() -> bool:
+        return _sdp[kind]
+
+    def enable(enabled: bool) -> None:
+        _sdp[kind] = bool(enabled)
+    return enabled, enable
 
 
-def enable_flash_sdp(enabled: bool) -> None:
-    _sdp["flash"] = bool(enabled)
-
-
-def mem_efficient_sdp_enabled() -> bool:
-    return _sdp["mem_efficient"]
-
-
-def enable_mem_efficient_sdp(enabled: bool) -> None:
-    _sdp["mem_efficient"] = bool(enabled)
-
-
-def math_sdp_enabled() -> bool:
-    return _sdp["math"]
-
-
-def enable_math_sdp(enabled: bool) -> None:
-    _sdp["math"] = bool(enabled)
-
-
-def cudnn_sdp_enabled() -> bool:
-    return _sdp["cudnn"]
-
-
-def enable_cudnn_sdp(enabled: bool) -> None:
-    _sdp["cudnn"] = bool(enabled)
+flash_sdp_enabled, enable_flash_sdp = _sdp_switch("flash")
+mem_efficient_sdp_enabled, enable_mem_efficient_sdp = _sdp_switch("mem_efficient")
+math_sdp_enabled, enable_math_sdp = _sdp_switch("math")
+cudnn_sdp_enabled, enable_cudnn_sdp = _sdp_switch("cudnn")
 
 
 class sdp_kernel:

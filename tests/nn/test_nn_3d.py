@@ -16,17 +16,7 @@ DEVICES = ember.backends.available()
 TOL = {"float32": (2e-4, 2e-5), "float64": (1e-9, 1e-11)}
 
 
-def _dtype_params(names=("float32", "float64")):
-    """(device, dtype name) pairs; the ones a backend lacks are skipped, saying so."""
-    for dev in DEVICES:
-        have = ember.backends.capabilities(dev)["dtypes"]
-        for name in names:
-            marks = () if name in have else pytest.mark.skip(
-                reason=f"the {dev} backend has no {name}")
-            yield pytest.param(dev, name, marks=marks, id=f"{dev}-{name}")
-
-
-DEV_DT = list(_dtype_params())
+DEV_DT = ember.testing.device_dtype_params()
 
 
 def _randn(*shape, seed=0):

@@ -52,7 +52,9 @@ class ConstantPad2d(_ConstantPadNd):
     _nd = 2
 
 
-class ZeroPad1d(ConstantPad1d):
+class _ZeroPad:
+    """ZeroPadNd: ConstantPadNd with 0 (a mixin, so ZeroPad2d is a ConstantPad2d, as torch's)."""
+
     def __init__(self, padding):
         super().__init__(padding, 0.0)
 
@@ -60,14 +62,12 @@ class ZeroPad1d(ConstantPad1d):
         return f"{self.padding}"
 
 
-class ZeroPad2d(ConstantPad2d):
+class ZeroPad1d(_ZeroPad, ConstantPad1d):
+    pass
+
+
+class ZeroPad2d(_ZeroPad, ConstantPad2d):
     """Pad the last two dims with zeros: ``padding`` is an int or (left, right, top, bottom)."""
-
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-    def extra_repr(self) -> str:
-        return f"{self.padding}"
 
 
 class ReflectionPad1d(_PadNd):

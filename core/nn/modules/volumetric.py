@@ -14,7 +14,7 @@ from .dropout import _DropoutNd
 from .extra_pool import _LPPoolNd, _MaxUnpoolNd
 from .module import Module
 from .normalization import _InstanceNorm, _NormBase
-from .padding import _ConstantPadNd, _PadNd
+from .padding import _ConstantPadNd, _PadNd, _ZeroPad
 from .pooling import AvgPool2d, _AdaptiveAvgPoolNd, _AdaptiveMaxPoolNd, _MaxPoolNd
 
 __all__ = ["Conv3d", "ConvTranspose3d", "MaxPool3d", "AvgPool3d", "AdaptiveAvgPool3d",
@@ -131,14 +131,8 @@ class ConstantPad3d(_ConstantPadNd):
     _nd = 3
 
 
-class ZeroPad3d(ConstantPad3d):
+class ZeroPad3d(_ZeroPad, ConstantPad3d):
     """Pad the last three dims with zeros."""
-
-    def __init__(self, padding):
-        super().__init__(padding, 0.0)
-
-    def extra_repr(self) -> str:
-        return f"{self.padding}"
 
 
 class ReflectionPad3d(_PadNd):
