@@ -913,31 +913,18 @@ def _softmax_dim(ndim: int) -> int:
 
 
 def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
-    """exp(x) / exp(x).sum(dim), computed stably (the max is subtracted first)."""
-    if dim is None:
-        dim = _softmax_dim(input.dim())
-    if dtype is not None:
-        input = input.to(dtype)
-    # NOTE: the shift cancels in softmax, so it needs no gradient of its own
-    shifted = input - input.amax(dim=dim, keepdim=True).detach()
-    e = shifted.exp()
-    return e / e.sum(dim=dim, keepdim=True)
+    """exp(x) / exp(x).sum(dim), computed stably (ember.softmax, with F's warning when dim is
+    left implicit)."""
+    return ember.softmax(input, _softmax_dim(input.dim()) if dim is None else dim, dtype)
 
 
 def log_softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
-    """x - logsumexp(x, dim), computed stably."""
-    if dim is None:
-        dim = _softmax_dim(input.dim())
-    if dtype is not None:
-        input = input.to(dtype)
-    shifted = input - input.amax(dim=dim, keepdim=True).detach()
-    return shifted - shifted.exp().sum(dim=dim, keepdim=True).log()
+    """x - logsumexp(x, dim), computed stably (ember.log_softmax)."""
+    return ember.log_softmax(input, _softmax_dim(input.dim()) if dim is None else dim, dtype)
 
 
 def softmin(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
-    if dim is None:
-        dim = _softmax_dim(input.dim())
-    return softmax(-input if dtype is None else -input.to(dtype), dim)
+    return ember.softmin(input, _softmax_dim(input.dim()) if dim is None else dim, dtype)
 
 
 # ---------------------------------------------------------------------------------- resampling

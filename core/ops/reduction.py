@@ -653,14 +653,18 @@ def _softmax_common(op, input, dim, dtype, log):
         x = S.reshape(x, (1,))
         return S.reshape(_softmax_common(op, x, 0, None, log), ())
     d = _norm_dim(dim, x.ndim, op.name)
-    # One graph node with an exact backward, instead of the five ops it is built from.
+    # One graph node with an exact backward, instead of the five ops it is built from; half
+    # precision computed in float32 and rounded once, as torch's opmath
+    w = x.to(_dt.float32) if x._dtype in (_dt.float16, _dt.bfloat16) else x
     with grad_mode.no_grad():
-        shifted = x - amax(x, d, keepdim=True)
+        shifted = w - amax(w, d, keepdim=True)
         if log:
             out = shifted - _log(sum(exp(shifted), d, keepdim=True))
         else:
             e = exp(shifted)
             out = e / sum(e, d, keepdim=True)
+        if w is not x:
+            out = out.to(x._dtype)
     if _state.enabled and x._requires_grad:
         record(op, (x,), out, {"dim": d})
     return out
