@@ -595,6 +595,19 @@ def adaptive_avg_pool1d(input, output_size):
 
 
 # ---------------------------------------------------------------------------------- normalization
+def _opmath_norm(fn):
+    """torch's normalisations on a float16/bfloat16 input: computed in float32 (with float32
+    parameters too: torch's "mixed dtype" kernels) and returned in the input's dtype."""
+    @functools.wraps(fn)
+    def norm(input, *args, **kwargs):
+        dt = input.dtype
+        if dt is not ember.float16 and dt is not ember.bfloat16:
+            return fn(input, *args, **kwargs)
+        return fn(input.float(), *args, **kwargs).to(dt)
+    return norm
+
+
+@_opmath_norm
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
     """Normalise over every dim but the channel dim (1); in training, update running stats in
@@ -627,6 +640,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+@_opmath_norm
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims (biased variance)."""
     if isinstance(normalized_shape, numbers.Integral):
@@ -648,6 +662,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
+@_opmath_norm
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of ``num_groups`` channel groups over its channels and spatial dims."""
     n, c = input.shape[:2]
@@ -666,6 +681,7 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     return out
 
 
+@_opmath_norm
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats: bool = True, momentum: float = 0.1, eps: float = 1e-5):
     """Normalise each (sample, channel) over its spatial dims; running stats (when given) take
