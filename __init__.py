@@ -92,7 +92,10 @@ from .core import distributions as _distributions  # noqa: E402
 _alias("distributions", _distributions)
 from .core import amp as _amp  # noqa: E402
 _alias("amp", _amp)
-from .core.amp import (autocast, get_float32_matmul_precision,  # noqa: E402,F401
+from .core.amp import (autocast, clear_autocast_cache, get_autocast_cpu_dtype,  # noqa
+                       get_autocast_dtype, get_autocast_gpu_dtype, get_float32_matmul_precision,
+                       is_autocast_cache_enabled, is_autocast_cpu_enabled, is_autocast_enabled,
+                       set_autocast_cache_enabled, set_autocast_dtype, set_autocast_enabled,
                        set_float32_matmul_precision)
 cuda.amp = _amp.device_module("cuda")
 _sys.modules[__name__ + ".cuda.amp"] = cuda.amp

@@ -164,6 +164,44 @@ def cast(*args):
     return out
 
 
+def _widen(a, enabled):
+    if isinstance(a, Tensor) and a._dtype in _LOWER and a._device.type in enabled:
+        return a.to(_dt.float32)
+    return a
+
+
+def float32_op(fn=None, *, unsafe_on=()):
+    """Decorator: ``fn`` is on torch's autocast float32 list (the losses): under autocast, its
+    bfloat16/float16 tensor arguments on a device type with autocast on are widened to float32
+    first, so the loss is computed and returned in float32. On the device types in
+    ``unsafe_on`` autocast refuses the op instead (torch's "unsafe to autocast" ops)."""
+    if fn is None:
+        return functools.partial(float32_op, unsafe_on=unsafe_on)
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if active:
+            enabled = _local.enabled
+            if enabled:
+                for kind in unsafe_on:
+                    if kind in enabled and any(isinstance(a, Tensor) and a._device.type == kind
+                                               for a in args):
+                        raise RuntimeError(_UNSAFE.get(fn.__name__, f"{fn.__name__} is unsafe "
+                                                                    f"to autocast."))
+                args = [_widen(a, enabled) for a in args]
+                kwargs = {k: _widen(v, enabled) for k, v in kwargs.items()}
+        return fn(*args, **kwargs)
+    return op
+
+
+_UNSAFE = {"binary_cross_entropy": (
+    "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
+    "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
+    "In this case, combine the two layers using torch.nn.functional.binary_cross_entropy_with_"
+    "logits\nor torch.nn.BCEWithLogitsLoss.  binary_cross_entropy_with_logits and "
+    "BCEWithLogits are\nsafe to autocast.")}
+
+
 def uncast(fn, *args):
     """``fn(*args)`` with autocast suspended in this thread: an op off torch's lists that is
     built on a listed one (mv and dot on matmul) runs unchanged, as torch's own ops do."""

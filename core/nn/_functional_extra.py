@@ -11,6 +11,7 @@ import numbers
 from typing import Callable, Optional, Sequence
 
 import ember
+from .. import amp as _amp
 
 __all__ = ["rms_norm", "local_response_norm", "alpha_dropout", "feature_alpha_dropout",
            "channel_shuffle", "native_channel_shuffle", "multilabel_margin_loss",
@@ -144,6 +145,7 @@ native_channel_shuffle = channel_shuffle
 
 
 # ---------------------------------------------------------------------------------- losses
+@_amp.float32_op
 def multilabel_margin_loss(input, target, size_average=None, reduce=None,
                            reduction: str = "mean"):
     """Multi-class multi-label hinge loss: each row of ``target`` lists class indices, ended by

@@ -9,6 +9,7 @@ import math
 from typing import Optional
 
 import ember
+from .. import amp as _amp
 
 __all__ = ["fold", "max_unpool1d", "max_unpool2d", "lp_pool1d", "lp_pool2d", "pdist",
            "multi_margin_loss", "gumbel_softmax", "rrelu", "rrelu_", "embedding_bag"]
@@ -212,6 +213,7 @@ def _where(cond, a, b):
 
 
 # ---------------------------------------------------------------------------------- losses
+@_amp.float32_op
 def multi_margin_loss(input, target, p: int = 1, margin: float = 1.0, weight=None,
                       size_average=None, reduce=None, reduction: str = "mean"):
     """Multi-class hinge loss: mean over classes i != y of ``w[y] * max(0, margin - x[y] +

@@ -14,6 +14,7 @@ import math
 from typing import Sequence
 
 import ember
+from .. import amp as _amp
 
 __all__ = ["affine_grid", "grid_sample", "ctc_loss"]
 
@@ -189,6 +190,7 @@ def _as_list(v) -> list:
     return [int(x) for x in v]
 
 
+@_amp.float32_op
 def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
              reduction: str = "mean", zero_infinity: bool = False):
     """Connectionist temporal classification loss of ``log_probs`` (T, N, C) or (T, C).

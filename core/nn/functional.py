@@ -1445,6 +1445,7 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
 
 
 # ---------------------------------------------------------------------------------- losses
+@_amp.float32_op
 def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
              weight=None):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1455,6 +1456,7 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "me
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
             weight=None):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1464,6 +1466,7 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1475,6 +1478,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
     diff = input - target
     ad = diff.abs()
@@ -1484,6 +1488,7 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weigh
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
              reduce=None, reduction: str = "mean"):
     """Negative log likelihood of the target class; input is (N, C, ...) log-probabilities.
@@ -1512,6 +1517,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     raise ValueError(f"{reduction} is not a valid value for reduction")
 
 
+@_amp.float32_op
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
                   reduce=None, reduction: str = "mean", label_smoothing: float = 0.0):
     """log_softmax + nll_loss for class indices, or -sum(p * log_softmax) for class
@@ -1566,6 +1572,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     return (1.0 - label_smoothing) * nll + ret * (label_smoothing / n_classes)
 
 
+@_amp.float32_op(unsafe_on=("cuda",))
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
                          reduction: str = "mean"):
     """-(t log x + (1-t) log(1-x)), each log clamped at -100 as torch."""
@@ -1582,6 +1589,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction: str = "mean", pos_weight=None):
     """Sigmoid + binary cross entropy in one numerically stable expression."""
@@ -1600,6 +1608,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
            log_target: bool = False):
     """Pointwise KL divergence with ``input`` given as log-probabilities."""
@@ -1620,6 +1629,7 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None,
                           reduce=None, reduction: str = "mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1634,6 +1644,7 @@ def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_aver
     return _reduce(pos + neg, reduction)
 
 
+@_amp.float32_op
 def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None,
                         reduce=None, reduction: str = "mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1641,12 +1652,14 @@ def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_averag
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def soft_margin_loss(input, target, size_average=None, reduce=None, reduction: str = "mean"):
     """log(1 + exp(-y * x))."""
     reduction = _legacy_reduction(size_average, reduce, reduction)
     return _reduce((-(target * input)).exp().log1p(), reduction)
 
 
+@_amp.float32_op
 def hinge_embedding_loss(input, target, margin: float = 1.0, size_average=None, reduce=None,
                          reduction: str = "mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1676,6 +1689,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
                      size_average=None, eps: float = 1e-8, reduce=None, reduction: str = "mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
@@ -1690,6 +1704,7 @@ def poisson_nll_loss(input, target, log_input: bool = True, full: bool = False,
     return _reduce(loss, reduction)
 
 
+@_amp.float32_op
 def triplet_margin_loss(anchor, positive, negative, margin: float = 1.0, p: float = 2,
                         eps: float = 1e-6, swap: bool = False, size_average=None, reduce=None,
                         reduction: str = "mean"):
