@@ -32,7 +32,18 @@ RTOL, ATOL = 1e-4, 1e-5
 #: Per-program (rtol, atol) overrides. Loosen one only with a comment giving the measured reason
 #: (which lines differ by how much, and why that is float32 rounding rather than a bug), e.g.
 #:   "09_cnn_batchnorm": (1e-3, 1e-4),  # 6 SGD steps amplify conv summation-order error to 3e-4
-TOLERANCES: dict[str, tuple[float, float]] = {}
+TOLERANCES: dict[str, tuple[float, float]] = {
+    # bfloat16 autocast: the products, GELU and LayerNorm round to bfloat16 (8 bits), where
+    # torch's kernels sometimes land one bfloat16 ulp (2**-8 relative) away; the losses printed
+    # after 1-4 AdamW steps then differ in the fourth digit (measured: 1.326 against 1.325)
+    "30_autocast_bfloat16": (4e-3, 1e-4),
+}
+#: Programs that only mean something on some devices: program -> (devices, why).
+DEVICE_BOUND: dict[str, tuple[tuple[str, ...], str]] = {
+    "30_autocast_bfloat16": (("cpu",), "cpu autocast and float16/bfloat16 models: on another "
+                             "device autocast('cpu') does not apply (as in torch), and the "
+                             "opencl backend has neither dtype"),
+}
 TORCH_TIMEOUT_S = 120
 EMBER_TIMEOUT_S = 600
 
@@ -324,6 +335,9 @@ def test_program_under_ember(program, device, shared_tmp):
         if problem.startswith("skip: "):
             pytest.skip(problem[len("skip: "):])
         pytest.fail(problem[len("fail: "):], pytrace=False)
+    bound = DEVICE_BOUND.get(program.stem)
+    if bound is not None and device not in bound[0]:
+        pytest.skip(f"{program.stem} runs on {', '.join(bound[0])} only: {bound[1]}")
     reference = torch_reference(program, shared_tmp)
     if reference.returncode != 0:
         pytest.fail(f"{program.name} fails under torch itself (see test_program_under_torch)")
