@@ -236,3 +236,32 @@ class iinfo:
 
     def __repr__(self):
         return f"iinfo(min={self.min:g}, max={self.max:g}, dtype={self.dtype})"
+
+
+# torch's C++ type names, as its overflow errors print them
+_C_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int",
+            "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+            "float32": "float", "float64": "double"}
+
+
+def checked_scalar(value, dt: dtype):
+    """The Python number ``value`` as ``dt`` stores it (fill_, full, masked_fill), refused as
+    torch refuses it: RuntimeError when it overflows ``dt`` (an unsigned dtype takes a negative
+    value whose magnitude fits, wrapping it), OverflowError beyond 64 bits."""
+    if dt is bool_:
+        return bool(value)
+    if dt.is_floating_point:
+        v = float(value)
+        if abs(v) > float(ml_dtypes.finfo(dt.np).max) and v == v and abs(v) != float("inf"):
+            raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without "
+                               "overflow")
+        return v
+    v = int(value)
+    if not -(1 << 63) <= v < (1 << 64):
+        raise OverflowError("int too big to convert")
+    info = np.iinfo(dt.np)
+    lo = -int(info.max) if not dt.is_signed else int(info.min)
+    if not lo <= v <= int(info.max):
+        raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without "
+                           "overflow")
+    return v % (int(info.max) + 1) if v < 0 and not dt.is_signed else v

@@ -169,7 +169,9 @@ def _inplace_operand(self, other, alpha):
     if t is float and dt.is_floating_point or t is int and dt is not _dt.bool_:
         if self._may_overlap():
             return None
-        return other * alpha if alpha != 1 else other
+        v = other * alpha if alpha != 1 else other
+        # (an out-of-range int wraps into an integer dtype, as torch casts it: int8 += 300)
+        return E._int_in(v, dt) if t is int and not dt.is_floating_point else v
     return None
 
 
@@ -214,8 +216,7 @@ def fill_(self, value):
         value = value.item()
     self._check_inplace()
     k = self._device._backend.kernels
-    v = (float(value) if self._dtype.is_floating_point else bool(value)
-         if self._dtype is _dt.bool_ else int(value))
+    v = _dt.checked_scalar(value, self._dtype)
     if _state.enabled and self._requires_grad:
         return self._commit_inplace(C.full(self.shape, v, dtype=self._dtype, device=self._device))
     k["setitem"](self._data, (), v)

@@ -128,9 +128,23 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
     dev = canonical(device)
     arr, d = _infer_np(data, dtype)
     d = _dt.to_dtype(dtype) if dtype is not None else d
+    if d.is_integer and not isinstance(data, (np.ndarray, Tensor)):
+        _check_python_ints(arr, d)
     arr = np.array(arr, dtype=d.np, copy=True)
     t = _wrap(dev._backend.from_numpy(arr, dev.index), d, dev)
     return _finish(t, requires_grad)
+
+
+def _check_python_ints(arr, d):
+    """torch.tensor refuses Python numbers that overflow an integer dtype (an unsigned one
+    takes a negative whose magnitude fits); a NumPy array's values are cast as NumPy casts."""
+    a = np.asarray(arr)
+    if not a.size or a.dtype.kind not in "iuf":
+        return
+    info = np.iinfo(d.np)
+    lo = -int(info.max) if not d.is_signed else int(info.min)
+    if a.min() < lo or a.max() > int(info.max):
+        raise RuntimeError(f"value cannot be converted to type {d.name} without overflow")
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -176,8 +190,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
     dev = canonical(device)
-    fv = float(fill_value) if d.is_floating_point else (bool(fill_value) if d is _dt.bool_
-                                                         else int(fill_value))
+    fv = _dt.checked_scalar(fill_value, d)
     t = _wrap(dev._backend.kernels["full"](shape, fv, d, dev.index), d, dev)
     return _finish(t, requires_grad)
 

@@ -67,7 +67,21 @@ def _scalar_for(v, dt):
         return float(v)
     if dt is _dt.bool_:
         return bool(v)
-    return int(v)
+    return _int_in(int(v), dt)
+
+
+# integer dtype -> (lowest, 2**bits): a Python int beyond the range wraps, as torch casts it
+_INT_RANGE = {d: (-(1 << (8 * d.itemsize - 1)) if d.is_signed else 0, 1 << (8 * d.itemsize))
+              for d in _dt.ALL if d.is_integer}
+
+
+def _int_in(v, dt):
+    """``v`` as dt holds it: torch casts an out-of-range Python int to the tensor's integer
+    dtype with wraparound (int8 + 300 adds 44); NumPy would raise."""
+    lo, span = _INT_RANGE[dt]
+    if lo <= v < lo + span:
+        return v
+    return (v - lo) % span + lo
 
 
 # ---- binary ---------------------------------------------------------------------------------
@@ -139,6 +153,8 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
                     return res
             elif (tb is float and dt.is_floating_point and dt in fast) or (
                     tb is int and dt in fast and dt is not bool_):
+                if tb is int and not dt.is_floating_point:
+                    b = _int_in(b, dt)
                 res = _wrap(dev._backend.kernels[name](a._data, b), bool_ if bool_out else dt,
                             dev)
                 if op is not None and _state.enabled and a._requires_grad and not bool_out:
@@ -335,14 +351,14 @@ bitwise_xor = Binary("bitwise_xor", kind="bitwise")
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, broadcasting (torch.add)."""
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _out(add_(input, other), out)
 
 
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other (torch.sub)."""
     if alpha != 1:
-        other = mul(other, alpha)
+        other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _out(sub_(input, other), out)
 
 

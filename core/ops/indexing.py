@@ -653,8 +653,8 @@ def masked_fill(input, mask, value):
                            f"{mask._dtype}")
     if isinstance(value, Tensor):
         value = value.to(input._dtype)
-    elif not input._dtype.is_floating_point and isinstance(value, float):
-        value = int(value) if input._dtype is not _dt.bool_ else bool(value)
+    else:
+        value = _dt.checked_scalar(value, input._dtype)
     r = where(mask, value, input)
     return r if r._dtype is input._dtype else r.to(input._dtype)
 
