@@ -40,7 +40,9 @@ def test_stored_values_that_overflow_are_refused():
              lambda m: m.tensor([300], dtype=m.int8),
              lambda m: m.tensor([256], dtype=m.uint8),
              lambda m: m.tensor([1], dtype=m.int8).masked_fill(m.tensor([True]), 300),
-             lambda m: m.tensor([1.0]).fill_(1e300)]
+             lambda m: m.tensor([1.0]).fill_(1e300),
+             lambda m: m.where(m.tensor([True]), m.tensor([1], dtype=m.int8), 300),
+             lambda m: m.clamp(m.tensor([1], dtype=m.int8), max=300)]
     for case in cases:
         with pytest.raises(RuntimeError) as want:
             case(torch)

@@ -614,8 +614,9 @@ def _where(cond, a, b):
             if t.ndim == 0 and t._device.type == "cpu":
                 continue
             raise RuntimeError(device_mismatch("where", cond, t))
-    xa = (a if a._device is dev else a.to(dev))._data if ta else _scalar_for(a, dt)
-    xb = (b if b._device is dev else b.to(dev))._data if tb else _scalar_for(b, dt)
+    # (a scalar is a value where() stores: one that overflows dt is refused, as torch's)
+    xa = (a if a._device is dev else a.to(dev))._data if ta else _dt.checked_scalar(a, dt)
+    xb = (b if b._device is dev else b.to(dev))._data if tb else _dt.checked_scalar(b, dt)
     if ta and a._dtype is not dt:
         xa = dev._backend.kernels["cast"](xa, dt)
     if tb and b._dtype is not dt:
