@@ -3,10 +3,15 @@ gradients (inputs and parameters)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import ember
 
 RTOL, ATOL = 1e-4, 1e-5
+NO_OPENCL = pytest.mark.skipif(
+    "opencl" not in ember.backends.available(),
+    reason="the opencl backend is not available here (needs pyopencl and an OpenCL device)")
+DEVICES = ["cpu", pytest.param("opencl", marks=NO_OPENCL)]
 
 
 def rng(seed=0):
@@ -110,3 +115,41 @@ def check_module(torch, t_mod, e_mod, arrays, requires_grad=None, rtol=RTOL, ato
 
 def ember_repr(torch_repr: str) -> str:
     return torch_repr.replace("torch.", "ember.")
+
+
+def compare(device, t_fn, e_fn, arrays, grad_of=None, rtol=1e-4, atol=1e-5):
+    """Run t_fn on torch tensors and e_fn on ember tensors on ``device``; compare the outputs
+    (shape, dtype, values) and the gradients of the float inputs listed in ``grad_of`` (all
+    float inputs by default)."""
+    import torch
+    if grad_of is None:
+        grad_of = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    t_in = [torch.tensor(a, requires_grad=i in grad_of) for i, a in enumerate(arrays)]
+    e_in = [ember.tensor(a, device=device, requires_grad=i in grad_of)
+            for i, a in enumerate(arrays)]
+    t_out, e_out = t_fn(*t_in), e_fn(*e_in)
+    assert e_out.device.type == device
+    assert tuple(e_out.shape) == tuple(t_out.shape)
+    assert e_out.dtype == getattr(ember, str(t_out.dtype).split(".")[1])
+    assert_close(to_numpy(e_out), to_numpy(t_out), rtol, atol, "forward")
+    if grad_of and t_out.requires_grad:
+        g = randn(*t_out.shape, seed=11).astype(to_numpy(t_out).dtype)
+        (t_out * torch.tensor(g)).sum().backward()
+        (e_out * ember.tensor(g, device=device)).sum().backward()
+        for i in grad_of:
+            assert_close(to_numpy(e_in[i].grad), to_numpy(t_in[i].grad), rtol, atol,
+                         f"grad {i}")
+    return t_out, e_out
+
+
+def gradcheck(fn, *arrays):
+    inputs = [ember.tensor(a.astype(np.float64), requires_grad=True) for a in arrays]
+    assert ember.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
+
+
+def same_error(t_call, e_call, match=None):
+    """Both raise the same exception class (and ember's message matches ``match``)."""
+    with pytest.raises(Exception) as t_err:
+        t_call()
+    with pytest.raises(type(t_err.value), match=match):
+        e_call()

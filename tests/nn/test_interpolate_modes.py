@@ -7,16 +7,12 @@ import numpy as np
 import pytest
 
 import ember
-from nn_helpers import assert_close, randn, to_numpy
+from nn_helpers import DEVICES, assert_close, randn, to_numpy
 
 torch = pytest.importorskip("torch", reason="ember.nn's tests compare against PyTorch")
 TF = torch.nn.functional
 EF = ember.nn.functional
 
-NO_OPENCL = pytest.mark.skipif(
-    "opencl" not in ember.backends.available(),
-    reason="the opencl backend is not available here (needs pyopencl and an OpenCL device)")
-DEVICES = ["cpu", pytest.param("opencl", marks=NO_OPENCL)]
 
 
 def compare(device, shape, rtol=1e-5, atol=1e-5, dtype=np.float32, grads=True, **kwargs):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ember
-from nn_helpers import assert_close, randn, to_numpy
+from nn_helpers import DEVICES, NO_OPENCL, assert_close, randn, to_numpy
 
 torch = pytest.importorskip("torch", reason="ember.nn's tests compare against PyTorch")
 tnn = torch.nn
@@ -13,10 +13,6 @@ enn = ember.nn
 # torch's cpu LSTMP falls back from oneDNN and says so on every call
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections:UserWarning")
 
-NO_OPENCL = pytest.mark.skipif(
-    "opencl" not in ember.backends.available(),
-    reason="the opencl backend is not available here (needs pyopencl and an OpenCL device)")
-DEVICES = ["cpu", pytest.param("opencl", marks=NO_OPENCL)]
 
 
 def pair(*args, **kwargs):

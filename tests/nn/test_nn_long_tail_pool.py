@@ -7,51 +7,16 @@ import numpy as np
 import pytest
 
 import ember
-from nn_helpers import assert_close, copy_state, ember_repr, randn, to_numpy
+from nn_helpers import (DEVICES, assert_close, compare, copy_state, ember_repr,
+                        gradcheck, randn, same_error, to_numpy)
 
 torch = pytest.importorskip("torch", reason="ember.nn's tests compare against PyTorch")
 TF = torch.nn.functional
 EF = ember.nn.functional
 
-NO_OPENCL = pytest.mark.skipif(
-    "opencl" not in ember.backends.available(),
-    reason="the opencl backend is not available here (needs pyopencl and an OpenCL device)")
-DEVICES = ["cpu", pytest.param("opencl", marks=NO_OPENCL)]
 
 
-def compare(device, t_fn, e_fn, arrays, grad_of=None, rtol=1e-4, atol=1e-5):
-    """Run t_fn on torch tensors and e_fn on ember tensors on ``device``; compare the outputs
-    and the gradients of the float inputs listed in ``grad_of`` (all float inputs by default)."""
-    if grad_of is None:
-        grad_of = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
-    t_in = [torch.tensor(a, requires_grad=i in grad_of) for i, a in enumerate(arrays)]
-    e_in = [ember.tensor(a, device=device, requires_grad=i in grad_of)
-            for i, a in enumerate(arrays)]
-    t_out, e_out = t_fn(*t_in), e_fn(*e_in)
-    assert e_out.device.type == device
-    assert tuple(e_out.shape) == tuple(t_out.shape)
-    assert_close(to_numpy(e_out), to_numpy(t_out), rtol, atol, "forward")
-    if not grad_of:
-        return t_out, e_out
-    g = randn(*t_out.shape, seed=11).astype(to_numpy(t_out).dtype)
-    (t_out * torch.tensor(g)).sum().backward()
-    (e_out * ember.tensor(g, device=device)).sum().backward()
-    for i in grad_of:
-        assert_close(to_numpy(e_in[i].grad), to_numpy(t_in[i].grad), rtol, atol, f"grad {i}")
-    return t_out, e_out
 
-
-def gradcheck(fn, *arrays):
-    inputs = [ember.tensor(a.astype(np.float64), requires_grad=True) for a in arrays]
-    assert ember.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-6)
-
-
-def same_error(t_call, e_call):
-    """Both raise, with the same exception class."""
-    with pytest.raises(Exception) as t_err:
-        t_call()
-    with pytest.raises(type(t_err.value)):
-        e_call()
 
 
 # ---------------------------------------------------------------------------------- fold

@@ -6,16 +6,12 @@ import pytest
 
 import ember
 from ember.autograd import gradcheck
-from nn_helpers import assert_close, copy_state, randn, to_numpy
+from nn_helpers import DEVICES, assert_close, copy_state, randn, to_numpy
 
 torch = pytest.importorskip("torch", reason="ember.nn's tests compare against PyTorch")
 TF = torch.nn.functional
 EF = ember.nn.functional
 
-NO_OPENCL = pytest.mark.skipif(
-    "opencl" not in ember.backends.available(),
-    reason="the opencl backend is not available here (needs pyopencl and an OpenCL device)")
-DEVICES = ["cpu", pytest.param("opencl", marks=NO_OPENCL)]
 
 
 def run_both(device, t_fn, e_fn, arrays, rtol=1e-4, atol=1e-5, seed=7):
