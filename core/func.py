@@ -426,21 +426,17 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
     ``parameter_and_buffer_dicts`` (one dict, or a sequence of dicts), for this call only."""
     dicts = (parameter_and_buffer_dicts if isinstance(parameter_and_buffer_dicts, (list, tuple))
              else [parameter_and_buffer_dicts])
-    values = {}
+    repeated = []
     for d in dicts:
-        for k, v in d.items():
-            if k in values:
-                raise ValueError(f"{k} appeared in multiple dictionaries; behavior of "
-                                 f"functional call is ambiguous")
-            values[k] = v
+        for k in d:
+            if sum(k in other for other in dicts) > 1 and k not in repeated:
+                repeated.append(k)
+    if repeated:
+        raise ValueError(f"{repeated} appeared in multiple dictionaries; behavior of "
+                         f"functional call is ambiguous")
+    values = {k: v for d in dicts for k, v in d.items()}
     known = dict(module.named_parameters(remove_duplicate=False))
     known.update(dict(module.named_buffers(remove_duplicate=False)))
-    if strict:
-        missing = [k for k in known if k not in values]
-        unexpected = [k for k in values if k not in known]
-        if missing or unexpected:
-            raise RuntimeError(f"Error(s) in reparametrizing for {type(module).__name__}: "
-                               f"missing keys {missing}, unexpected keys {unexpected}")
     if tie_weights:
         # a tensor shared under two names (tied weights) is replaced under both
         by_id = {}
@@ -451,24 +447,49 @@ def functional_call(module, parameter_and_buffer_dicts, args=None, kwargs=None, 
             for n in names:
                 if given and n not in values:
                     values[n] = values[given[0]]
+    if strict:
+        missing = sorted(k for k in known if k not in values)
+        unexpected = sorted(k for k in values if k not in known)
+        msgs = []
+        if unexpected:
+            msgs.append(f"Unexpected key(s): {', '.join(map(repr, unexpected))}.")
+        if missing:
+            msgs.append(f"Missing key(s): {', '.join(map(repr, missing))}.")
+        if msgs:
+            raise RuntimeError("Error(s) in reparametrizing for {}:\n\t{}".format(
+                type(module).__name__, "\n\t".join(msgs)))
     args = () if args is None else (args if isinstance(args, tuple) else (args,))
     saved = []
+    missing_attr = object()
     try:
         for k, v in values.items():
             owner, attr = _owner(module, k)
-            saved.append((owner, attr, owner._parameters.get(attr, None)
-                          if attr in owner._parameters else owner._buffers.get(attr), attr in
-                          owner._parameters))
             if attr in owner._parameters:
+                saved.append((owner, attr, owner._parameters[attr], "param"))
                 owner._parameters[attr] = v
             elif attr in owner._buffers:
+                saved.append((owner, attr, owner._buffers[attr], "buffer"))
                 owner._buffers[attr] = v
             else:
-                raise AttributeError(f"{type(module).__name__} has no parameter or buffer {k!r}")
+                # NOTE: as torch, a name that is neither a parameter nor a buffer becomes a plain
+                # attribute for the call (and is removed again afterwards)
+                old = getattr(owner, attr) if hasattr(owner, attr) else missing_attr
+                if old is not missing_attr and old is not None and not isinstance(old, Tensor):
+                    raise TypeError(f"attribute `{attr}`: {old} is not an instance of "
+                                    f"torch.Tensor")
+                setattr(owner, attr, v)
+                saved.append((owner, attr, old, "attr"))
         return module(*args, **(kwargs or {}))
     finally:
-        for owner, attr, old, is_param in reversed(saved):
-            (owner._parameters if is_param else owner._buffers)[attr] = old
+        for owner, attr, old, kind in reversed(saved):
+            if kind == "param":
+                owner._parameters[attr] = old
+            elif kind == "buffer":
+                owner._buffers[attr] = old
+            elif old is missing_attr:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, old)
 
 
 def _owner(module, dotted):

@@ -103,6 +103,16 @@ class Optimizer:
                             "Please use a list instead.")
         else:
             param_group["params"] = list(params)
+        # NOTE: as torch, ``(name, tensor)`` pairs (``model.named_parameters()``) record the names
+        # under "param_names"; mixing named and unnamed parameters is an error
+        names = [p[0] for p in param_group["params"] if isinstance(p, tuple)]
+        param_group["params"] = [p[1] if isinstance(p, tuple) else p
+                                 for p in param_group["params"]]
+        if names:
+            if len(names) != len(param_group["params"]):
+                raise ValueError("all optimizer params should be with/without names. Some param "
+                                 "names are missing")
+            param_group["param_names"] = names
         for p in param_group["params"]:
             if not isinstance(p, ember.Tensor):
                 raise TypeError("optimizer can only optimize Tensors, but one of the params is "
@@ -117,6 +127,10 @@ class Optimizer:
         seen = set()
         for group in self.param_groups:
             seen.update(id(p) for p in group["params"])
+            if ("param_names" in param_group) != ("param_names" in group):
+                which = "with names" if "param_names" in param_group else "without names"
+                raise ValueError("all optimizer param groups should be with/without names. "
+                                 f"cannot add param group {which} to the optimizer")
         if any(id(p) in seen for p in param_group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")
         if len({id(p) for p in param_group["params"]}) != len(param_group["params"]):
@@ -194,13 +208,14 @@ class Optimizer:
         saved_groups = state_dict["param_groups"]
         if len(groups) != len(saved_groups):
             raise ValueError("loaded state dict has a different number of parameter groups "
-                             f"({len(saved_groups)}) than the optimizer ({len(groups)})")
+                             f"({len(saved_groups)} saved, {len(groups)} in the optimizer)")
         for i, (g, sg) in enumerate(zip(groups, saved_groups)):
             if len(g["params"]) != len(sg["params"]):
-                raise ValueError(
-                    f"loaded state dict contains a parameter group {i} of {len(sg['params'])} "
-                    f"parameters that doesn't match the size of optimizer's group "
-                    f"({len(g['params'])})")
+                # (torch's words first, then which group and how it differs)
+                raise ValueError("loaded state dict contains a parameter group that doesn't "
+                                 f"match the size of optimizer's group (group {i}: "
+                                 f"{len(sg['params'])} saved parameters, {len(g['params'])} in "
+                                 "the optimizer)")
         id_map = {}
         for g, sg in zip(groups, saved_groups):
             for old_id, p in zip(sg["params"], g["params"]):
@@ -216,6 +231,8 @@ class Optimizer:
         for g, sg in zip(groups, saved_groups):
             sg = dict(sg)
             sg["params"] = g["params"]
+            if "param_names" in g and "param_names" not in sg:
+                sg["param_names"] = g["param_names"]
             new_groups.append(sg)
         self.state = state
         self.param_groups = new_groups

@@ -10,9 +10,10 @@ def _tensors(xs):
 
 
 class BackwardHook:
-    def __init__(self, module, hooks):
+    def __init__(self, module, hooks, pre_hooks=()):
         self.module = module
         self.hooks = hooks
+        self.pre_hooks = list(pre_hooks)
         self.grad_outputs = None
         self.n_inputs = 0
         outer = self
@@ -33,12 +34,25 @@ class BackwardHook:
 
             @staticmethod
             def backward(ctx, *grads):
-                outer.grad_outputs = grads
-                if outer.n_inputs == 0:
+                outer.grad_outputs = grads = outer._run_pre_hooks(grads)
+                if outer.n_inputs == 0 and outer.hooks:
                     outer._run_hooks((None,))
                 return grads if len(grads) > 1 else grads[0]
 
         self._inputs_fn, self._outputs_fn = _Inputs, _Outputs
+
+    def _run_pre_hooks(self, grad_outputs):
+        grad_outputs = tuple(grad_outputs)
+        for hook in self.pre_hooks:
+            res = hook(self.module, grad_outputs)
+            if res is None:
+                continue
+            res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+            if len(res) != len(grad_outputs):
+                raise RuntimeError(f"Backward pre hook returned an invalid number of grad_output, "
+                                   f"got {len(res)}, but expected {len(grad_outputs)}")
+            grad_outputs = res
+        return grad_outputs
 
     def _run_hooks(self, grad_inputs):
         grad_inputs = tuple(grad_inputs)

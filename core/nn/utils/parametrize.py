@@ -89,11 +89,16 @@ class ParametrizationList(ModuleList):
             if not isinstance(out, ember.Tensor):
                 raise ValueError(f"A parametrization must return a tensor. Got "
                                  f"{type(out).__name__}.")
-            if out.shape != original.shape or out.dtype != original.dtype:
+            if out.dtype != original.dtype:
                 raise ValueError(
-                    f"Registering a parametrization may not change the shape or dtype of the "
-                    f"tensor, unless `unsafe` flag is enabled.\nunparametrized shape: "
-                    f"{tuple(original.shape)}\nparametrized shape: {tuple(out.shape)}")
+                    f"Registering a parametrization may not change the dtype of the tensor, "
+                    f"unless `unsafe` flag is enabled.\nunparametrized dtype: "
+                    f"{original.dtype}\nparametrized dtype: {out.dtype}")
+            if out.shape != original.shape:
+                raise ValueError(
+                    f"Registering a parametrization may not change the shape of the tensor, "
+                    f"unless `unsafe` flag is enabled.\nunparametrized shape: "
+                    f"{original.shape}\nparametrized shape: {out.shape}")
 
     def _set_original(self, name, tensor):
         if isinstance(tensor, Parameter):
