@@ -104,6 +104,7 @@ _sys.modules[__name__ + ".cpu"] = cpu
 _sys.modules[__name__ + ".cpu.amp"] = cpu.amp
 from .core import special as _special  # noqa: E402
 _alias("special", _special)
+xlogy = _special.xlogy
 from .core import func  # noqa: E402
 _alias("func", func)
 from .core.func import vmap  # noqa: E402,F401

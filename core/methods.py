@@ -33,7 +33,7 @@ _METHODS = {
     "relu": E.relu, "clamp": E.clamp, "clip": E.clamp, "clamp_min": E.clamp_min,
     "clamp_max": E.clamp_max, "nan_to_num": E.nan_to_num, "lerp": E.lerp,
     "addcmul": E.addcmul, "addcdiv": E.addcdiv, "hypot": E.hypot, "logaddexp": E.logaddexp,
-    "xlogy": E.xlogy, "square": E.square, "logit": E.logit, "sinc": E.sinc,
+    "square": E.square, "logit": E.logit, "sinc": E.sinc,
     "deg2rad": E.deg2rad, "rad2deg": E.rad2deg, "signbit": E.signbit, "copysign": E.copysign,
     "heaviside": E.heaviside, "where": lambda self, cond, other: E.where(cond, self, other),
     "positive": E.positive,
@@ -84,7 +84,7 @@ _INPLACE = {n + "_": f for n, f in _METHODS.items() if n in {
     "asin", "acos", "atan", "sinh", "cosh", "log2", "log10", "exp2", "reciprocal", "neg",
     "negative", "abs", "absolute", "sign", "floor", "ceil", "round", "trunc", "fix", "frac",
     "relu", "clamp", "clip", "clamp_min", "clamp_max", "nan_to_num", "lerp", "addcmul",
-    "addcdiv", "hypot", "xlogy", "square", "logit", "copysign", "masked_fill", "scatter",
+    "addcdiv", "hypot", "square", "logit", "copysign", "masked_fill", "scatter",
     "scatter_add", "index_add", "index_copy", "index_fill", "index_put", "tril", "triu",
     "addmm", "baddbmm", "addmv", "maximum", "minimum", "masked_scatter", "put", "deg2rad",
     "rad2deg", "cumsum", "cumprod", "sgn"}}
@@ -98,6 +98,9 @@ def _install():
     from .ops import extra2
     _METHODS.update(extra2.METHODS)
     _INPLACE.update({n + "_": extra2.METHODS[n] for n in extra2.INPLACE})
+    # (xlogy is special's: torch's NaN where y is NaN, and d/dx = log(y) at x == 0)
+    from . import special
+    _METHODS["xlogy"] = _INPLACE["xlogy_"] = special.xlogy
     for name, fn in _METHODS.items():
         setattr(Tensor, name, fn)
     for name, fn in _INPLACE.items():

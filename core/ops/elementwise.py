@@ -701,10 +701,6 @@ def logaddexp(a, b):
     return safe + log(exp(a - safe) + exp(b - safe))
 
 
-def xlogy(x, y):
-    return where(x == 0, 0.0, x * log(y))
-
-
 def sinc(x):
     px = x * math.pi
     return where(x == 0, 1.0, sin(px) / where(x == 0, 1.0, px))

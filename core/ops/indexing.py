@@ -142,11 +142,50 @@ def _fix_mask0(x, index):
     return x, tuple(new)
 
 
+def _split_selects(x, idx):
+    """torch applies integer indices (and 0-d integer tensors) as selects before the advanced
+    ones, so they do not count when placing the advanced dims: for x of shape (2, 3, 4, 5),
+    x[1, :, [0, 3]] has shape (3, 2, 5), where NumPy's rule gives (2, 3, 5). Returns (basic,
+    rest), rest indexing x[basic], or None when no select mixes with an advanced index of at
+    least one dim (otherwise both rules give the same result)."""
+    def is_select(it):
+        return isinstance(it, int) or (isinstance(it, Tensor) and it.ndim == 0)
+
+    if any(isinstance(it, tuple) for it in idx) or not any(map(is_select, idx)):
+        return None
+    if not any(isinstance(it, Tensor) and it.ndim > 0 for it in idx):
+        return None
+    basic, rest, dim = [], [], 0
+    for it in idx:
+        if it is None:
+            basic.append(None)
+            rest.append(slice(None))
+            continue
+        size = x._data.shape[dim]
+        dim += 1
+        if is_select(it):
+            i = it if isinstance(it, int) else int(it.item())
+            if i < -size or i >= size:
+                raise IndexError(f"index {i} is out of bounds for dimension {dim - 1} with "
+                                 f"size {size}")
+            basic.append(i % size)
+        elif isinstance(it, slice):
+            basic.append(it)
+            rest.append(slice(None))
+        else:
+            basic.append(slice(0, size, 1))
+            rest.append(it)
+    return tuple(basic), tuple(rest)
+
+
 def getitem(x, index):
     """x[index] with torch's semantics: basic indexing gives a view, advanced a copy."""
     advanced, idx = _normalize(x, index)
     if not advanced:
         return S.getitem_basic(x, idx)
+    split = _split_selects(x, idx)
+    if split is not None:
+        return getitem(S.getitem_basic(x, split[0]), split[1])
     x, idx = _fix_mask0(x, idx)
     return _gather_advanced(x, idx)
 
@@ -251,6 +290,9 @@ def setitem(x, index, value):
     """x[index] = value, in place, seen through every view of x's storage."""
     value = _prepare_value(x, value)
     advanced, idx = _normalize(x, index)
+    split = _split_selects(x, idx) if advanced else None
+    if split is not None:
+        return setitem(S.getitem_basic(x, split[0]), split[1], value)
     grad = _state.enabled and (x._requires_grad or getattr(value, "_requires_grad", False))
     if not grad:
         x._check_inplace()
@@ -329,7 +371,25 @@ def _check_gather_args(op, x, dim, index):
             raise RuntimeError(f"Size does not match at dimension {i} expected index "
                                f"{list(index.shape)} to be smaller than self {list(x.shape)} "
                                f"apart from dimension {d}")
+    if op != "scatter_reduce":  # (it checks the shapes against src first)
+        _check_index_range(index, d, x._data.shape[d] if x.ndim else 1)
     return d
+
+
+def _check_index_range(index, d, size):
+    """torch's bounds check for gather and the scatters: no negative indices either (unlike
+    Python-style indexing); the first bad index, in order, is the one reported."""
+    if not index.numel():
+        return
+    # (the kernels directly: this runs on every gather and scatter, as torch's kernels check)
+    backend = index._device._backend
+    axes = tuple(range(index.ndim))
+    lo = backend.to_numpy(backend.kernels["amin"](index._data, axes, False))
+    hi = backend.to_numpy(backend.kernels["amax"](index._data, axes, False))
+    if lo < 0 or hi >= size:
+        flat = S.reshape(index, (-1,))
+        bad = masked_select(flat, (flat < 0) | (flat >= size))[0].item()
+        raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
 
 
 def _g_gather(ctx, g):
@@ -359,12 +419,23 @@ def gather(input, dim, index, *, sparse_grad=False):
 def take_along_dim(input, indices, dim=None):
     if dim is None:
         return gather(S.reshape(input, (-1,)), 0, S.reshape(indices, (-1,)))
+    if input.ndim != indices.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
+                           f"number of dimensions, but got {input.ndim} dimensions for input, "
+                           f"and {indices.ndim} dimensions for indices")
+    if indices._dtype is not _dt.int64:
+        from ..tensor import _dt_name
+        raise RuntimeError(f"torch.take_along_dim(): dtype of indices should be Long but got "
+                           f"{_dt_name(indices._dtype)}")
     d = _norm_dim(dim, input.ndim)
-    shape = list(S.broadcast_shapes(input.shape, indices.shape))
-    ishape = list(shape)
-    ishape[d] = indices.shape[d]
-    xshape = list(shape)
-    xshape[d] = input.shape[d]
+    # every dim but d broadcasts: d keeps indices' size in the index and input's in the input
+    xshape, ishape = list(input.shape), list(indices.shape)
+    for i, (x, n) in enumerate(zip(input.shape, indices.shape)):
+        if i != d and x != n:
+            if x != 1 and n != 1:
+                raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor "
+                                   f"b ({n}) at non-singleton dimension {i}")
+            xshape[i] = ishape[i] = max(x, n)
     return gather(S.expand(input, xshape), d, S.expand(indices, ishape))
 
 
@@ -444,6 +515,9 @@ def scatter_add(input, dim, index, src):
 
 
 _SCATTER_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+# NOTE: torch also takes "max" and "min" (undocumented) for amax and amin, but has no gradient
+# for them
+_SCATTER_REDUCE_ALIASES = {"max": "amax", "min": "amin"}
 
 
 def _check_scatter_reduce_args(input, dim, index, src, reduce):
@@ -452,7 +526,7 @@ def _check_scatter_reduce_args(input, dim, index, src, reduce):
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce(): argument 'src' (position 3) must be Tensor, not "
                         f"{type(src).__name__}")
-    if reduce not in _SCATTER_REDUCES:
+    if reduce not in _SCATTER_REDUCES and reduce not in _SCATTER_REDUCE_ALIASES:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
     if isinstance(index, Tensor) and index._dtype is _dt.int32:
@@ -479,14 +553,7 @@ def _check_scatter_reduce_args(input, dim, index, src, reduce):
         raise RuntimeError(f"scatter_reduce(): Expected index {list(index.shape)} to be no "
                            f"larger than self {list(input.shape)} apart from dimension {d} and "
                            f"to be no larger size than src {list(src.shape)}")
-    if index.numel():
-        # NOTE: torch refuses negative indices here, unlike Python-style indexing; one read-back
-        # checks both ends
-        lo, hi = S.stack([index.amin(), index.amax()]).tolist()
-        size = input.shape[d] if input.ndim else 1
-        if lo < 0 or hi >= size:
-            raise RuntimeError(f"scatter_reduce(): index {lo if lo < 0 else hi} is out of "
-                               f"bounds for dimension {d} with size {size}")
+    _check_index_range(index, d, input.shape[d] if input.ndim else 1)
     return d, index
 
 
@@ -508,6 +575,9 @@ def _g_scatter_reduce(ctx, g):
     out = ctx.out
     p = ctx.params
     d, index, reduce, include_self = p["dim"], p["index"], p["reduce"], p["include_self"]
+    if reduce in _SCATTER_REDUCE_ALIASES:
+        raise RuntimeError("Expected 'reduce' to be one of 'sum', 'prod', 'mean', 'amax', "
+                           f"'amin' but got {reduce}.")
     need_x, _, _, need_src = ctx.needs_input_grad
     if reduce == "prod":
         gx = gs = None
@@ -597,10 +667,11 @@ def _scatter_reduce(input, d, index, src, reduce, include_self):
     if tuple(src.shape) != tuple(index.shape):  # only src's leading index-shaped block is used
         src = src[tuple(slice(0, n) for n in index.shape)]
     base = input
+    how = _SCATTER_REDUCE_ALIASES.get(reduce, reduce)
     if not include_self:  # the written positions start from the reduction's identity
-        base = unrecorded(scatter, input, d, index, _reduce_identity(reduce, input._dtype))
+        base = unrecorded(scatter, input, d, index, _reduce_identity(how, input._dtype))
     data = input._device._backend.kernels["scatter_reduce"](base._data, d, index._data,
-                                                            src._data, reduce)
+                                                            src._data, how)
     res = _wrap(data, input._dtype, input._device)
     if _state.enabled and (input._requires_grad or src._requires_grad):
         record(_scatter_reduce_op, (input, None, index, src), res,

@@ -608,12 +608,30 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 
 
 def bincount(input, weights=None, minlength=0):
+    """Counts of each value of a 1-d non-negative integer tensor (or the sums of weights at
+    them), as torch.bincount: int64 counts, float32 sums for float32 weights, else float64."""
     import numpy as np
+    from ..tensor import _dt_name
+    from .creation import from_numpy, zeros
+    if input._dtype.is_floating_point or input._dtype is _dt.bool_:
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for "
+                                  f"'{_dt_name(input._dtype)}'")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if input.ndim == 1 and input.numel() == 0:
+        return zeros(minlength, dtype=_dt.int64, device=input.device)
     h = input.detach().cpu().numpy()
-    w = None if weights is None else weights.detach().cpu().numpy()
-    from .creation import from_numpy
-    r = np.bincount(h, w, minlength)
-    return from_numpy(r if w is not None else r.astype(np.int64)).to(input.device)
+    if input.ndim != 1 or h.min() < 0:
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if weights is not None and (weights.ndim != 1 or weights.shape[0] != h.shape[0]):
+        raise RuntimeError("weights should be 1-d and have the same length as input")
+    if weights is None:
+        r = np.bincount(h, minlength=minlength).astype(np.int64)
+    else:
+        w = weights.detach().cpu().numpy().astype(np.float64)
+        r = np.bincount(h, w, minlength).astype(
+            np.float32 if weights._dtype is _dt.float32 else np.float64)
+    return from_numpy(r).to(input.device)
 
 
 def histc(input, bins=100, min=0, max=0):
