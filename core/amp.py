@@ -22,6 +22,7 @@ import copy
 import enum
 import functools
 import math
+import sys
 import threading
 import types
 import warnings
@@ -164,19 +165,88 @@ def cast(*args):
     return out
 
 
-def _widen(a, enabled):
-    if isinstance(a, Tensor) and a._dtype in _LOWER and a._device.type in enabled:
-        return a.to(_dt.float32)
-    return a
+# torch's float32 lists: under autocast these ops widen their float16/bfloat16 tensor arguments
+# to float32 first, so they compute and return float32. torch keys them by device type: one
+# list for cpu, and cuda's for every other device type (torch's accelerators share it).
+_LOSSES = frozenset({
+    "binary_cross_entropy_with_logits", "cosine_embedding_loss", "cross_entropy",
+    "hinge_embedding_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
+    "mse_loss", "multi_margin_loss", "multilabel_margin_loss", "nll_loss", "poisson_nll_loss",
+    "smooth_l1_loss", "soft_margin_loss", "triplet_margin_loss"})
+_FLOAT32_OPS = {
+    "cpu": _LOSSES | {
+        "binary_cross_entropy", "ctc_loss", "avg_pool3d", "max_pool3d", "adaptive_avg_pool3d",
+        "adaptive_max_pool3d", "max_unpool2d", "max_unpool3d", "fractional_max_pool2d",
+        "fractional_max_pool3d", "reflection_pad", "replication_pad", "grid_sample", "prod",
+        "quantile", "nanquantile", "cdist", "trace", "cholesky", "cholesky_inverse",
+        "cholesky_solve", "inverse", "lu_solve", "pinverse", "qr", "svd", "triangular_solve",
+        "linalg_cholesky", "linalg_cholesky_ex", "linalg_inv", "linalg_inv_ex", "linalg_eig",
+        "linalg_eigvals", "linalg_eigh", "linalg_eigvalsh", "linalg_householder_product",
+        "linalg_tensorinv", "linalg_tensorsolve", "linalg_qr", "linalg_svd", "linalg_svdvals",
+        "linalg_lstsq", "linalg_solve", "linalg_cond", "linalg_matrix_rank"},
+    None: _LOSSES | {
+        "acos", "asin", "cosh", "erfinv", "exp", "expm1", "log", "log10", "log2", "log1p",
+        "reciprocal", "rsqrt", "sinh", "tan", "pow", "softplus", "layer_norm", "group_norm",
+        "norm", "cosine_similarity", "normalize", "dist", "pdist", "cdist", "renorm",
+        "logsumexp", "interpolate",
+        # (these only when no dtype argument is given: torch's "fp32_set_opt_dtype" ops)
+        "softmax", "log_softmax", "softmin", "cumsum", "cumprod", "sum", "prod",
+        "linalg_vector_norm", "linalg_matrix_norm"},
+}
 
 
-def float32_op(fn=None, *, unsafe_on=()):
-    """Decorator: ``fn`` is on torch's autocast float32 list (the losses): under autocast, its
-    bfloat16/float16 tensor arguments on a device type with autocast on are widened to float32
-    first, so the loss is computed and returned in float32. On the device types in
+def is_float32_listed(name) -> bool:
+    """Whether op ``name`` is on torch's float32 list of some device type."""
+    return any(name in ops for ops in _FLOAT32_OPS.values())
+
+
+def float32_ops(device_type) -> frozenset:
+    """The names of the ops autocast runs in float32 on ``device_type``."""
+    return _FLOAT32_OPS.get(device_type) or _FLOAT32_OPS[None]
+
+
+# The modules of ember's op implementations. An op they call is part of another op (mean's
+# sum, elu's exp): like the inside of one of torch's kernels, autocast leaves it alone. Calls
+# from anywhere else (user code, nn.Module forwards, distributions) are autocast's to decide.
+_PACKAGE = __name__.rsplit(".", 2)[0]
+_OP_MODULES = tuple(f"{_PACKAGE}.{m}" for m in (
+    "core.ops.", "core.nn.functional", "core.nn._functional", "core.special",
+    "core.linalg_api", "core.amp"))
+
+
+def _called_by_an_op(depth):
+    """Whether the function ``depth`` frames above the caller is ember op code."""
+    return sys._getframe(depth + 1).f_globals.get("__name__", "").startswith(_OP_MODULES)
+
+
+def _widened(name, t):
+    if isinstance(t, Tensor) and t._dtype in _LOWER:
+        kind = t._device.type
+        if kind in _local.enabled and name in float32_ops(kind):
+            return t.to(_dt.float32)
+    return t
+
+
+def widen(name, t):
+    """``t`` as op ``name`` sees it under autocast: a float16/bfloat16 tensor on a device type
+    with autocast on, whose list has ``name``, becomes float32 (a recorded cast, so gradients
+    flow back in t's dtype), unless the op was called by another op. Anything else is returned
+    as it is. Call it from the op's own function, and only while ``active`` (outside autocast
+    an op pays one module-attribute read)."""
+    w = _widened(name, t)
+    if w is not t and _called_by_an_op(2):
+        return t
+    return w
+
+
+def float32_op(fn=None, *, name=None, unsafe_on=()):
+    """Decorator: ``fn`` is on torch's autocast float32 list (``name``, default the function's
+    name, is looked up per device type): under autocast, its float16/bfloat16 tensor arguments
+    are widened to float32 first, so it computes and returns float32. On the device types in
     ``unsafe_on`` autocast refuses the op instead (torch's "unsafe to autocast" ops)."""
     if fn is None:
-        return functools.partial(float32_op, unsafe_on=unsafe_on)
+        return functools.partial(float32_op, name=name, unsafe_on=unsafe_on)
+    name = name or fn.__name__
 
     @functools.wraps(fn)
     def op(*args, **kwargs):
@@ -188,8 +258,16 @@ def float32_op(fn=None, *, unsafe_on=()):
                                                for a in args):
                         raise RuntimeError(_UNSAFE.get(fn.__name__, f"{fn.__name__} is unsafe "
                                                                     f"to autocast."))
-                args = [_widen(a, enabled) for a in args]
-                kwargs = {k: _widen(v, enabled) for k, v in kwargs.items()}
+                if not _called_by_an_op(1):
+                    args = [_widened(name, a) for a in args]
+                    kwargs = {k: _widened(name, v) for k, v in kwargs.items()}
+                # (computed in float32 throughout, as torch's kernels: the lower-precision ops
+                # some are built from, matmul in lstsq, must not cast back)
+                _local.enabled = {}
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    _local.enabled = enabled
         return fn(*args, **kwargs)
     return op
 

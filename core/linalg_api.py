@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from . import dtypes as _dt
+from . import amp as _amp, dtypes as _dt
 from .ops import creation as _C
 from .ops import reduction as _R
 from .ops import shape as _S
@@ -124,11 +124,13 @@ def _default_rtol(A):
 
 # ---- norms -----------------------------------------------------------------------------------
 
+@_amp.float32_op(name="linalg_vector_norm")
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None):
     """The ord-norm of x's entries (over ``dim``, or all)."""
     return _R.norm(x, ord, dim, keepdim, dtype)
 
 
+@_amp.float32_op(name="linalg_matrix_norm")
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     """Frobenius, nuclear, 1, inf, 2 (and negative) norms of (batched) matrices."""
     if ord == "fro":
@@ -177,6 +179,7 @@ def _inv_message(k):
             "the input matrix is singular.")
 
 
+@_amp.float32_op(name="linalg_inv_ex")
 def inv_ex(A, *, check_errors=False):
     """(inverse, info): info is 0, or the 1-based index of U's zero pivot of a singular matrix.
 
@@ -193,6 +196,7 @@ def inv_ex(A, *, check_errors=False):
     return inv_ex_ret(X, info)
 
 
+@_amp.float32_op(name="linalg_inv")
 def inv(A):
     """The inverse of square matrices (batched); LinAlgError when one is singular.
 
@@ -329,6 +333,7 @@ def _singular_solve(_):
     return "The solver failed because the input matrix is singular."
 
 
+@_amp.float32_op(name="linalg_solve")
 def solve(A, B, *, left=True):
     """X with A X = B (X A = B when not left), by LU with partial pivoting.
 
@@ -538,6 +543,7 @@ def _cholesky_message(k):
             f"positive-definite (the leading minor of order {k} is not positive-definite).")
 
 
+@_amp.float32_op(name="linalg_cholesky_ex")
 def cholesky_ex(A, *, upper=False, check_errors=False):
     """(L, info): info is 0, or the order of the first leading minor that is not positive."""
     _check(A, "linalg.cholesky_ex")
@@ -549,6 +555,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     return cholesky_ex_ret(L.mT if upper else L, info)
 
 
+@_amp.float32_op(name="linalg_cholesky")
 def cholesky(A, *, upper=False):
     """L with A = L L^T (U^T U when upper); LinAlgError when A is not positive-definite."""
     _check(A, "linalg.cholesky")
@@ -664,6 +671,7 @@ def _g_svd(ctx, gU, gS, gVh):
 _svd_op = defop("linalg_svd", _g_svd, out=True, n_outputs=3, node_name="LinalgSvdBackward0")
 
 
+@_amp.float32_op(name="linalg_svd")
 def svd(A, full_matrices=True, *, driver=None):
     """A = U diag(S) Vh, S descending (differentiable: torch's rule, for distinct S).
 
@@ -688,6 +696,7 @@ _svdvals_op = defop("linalg_svdvals", _g_svdvals, inputs=True,
                     node_name="LinalgSvdBackward0")
 
 
+@_amp.float32_op(name="linalg_svdvals")
 def svdvals(A, *, driver=None):
     """The singular values, descending (gradient U diag(g) Vh: fine for repeated values)."""
     _check(A, "linalg.svd", square=False)   # (torch names svd in svdvals' errors)
@@ -728,6 +737,7 @@ _qr_op = defop("linalg_qr", _g_qr, inputs=True, out=True, n_outputs=2,
                node_name="LinalgQrBackward0")
 
 
+@_amp.float32_op(name="linalg_qr")
 def qr(A, mode="reduced"):
     """A = Q R, Q with orthonormal columns, R upper triangular (mode 'reduced', 'complete' or
     'r': R only, Q empty)."""
@@ -766,6 +776,7 @@ def _eigh_native(A, UPLO):
     return _native(A if UPLO == "L" else A.mT, "eigh")
 
 
+@_amp.float32_op(name="linalg_eigh")
 def eigh(A, UPLO="L"):
     """Eigenvalues (ascending) and orthonormal eigenvectors of symmetric matrices, read from
     the ``UPLO`` triangle.
@@ -792,6 +803,7 @@ _eigvalsh_op = defop("linalg_eigvalsh", _g_eigvalsh, inputs=True,
                      node_name="LinalgEighBackward0")
 
 
+@_amp.float32_op(name="linalg_eigvalsh")
 def eigvalsh(A, UPLO="L"):
     """Eigenvalues (ascending) of symmetric matrices."""
     _check_uplo(UPLO)
@@ -871,6 +883,7 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     return X
 
 
+@_amp.float32_op(name="linalg_matrix_rank")
 def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
     """The number of singular values above max(atol, rtol * S_max) (int64)."""
     _check(A, "linalg.matrix_rank", square=hermitian)
@@ -889,6 +902,7 @@ lstsq_ret = namedtuple("lstsq", ["solution", "residuals", "rank", "singular_valu
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
+@_amp.float32_op(name="linalg_lstsq")
 def lstsq(A, B, rcond=None, *, driver=None):
     """The least-squares (minimum-norm) solution of A X = B, with torch's fields: residuals when
     m > n, A has full rank and the driver is not gelsy; rank unless gels; singular values for
@@ -921,6 +935,7 @@ def lstsq(A, B, rcond=None, *, driver=None):
     return lstsq_ret(X.squeeze(-1) if vector else X, residuals, rank, sv)
 
 
+@_amp.float32_op(name="linalg_cond")
 def cond(A, p=None):
     """The condition number of A in the p-norm (the 2-norm by default: S_max / S_min); inf
     for a singular A."""
@@ -965,6 +980,7 @@ def matrix_exp(A):
     return R
 
 
+@_amp.float32_op(name="linalg_householder_product")
 def householder_product(A, tau):
     """The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T, v_i the i-th column of A
     below the diagonal with a 1 on it (LAPACK orgqr; differentiable)."""
@@ -1025,6 +1041,7 @@ def _prod(shape):
     return p
 
 
+@_amp.float32_op(name="linalg_tensorinv")
 def tensorinv(A, ind=2):
     """The tensor X with tensordot(X, A, ind) the identity: inv of A as a matrix."""
     if ind <= 0:
@@ -1037,6 +1054,7 @@ def tensorinv(A, ind=2):
     return inv(A.reshape(rows, cols)).reshape(out_shape)
 
 
+@_amp.float32_op(name="linalg_tensorsolve")
 def tensorsolve(A, B, dims=None):
     """X with tensordot(A, X, X.ndim) = B (``dims``: A's dims moved to the end first)."""
     if dims is not None:
@@ -1083,6 +1101,7 @@ triangular_solve_ret = namedtuple("triangular_solve", ["solution", "cloned_coeff
 _lu_with_info_ret = namedtuple("lu_with_info", ["LU", "pivots", "info"])
 
 
+@_amp.float32_op(name="triangular_solve")
 def _triangular_solve(b, A, upper=True, transpose=False, unitriangular=False):
     """torch.triangular_solve: (X with op(A) X = b, a copy of A); op(A) = A^T if transpose."""
     M = A.mT if transpose else A
@@ -1098,6 +1117,7 @@ def _lu(A, pivot=True, get_infos=False):
     return lu_factor(A, pivot=pivot)
 
 
+@_amp.float32_op(name="lu_solve")
 def _lu_solve(b, LU_data, LU_pivots):
     """torch.lu_solve: X with A X = b from torch.lu's factors (note the argument order)."""
     return lu_solve(LU_data, LU_pivots, b)

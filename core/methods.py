@@ -2,7 +2,7 @@
 name). In-place variants compute out of place and commit into the tensor's storage."""
 from __future__ import annotations
 
-from . import dtypes as _dt
+from . import amp as _amp, dtypes as _dt
 from .device import canonical, device as _device
 from .ops import creation as C, elementwise as E, indexing as I, linalg as L, reduction as R
 from .ops import shape as S
@@ -44,7 +44,7 @@ _METHODS = {
     "std": R.std, "logsumexp": R.logsumexp, "norm": R.norm, "cumsum": R.cumsum,
     "cumprod": R.cumprod, "sort": R.sort, "argsort": R.argsort,
     "msort": R.msort, "topk": R.topk, "kthvalue": R.kthvalue, "median": R.median,
-    "quantile": R.quantile, "mode": R.mode, "unique": R.unique, "unique_consecutive": R.unique_consecutive, "bincount": R.bincount,
+    "quantile": R.quantile, "nanquantile": R.nanquantile, "mode": R.mode, "unique": R.unique, "unique_consecutive": R.unique_consecutive, "bincount": R.bincount,
     "histc": R.histc, "count_nonzero": R.count_nonzero, "softmax": R.softmax,
     "log_softmax": R.log_softmax, "diff": R.diff, "isclose": E.isclose,
     "allclose": E.allclose, "equal": E.equal,
@@ -412,6 +412,13 @@ def _binop(fn, reflected=False):
     return method
 
 
+def _rtruediv(self, other):
+    # (torch's is reciprocal(self) * other: under autocast, on reciprocal's float32 list)
+    if _amp.active:
+        self = _amp.widen("reciprocal", self)
+    return E.div_true(other, self)
+
+
 def _iop(fn):
     def method(self, other):
         return self._commit_inplace(fn(self, other))
@@ -442,7 +449,7 @@ def _install_operators():
     T.__rsub__ = _binop(E.sub_, True)
     T.__mul__ = T.__rmul__ = E.mul
     T.__truediv__ = E.div_true
-    T.__rtruediv__ = _binop(E.div_true, True)
+    T.__rtruediv__ = _rtruediv
     T.__floordiv__ = E.floor_divide
     T.__rfloordiv__ = _binop(E.floor_divide, True)
     T.__mod__ = E.remainder

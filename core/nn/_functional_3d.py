@@ -215,6 +215,7 @@ def _max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return
     return out, flat.reshape(out.shape)
 
 
+@_amp.float32_op
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max over (kd, kh, kw) windows of an (N, C, D, H, W) or (C, D, H, W) input; indices are
@@ -267,6 +268,7 @@ def _avg_pool3d(input, kernel_size, stride, padding, ceil_mode, count_include_pa
     return total / divisor
 
 
+@_amp.float32_op
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
                count_include_pad=True, divisor_override=None):
     """Average over (kd, kh, kw) windows of an (N, C, D, H, W) or (C, D, H, W) input.
@@ -297,6 +299,7 @@ def _bounds(i: int, in_size: int, out_size: int):
     return (i * in_size) // out_size, -(-((i + 1) * in_size) // out_size)
 
 
+@_amp.float32_op
 def adaptive_avg_pool3d(input, output_size):
     """Average pooling to a fixed (OD, OH, OW) output; ``None`` keeps that dim's size.
 
@@ -348,6 +351,7 @@ def _adaptive_max_nd(input, spatial, outs, return_indices):
     return res
 
 
+@_amp.float32_op
 def adaptive_max_pool3d(input, output_size, return_indices: bool = False):
     """Max pooling to a fixed (OD, OH, OW) output with torch's adaptive windows.
 
@@ -376,6 +380,7 @@ def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
     return _lp_pool(input, norm_type, kernel_size, stride, ceil_mode, 3)
 
 
+@_amp.float32_op
 def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The partial inverse of ``max_pool3d``: values go back to their indices, zeros elsewhere.
 
@@ -502,6 +507,7 @@ def fractional_max_pool2d_with_indices(input, kernel_size, output_size=None, out
                                 2)
 
 
+@_amp.float32_op
 def fractional_max_pool2d(input, kernel_size, output_size=None, output_ratio=None,
                           return_indices=False, _random_samples=None):
     """Fractional max pooling (Graham, 2014) over the last two dims: kh x kw windows at
@@ -525,6 +531,7 @@ def fractional_max_pool3d_with_indices(input, kernel_size, output_size=None, out
                                 3)
 
 
+@_amp.float32_op
 def fractional_max_pool3d(input, kernel_size, output_size=None, output_ratio=None,
                           return_indices=False, _random_samples=None):
     """Fractional max pooling over the last three dims (see ``fractional_max_pool2d``);

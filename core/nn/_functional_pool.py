@@ -127,6 +127,7 @@ def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_siz
     return _max_unpool(input, indices, kernel_size, stride, padding, output_size, 1)
 
 
+@_amp.float32_op
 def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
     """The partial inverse of ``max_pool2d``: values go back to their indices, zeros elsewhere.
 
@@ -173,6 +174,7 @@ def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode: bool = Fals
 
 
 # ---------------------------------------------------------------------------------- pdist
+@_amp.float32_op
 def pdist(input, p: float = 2):
     """p-norm distance between every pair of rows of an (N, M) input: the N*(N-1)/2 entries
     above the diagonal of ``cdist(input, input)``, row by row.

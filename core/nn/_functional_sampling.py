@@ -123,6 +123,7 @@ def _cubic_coeffs(t):
     return [far(t + 1), near(t), near(1 - t), far(2 - t)]
 
 
+@_amp.float32_op
 def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros",
                 align_corners=None):
     """Sample ``input`` (N, C, H, W) at the normalised (x, y) locations of ``grid``

@@ -157,6 +157,9 @@ def pad(input, pad: Sequence[int], mode: str = "constant", value: Optional[float
     [[0.0, 1.0, 1.0, 0.0]]
     """
     pad = [int(p) for p in pad]
+    if _amp.active and (mode == "replicate" or (mode == "reflect" and len(pad) <= 4)):
+        # (torch's cpu float32 list: reflection_pad1d/2d and replication_pad1d/2d/3d)
+        input = _amp.widen("reflection_pad" if mode == "reflect" else "replication_pad", input)
     if len(pad) % 2:
         raise ValueError("Padding length must be divisible by 2")
     if len(pad) // 2 > input.dim():
@@ -640,6 +643,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
+@_amp.float32_op
 @_opmath_norm
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     """Normalise over the last ``len(normalized_shape)`` dims (biased variance)."""
@@ -662,6 +666,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     return out
 
 
+@_amp.float32_op
 @_opmath_norm
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalise each of ``num_groups`` channel groups over its channels and spatial dims."""
@@ -852,6 +857,7 @@ def silu(input, inplace: bool = False):
     return input * input.sigmoid()
 
 
+@_amp.float32_op
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     scaled = input * beta
     # NOTE: clamp inside exp so the unused branch never overflows (its gradient would be NaN)
@@ -931,15 +937,21 @@ def _softmax_dim(ndim: int) -> int:
 def softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
     """exp(x) / exp(x).sum(dim), computed stably (ember.softmax, with F's warning when dim is
     left implicit)."""
+    if _amp.active and dtype is None:
+        input = _amp.widen("softmax", input)
     return ember.softmax(input, _softmax_dim(input.dim()) if dim is None else dim, dtype)
 
 
 def log_softmax(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
     """x - logsumexp(x, dim), computed stably (ember.log_softmax)."""
+    if _amp.active and dtype is None:
+        input = _amp.widen("log_softmax", input)
     return ember.log_softmax(input, _softmax_dim(input.dim()) if dim is None else dim, dtype)
 
 
 def softmin(input, dim: Optional[int] = None, _stacklevel: int = 3, dtype=None):
+    if _amp.active and dtype is None:
+        input = _amp.widen("softmin", input)
     return ember.softmin(input, _softmax_dim(input.dim()) if dim is None else dim, dtype)
 
 
@@ -1191,6 +1203,8 @@ def interpolate(input, size=None, scale_factor=None, mode: str = "nearest", alig
     >>> F.interpolate(ember.tensor([[[1.0, 2.0]]]), scale_factor=2, mode="linear")
     tensor([[[1.0000, 1.2500, 1.7500, 2.0000]]])
     """
+    if _amp.active and mode != "area":  # (torch's float32 list has the upsample ops)
+        input = _amp.widen("interpolate", input)
     if mode in ("nearest", "area", "nearest-exact"):
         if align_corners is not None:
             raise ValueError("align_corners option can only be set with the interpolating modes: "
@@ -1299,11 +1313,13 @@ def _vector_norm(x, p, dim, keepdim):
     return (x.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
 
 
+@_amp.float32_op
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None):
     """x / max(||x||_p, eps) along ``dim``."""
     return input / _vector_norm(input, p, dim, True).clamp(min=eps)
 
 
+@_amp.float32_op
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8):
     """Cosine of the angle between x1 and x2 along ``dim`` (broadcasting)."""
     n1 = _vector_norm(x1, 2, dim, True)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import math
+from builtins import abs as builtins_abs
 
-from .. import dtypes as _dt
+from .. import amp as _amp, dtypes as _dt
 from ..tensor import Tensor
 from .registry import _state, composite, defop, device_mismatch, record, record_elementwise
 
@@ -327,6 +328,8 @@ def pow_(input, exponent):
     if type(exponent) is int and exponent < 0 and isinstance(input, Tensor) and \
             not input._dtype.is_floating_point:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if _amp.active:
+        input, exponent = _amp.widen("pow", input), _amp.widen("pow", exponent)
     return _pow(input, exponent)
 
 
@@ -395,6 +398,8 @@ def _is_float(t):
 
 def pow(input, exponent, *, out=None):
     """input ** exponent (torch.pow)."""
+    if _amp.active:
+        input, exponent = _amp.widen("pow", input), _amp.widen("pow", exponent)
     return _out(pow_(input, exponent), out)
 
 
@@ -431,6 +436,7 @@ def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_d
     """Make the unary op ``name``; ``to_float`` ops compute integer inputs in the default float
     dtype, ``out_dtype`` fixes the result dtype (predicates)."""
     op = defop(name, backward, inputs=inputs, out=out) if backward else None
+    float32_listed = _amp.is_float32_listed(name)
 
     def unary(x, *, out=None):
         if type(x) is not Tensor:
@@ -442,6 +448,8 @@ def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_d
             else:
                 raise TypeError(f"{name}(): argument 'input' must be Tensor, not "
                                 f"{type(x).__name__}")
+        if float32_listed and _amp.active:
+            x = _amp.widen(name, x)
         dt = x._dtype
         data = x._data
         dev = x._device
@@ -545,10 +553,12 @@ def round(x, *, decimals=0):
     return round_(x * scale) / scale
 
 
+@_amp.float32_op
 def rsqrt(x):
     return reciprocal(sqrt(x))
 
 
+@_amp.float32_op
 def log10(x):
     return log(x) * (1 / math.log(10))
 
@@ -679,7 +689,12 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
 
 
 def lerp(input, end, weight):
-    return input + weight * (end - input)
+    """input + weight * (end - input), in torch's form: from ``end`` when |weight| >= 0.5, so
+    weight 1 gives ``end`` exactly."""
+    diff = end - input
+    if isinstance(weight, Tensor):
+        return where(abs(weight) < 0.5, input + weight * diff, end - diff * (1 - weight))
+    return input + weight * diff if builtins_abs(weight) < 0.5 else end - diff * (1 - weight)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
@@ -735,6 +750,7 @@ def erfc(x):
     return _erfc(x)
 
 
+@_amp.float32_op
 def erfinv(x):
     """Inverse error function (Giles' approximation refined by two Newton steps)."""
     w = -log((1 - x) * (1 + x))
@@ -765,6 +781,7 @@ def logit(x, eps=None):
     return log(x / (1 - x))
 
 
+@_amp.float32_op
 def softplus(x, beta=1.0, threshold=20.0):
     bx = x * beta
     return where(bx > threshold, x, log1p(exp(-abs(bx))) / beta + relu(x))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from .. import dtypes as _dt
+from .. import amp as _amp, dtypes as _dt
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, _norm_dim
 from . import creation as C, elementwise as E, indexing as I, linalg as L, reduction as R
@@ -735,6 +735,7 @@ def corrcoef(input: Tensor) -> Tensor:
     return E.clamp(c, -1, 1)
 
 
+@_amp.float32_op
 def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
     """p-norm of input - other.
 
@@ -891,6 +892,7 @@ def cross(input: Tensor, other: Tensor, dim=None) -> Tensor:
     return S.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], d)
 
 
+@_amp.float32_op
 def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:
     """Rescale each slice along dim whose p-norm exceeds maxnorm to norm maxnorm.
 
@@ -1265,6 +1267,7 @@ def matrix_power(input: Tensor, n: int) -> Tensor:
     return result
 
 
+@_amp.float32_op
 def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     """Moore-Penrose pseudo-inverse via SVD, dropping singular values below rcond * max.
 
@@ -1284,6 +1287,7 @@ svd_ret = namedtuple("svd", ["U", "S", "V"])
 qr_ret = namedtuple("qr", ["Q", "R"])
 
 
+@_amp.float32_op
 def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     """The old torch.svd: U, S, V with input = U diag(S) V^T (V, not V^T)."""
     U, Sv, Vh = _la().svd(input, full_matrices=not some)
@@ -1293,17 +1297,20 @@ def svd(input: Tensor, some: bool = True, compute_uv: bool = True):
     return svd_ret(U, Sv, V)
 
 
+@_amp.float32_op
 def qr(input: Tensor, some: bool = True):
     """The old torch.qr (reduced unless some=False)."""
     Q, Rm = _la().qr(input, mode="reduced" if some else "complete")
     return qr_ret(Q, Rm)
 
 
+@_amp.float32_op
 def cholesky(input: Tensor, upper: bool = False) -> Tensor:
     """The old torch.cholesky."""
     return _la().cholesky(input, upper=upper)
 
 
+@_amp.float32_op
 def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
     """Inverse of A from its Cholesky factor (A = L L^T, or U^T U when upper)."""
     f = input
@@ -1311,6 +1318,7 @@ def cholesky_inverse(input: Tensor, upper: bool = False) -> Tensor:
     return _la().inv(a)
 
 
+@_amp.float32_op
 def cholesky_solve(B: Tensor, L_: Tensor, upper: bool = False) -> Tensor:
     """Solve A X = B given A's Cholesky factor."""
     a = L.matmul(S.transpose(L_, -2, -1), L_) if upper else L.matmul(L_, S.transpose(L_, -2, -1))

@@ -296,6 +296,7 @@ def kron(a, b):
     return S.reshape(r, (-1,))
 
 
+@_amp.float32_op
 def trace(x):
     from .reduction import sum as _sum
     return _sum(S.diagonal(x))
@@ -308,6 +309,7 @@ def chain_matmul(*ms):
     return r
 
 
+@_amp.float32_op
 def cdist(x1, x2, p=2.0):
     d = S.unsqueeze(x1, -2) - S.unsqueeze(x2, -3)
     from .reduction import norm

@@ -5,7 +5,7 @@ import builtins
 import math
 from collections import namedtuple
 
-from .. import dtypes as _dt
+from .. import amp as _amp, dtypes as _dt
 from ..tensor import Tensor, _norm_dim
 from .registry import _state, defop, record
 from . import shape as S
@@ -71,11 +71,24 @@ def _g_sum(ctx, g):
 
 
 _sum_op = defop("sum", _g_sum)
+_ALL_AXES = [tuple(range(n)) for n in range(65)]  # ndim -> every axis
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None, out=None):
     """Sum over ``dim`` (all dims when None); integer and bool inputs sum in int64."""
     x = input
+    if _amp.active and dtype is None:
+        x = _amp.widen("sum", x)
+    if dim is None and dtype is None and out is None and x._dtype.is_floating_point and \
+            x._data.ndim:
+        # the common case (a loss): a full reduction, no cast, no out
+        shape = x._data.shape
+        res = _wrap(x._device._backend.kernels["sum"](x._data, _ALL_AXES[len(shape)], False),
+                    x._dtype, x._device)
+        if _state.enabled and x._requires_grad:
+            record(_sum_op, (x,), res, {"shape": shape, "axes": _ALL_AXES[len(shape)],
+                                         "keepdim": False})
+        return res
     if dtype is not None:
         x = x.to(_dt.to_dtype(dtype))
     elif not x._dtype.is_floating_point:
@@ -154,6 +167,8 @@ _prod_op = defop("prod", _g_prod, inputs=True)
 
 def prod(input, dim=None, keepdim=False, *, dtype=None):
     x = input
+    if _amp.active and dtype is None:
+        x = _amp.widen("prod", x)
     if dtype is not None:
         x = x.to(_dt.to_dtype(dtype))
     elif not x._dtype.is_floating_point:
@@ -332,6 +347,7 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
             mean(input, dim, keepdim))
 
 
+@_amp.float32_op
 def logsumexp(input, dim, keepdim=False):
     from .elementwise import exp, log, where, isinf
     x = input if input._dtype.is_floating_point else input.to(_dt.get_default_dtype())
@@ -342,6 +358,7 @@ def logsumexp(input, dim, keepdim=False):
     return r if keepdim else S.reshape(r, _reduced_shape(x, axes, False))
 
 
+@_amp.float32_op
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     """Vector p-norm (matrix 'fro'/'nuc' via linalg)."""
     from .elementwise import abs as _abs, sqrt, pow
@@ -400,6 +417,8 @@ _cumsum_op = defop("cumsum", _g_cumsum)
 
 def cumsum(input, dim, *, dtype=None):
     x = input
+    if _amp.active and dtype is None:
+        x = _amp.widen("cumsum", x)
     if dtype is not None:
         x = x.to(_dt.to_dtype(dtype))
     elif not x._dtype.is_floating_point:
@@ -447,6 +466,8 @@ _cumprod_op = defop("cumprod", _g_cumprod, inputs=True, out=True)
 
 def cumprod(input, dim, *, dtype=None):
     x = input
+    if _amp.active and dtype is None:
+        x = _amp.widen("cumprod", x)
     if dtype is not None:
         x = x.to(_dt.to_dtype(dtype))
     elif not x._dtype.is_floating_point:
@@ -525,22 +546,86 @@ def median(input, dim=None, keepdim=False):
     return median_ret(r[0], r[1])
 
 
-def quantile(input, q, dim=None, keepdim=False, interpolation="linear"):
+_INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def _quantile(op, input, q, dim, keepdim, interpolation, ignore_nan):
+    """torch's quantile (``ignore_nan``: nanquantile): the q-th quantiles along ``dim`` (of all
+    entries when None), one per q, between the sorted values of ranks floor and ceil of
+    q * (n - 1); a reduced row holding NaN gives NaN (nanquantile: n counts the other values,
+    and a row of NaNs only gives NaN)."""
+    from .creation import tensor
+    from .elementwise import ceil, floor, isnan, lerp, round as _round, where
+    from .indexing import gather
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if input._dtype not in (_dt.float32, _dt.float64):
+        raise RuntimeError(f"{op}() input tensor must be either float or double dtype")
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise RuntimeError(f"{op}() q must be a scalar or 1D tensor")
+        if q._dtype is not input._dtype:
+            raise RuntimeError(f"{op}() q tensor must be same dtype as the input tensor")
+        if q._device is not input._device:
+            raise RuntimeError(f"{op}() q tensor must be on the same device as the input tensor")
+        one_q = q.ndim == 0
+        qt = S.reshape(q, (-1,))
+        if qt.numel() and not bool(((qt >= 0) & (qt <= 1)).all()):
+            raise RuntimeError(f"{op}() q values must be in the range [0, 1]")
+    else:
+        one_q = isinstance(q, (int, float))
+        qs = [q] if one_q else list(q)
+        for v in qs:
+            if not 0 <= v <= 1:
+                raise RuntimeError(f"{op}() q must be in the range [0, 1] but got {v}")
+        qt = tensor(qs, dtype=input._dtype, device=input._device)
+    if interpolation not in _INTERPOLATIONS:
+        raise RuntimeError(f"{op}() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    if input.numel() == 0:
+        raise RuntimeError(f"{op}() input tensor must be non-empty")
     x = S.reshape(input, (-1,)) if dim is None else input
-    d = 0 if dim is None else _norm_dim(dim, x.ndim)
-    v, _ = sort(x, d)
-    n = v.shape[d]
-    qs = [q] if isinstance(q, (int, float)) else (q.tolist() if isinstance(q, Tensor) else list(q))
-    outs = []
-    for qq in qs:
-        pos = qq * (n - 1)
-        lo, hi = math.floor(pos), math.ceil(pos)
-        a, b = S.select(v, d, lo), S.select(v, d, hi)
-        outs.append(a + (b - a) * (pos - lo))
-    r = S.stack(outs, 0) if not isinstance(q, (int, float)) else outs[0]
-    if keepdim and dim is not None:
-        r = S.unsqueeze(r, d + (0 if isinstance(q, (int, float)) else 1))
-    return r
+    d = 0 if dim is None else _norm_dim(dim, x.ndim, op)
+    if x.ndim == 0:
+        x = S.reshape(x, (1,))
+    v = S.movedim(sort(x, d)[0], d, -1)  # (..., n), NaNs last
+    n = v.shape[-1]
+    nan = isnan(v)
+    if ignore_nan:
+        k = sum(~nan, -1, keepdim=True).to(v._dtype)
+        ranks = qt * (k - 1)  # (..., len(q)); -q where a row is all NaN
+    else:
+        ranks = where(any(nan, -1, keepdim=True), float(n - 1), qt * (n - 1))
+    lo = floor(ranks).clamp(min=0)
+    hi = ceil(ranks).clamp(min=0)
+    if interpolation == "lower":
+        r = gather(v, -1, lo.long())
+    elif interpolation == "higher":
+        r = gather(v, -1, hi.long())
+    elif interpolation == "nearest":
+        r = gather(v, -1, _round(ranks).clamp(min=0).long())
+    else:
+        below, above = gather(v, -1, lo.long()), gather(v, -1, hi.long())
+        r = lerp(below, above, 0.5 if interpolation == "midpoint" else ranks - lo)
+    r = S.movedim(r, -1, 0)  # (len(q), ...)
+    if keepdim:
+        if dim is None:
+            r = S.reshape(r, (r.shape[0],) + (1,) * input.ndim)
+        else:
+            r = S.unsqueeze(r, d + 1)
+    return S.reshape(r, r.shape[1:]) if one_q else r
+
+
+@_amp.float32_op
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
+    return _maybe_out(_quantile("quantile", input, q, dim, keepdim, interpolation, False), out)
+
+
+@_amp.float32_op
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
+    return _maybe_out(_quantile("nanquantile", input, q, dim, keepdim, interpolation, True),
+                      out)
 
 
 def mode(input, dim=-1, keepdim=False):
@@ -690,6 +775,8 @@ def _softmax_common(op, input, dim, dtype, log):
 
 def softmax(input, dim=None, dtype=None, _stacklevel=3):
     """exp(x) / sum(exp(x)) along dim, computed stably (torch.softmax)."""
+    if _amp.active and dtype is None:
+        input = _amp.widen("softmax", input)
     if dim is None:
         dim = 0 if input.ndim in (0, 1, 3) else 1
     return _softmax_common(_softmax_op, input, dim, dtype, False)
@@ -697,12 +784,16 @@ def softmax(input, dim=None, dtype=None, _stacklevel=3):
 
 def log_softmax(input, dim=None, dtype=None, _stacklevel=3):
     """log(softmax(x)) along dim, computed stably."""
+    if _amp.active and dtype is None:
+        input = _amp.widen("log_softmax", input)
     if dim is None:
         dim = 0 if input.ndim in (0, 1, 3) else 1
     return _softmax_common(_log_softmax_op, input, dim, dtype, True)
 
 
 def softmin(input, dim=None, dtype=None):
+    if _amp.active and dtype is None:
+        input = _amp.widen("softmin", input)
     return softmax(-input, dim, dtype)
 
 
