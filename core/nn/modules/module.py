@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import warnings
 import weakref
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator
@@ -11,7 +12,11 @@ import ember
 from ..parameter import Parameter
 from .._parameter_extra import Buffer
 
-__all__ = ["Module", "RemovableHandle"]
+__all__ = ["Module", "RemovableHandle", "register_module_forward_pre_hook",
+           "register_module_forward_hook", "register_module_full_backward_pre_hook",
+           "register_module_full_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_module_registration_hook",
+           "register_module_parameter_registration_hook"]
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
@@ -47,6 +52,158 @@ class RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+# Hooks every Module runs, before its own (torch.nn.modules.module's globals). The ids of the
+# call hooks (forward, backward) are also kept in _global_call_hooks, so Module.__call__ can tell
+# with one truth check that there are none.
+_global_buffer_registration_hooks: dict = OrderedDict()
+_global_module_registration_hooks: dict = OrderedDict()
+_global_parameter_registration_hooks: dict = OrderedDict()
+_global_forward_pre_hooks: dict = OrderedDict()
+_global_forward_hooks: dict = OrderedDict()
+_global_forward_hooks_with_kwargs: dict = OrderedDict()
+_global_forward_hooks_always_called: dict = OrderedDict()
+_global_backward_hooks: dict = OrderedDict()
+_global_backward_pre_hooks: dict = OrderedDict()
+_global_call_hooks: dict = OrderedDict()
+
+
+def register_module_buffer_registration_hook(hook: Callable) -> "RemovableHandle":
+    """Register ``hook(module, name, buffer) -> None or new buffer``, called by every module's
+    ``register_buffer`` (and buffer assignment) before the buffer is stored.
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_buffer_registration_hook
+    >>> h = register_module_buffer_registration_hook(lambda m, n, b: b * 2)
+    >>> m = ember.nn.Module()
+    >>> m.register_buffer("b", ember.ones(2))
+    >>> m.b
+    tensor([2., 2.])
+    >>> h.remove()
+    """
+    handle = RemovableHandle(_global_buffer_registration_hooks)
+    _global_buffer_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_module_registration_hook(hook: Callable) -> "RemovableHandle":
+    """Register ``hook(module, name, submodule) -> None or new submodule``, called whenever any
+    module registers a child (``add_module``, ``register_module`` or assignment).
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_module_registration_hook
+    >>> seen = []
+    >>> h = register_module_module_registration_hook(lambda m, n, s: seen.append(n))
+    >>> _ = ember.nn.Sequential(ember.nn.ReLU())
+    >>> h.remove(); seen
+    ['0']
+    """
+    handle = RemovableHandle(_global_module_registration_hooks)
+    _global_module_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_parameter_registration_hook(hook: Callable) -> "RemovableHandle":
+    """Register ``hook(module, name, param) -> None or new param``, called by every module's
+    ``register_parameter`` (and Parameter assignment) before the parameter is stored.
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_parameter_registration_hook
+    >>> seen = []
+    >>> h = register_module_parameter_registration_hook(lambda m, n, p: seen.append(n))
+    >>> _ = ember.nn.Linear(2, 2)
+    >>> h.remove(); seen
+    ['weight', 'bias']
+    """
+    handle = RemovableHandle(_global_parameter_registration_hooks)
+    _global_parameter_registration_hooks[handle.id] = hook
+    return handle
+
+
+def register_module_forward_pre_hook(hook: Callable) -> "RemovableHandle":
+    """Register ``hook(module, args) -> None or new args`` to run before every module's
+    forward, ahead of the module's own forward pre-hooks.
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_forward_pre_hook
+    >>> h = register_module_forward_pre_hook(lambda m, args: (args[0] + 1,))
+    >>> ember.nn.Identity()(ember.zeros(2))
+    tensor([1., 1.])
+    >>> h.remove()
+    """
+    handle = RemovableHandle(_global_forward_pre_hooks, _global_call_hooks)
+    _global_forward_pre_hooks[handle.id] = hook
+    _global_call_hooks[handle.id] = True
+    return handle
+
+
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> "RemovableHandle":
+    """Register ``hook(module, args, output) -> None or new output`` (``hook(module, args,
+    kwargs, output)`` with ``with_kwargs``) to run after every module's forward, ahead of the
+    module's own forward hooks; ``always_call`` runs it even when forward raises.
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_forward_hook
+    >>> h = register_module_forward_hook(lambda m, args, out: out * 10)
+    >>> ember.nn.Identity()(ember.ones(2))
+    tensor([10., 10.])
+    >>> h.remove()
+    """
+    handle = RemovableHandle(_global_forward_hooks, _global_forward_hooks_with_kwargs,
+                             _global_forward_hooks_always_called, _global_call_hooks)
+    _global_forward_hooks[handle.id] = hook
+    _global_call_hooks[handle.id] = True
+    if with_kwargs:
+        _global_forward_hooks_with_kwargs[handle.id] = True
+    if always_call:
+        _global_forward_hooks_always_called[handle.id] = True
+    return handle
+
+
+def register_module_full_backward_pre_hook(hook: Callable) -> "RemovableHandle":
+    """Register ``hook(module, grad_output) -> None or new grad_output``, run for every module
+    when the gradients of its outputs are computed, ahead of the module's own.
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_full_backward_pre_hook
+    >>> h = register_module_full_backward_pre_hook(lambda m, g: (g[0] * 3,))
+    >>> x = ember.ones(2, requires_grad=True)
+    >>> ember.nn.Identity()(x).sum().backward()
+    >>> h.remove(); x.grad
+    tensor([3., 3.])
+    """
+    handle = RemovableHandle(_global_backward_pre_hooks, _global_call_hooks)
+    _global_backward_pre_hooks[handle.id] = hook
+    _global_call_hooks[handle.id] = True
+    return handle
+
+
+def register_module_full_backward_hook(hook: Callable) -> "RemovableHandle":
+    """Register ``hook(module, grad_input, grad_output) -> None or new grad_input``, run for
+    every module when the gradients of its inputs are computed, ahead of the module's own.
+
+    >>> import ember
+    >>> from ember.nn.modules.module import register_module_full_backward_hook
+    >>> h = register_module_full_backward_hook(lambda m, gi, go: (gi[0] * 2,))
+    >>> x = ember.ones(2, requires_grad=True)
+    >>> ember.nn.Identity()(x).sum().backward()
+    >>> h.remove(); x.grad
+    tensor([2., 2.])
+    """
+    handle = RemovableHandle(_global_backward_hooks, _global_call_hooks)
+    _global_backward_hooks[handle.id] = hook
+    _global_call_hooks[handle.id] = True
+    return handle
+
+
+def _run_registration_hooks(hooks: dict, module: "Module", name: str, value):
+    for hook in hooks.values():
+        output = hook(module, name, value)
+        if output is not None:
+            value = output
+    return value
 
 
 def _addindent(s_: str, num_spaces: int) -> str:
@@ -123,6 +280,9 @@ class Module:
         if tensor is not None and not _is_tensor(tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(ember Tensor or None required)")
+        if _global_buffer_registration_hooks:
+            tensor = _run_registration_hooks(_global_buffer_registration_hooks, self, name,
+                                             tensor)
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers_set.discard(name)
@@ -151,6 +311,9 @@ class Module:
                 "created explicitly. To express '{name}' as a function of another Tensor, compute "
                 "the value in the forward() method.")
         else:
+            if _global_parameter_registration_hooks:
+                param = _run_registration_hooks(_global_parameter_registration_hooks, self, name,
+                                                param)
             self._parameters[name] = param
 
     def add_module(self, name: str, module: "Module | None") -> None:
@@ -164,6 +327,9 @@ class Module:
             raise KeyError(f'module name can\'t contain ".", got: {name}')
         if name == "":
             raise KeyError('module name can\'t be empty string ""')
+        if _global_module_registration_hooks:
+            module = _run_registration_hooks(_global_module_registration_hooks, self, name,
+                                             module)
         self._modules[name] = module
 
     def register_module(self, name: str, module: "Module | None") -> None:
@@ -251,11 +417,17 @@ class Module:
                     raise AttributeError("cannot assign module before Module.__init__() call")
                 remove_from(self.__dict__, self._parameters, self._buffers,
                             self._non_persistent_buffers_set)
+                if _global_module_registration_hooks:
+                    value = _run_registration_hooks(_global_module_registration_hooks, self,
+                                                    name, value)
                 modules[name] = value
             elif modules is not None and name in modules:
                 if value is not None:
                     raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
                                     f"'{name}' (ember.nn.Module or None expected)")
+                if _global_module_registration_hooks:
+                    value = _run_registration_hooks(_global_module_registration_hooks, self,
+                                                    name, value)
                 modules[name] = value
             else:
                 buffers = self.__dict__.get("_buffers")
@@ -265,6 +437,9 @@ class Module:
                     if value is not None and not _is_tensor(value):
                         raise TypeError(f"cannot assign '{type(value).__name__}' as buffer "
                                         f"'{name}' (ember.Tensor or None expected)")
+                    if _global_buffer_registration_hooks:
+                        value = _run_registration_hooks(_global_buffer_registration_hooks, self,
+                                                        name, value)
                     buffers[name] = value
                 else:
                     object.__setattr__(self, name, value)
@@ -617,9 +792,19 @@ class Module:
 
     def _call_impl(self, *args, **kwargs):
         if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
-                or self._backward_pre_hooks):
+                or self._backward_pre_hooks or _global_call_hooks):
             return self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_pre_hooks.items()):
+        if self._forward_hooks_always_called or _global_forward_hooks_always_called:
+            return self._call_always_called(args, kwargs)
+        return self._call_with_hooks(args, kwargs, None)
+
+    def _call_with_hooks(self, args, kwargs, state):
+        """Forward with the hooks, global ones first; ``state`` (a dict or None) records the
+        args, the result and which forward hooks ran, for ``_call_always_called``."""
+        pre_hooks = self._forward_pre_hooks
+        if _global_forward_pre_hooks:
+            pre_hooks = {**_global_forward_pre_hooks, **pre_hooks}
+        for hook_id, hook in list(pre_hooks.items()):
             if hook_id in self._forward_pre_hooks_with_kwargs:
                 result = hook(self, args, kwargs)
                 if result is not None:
@@ -631,16 +816,27 @@ class Module:
                 result = hook(self, args)
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
+        if state is not None:
+            state["args"] = args
         bw = None
-        if self._backward_hooks or self._backward_pre_hooks:
+        backward_hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
+        backward_pre_hooks = [*_global_backward_pre_hooks.values(),
+                              *self._backward_pre_hooks.values()]
+        if backward_hooks or backward_pre_hooks:
             from ._backward_hook import BackwardHook
-            bw = BackwardHook(self, list(self._backward_hooks.values()),
-                              list(self._backward_pre_hooks.values()))
-            if self._backward_hooks:
+            bw = BackwardHook(self, backward_hooks, backward_pre_hooks)
+            if backward_hooks:
                 args = bw.setup_input_hook(args)
         result = self.forward(*args, **kwargs)
-        for hook_id, hook in list(self._forward_hooks.items()):
-            if hook_id in self._forward_hooks_with_kwargs:
+        hooks = self._forward_hooks
+        if _global_forward_hooks:
+            hooks = {**_global_forward_hooks, **hooks}
+        for hook_id, hook in list(hooks.items()):
+            if state is not None:
+                state["result"] = result
+                state["called"].add(hook_id)
+            if hook_id in self._forward_hooks_with_kwargs \
+                    or hook_id in _global_forward_hooks_with_kwargs:
                 hook_result = hook(self, args, kwargs, result)
             else:
                 hook_result = hook(self, args, result)
@@ -649,6 +845,30 @@ class Module:
         if bw is not None:
             result = bw.setup_output_hook(result)
         return result
+
+    def _call_always_called(self, args, kwargs):
+        state = {"args": args, "result": None, "called": set()}
+        try:
+            return self._call_with_hooks(args, kwargs, state)
+        except Exception:
+            # NOTE: as torch, the always_call forward hooks that did not run yet run now (global
+            # ones first) with the output so far; their own errors only warn
+            result = state["result"]
+            for always, hooks, where in (
+                    (_global_forward_hooks_always_called, _global_forward_hooks, "global module"),
+                    (self._forward_hooks_always_called, self._forward_hooks, "module")):
+                for hook_id, hook in list(hooks.items()):
+                    if hook_id not in always or hook_id in state["called"]:
+                        continue
+                    try:
+                        hook_result = hook(self, state["args"], result)
+                        if hook_result is not None:
+                            result = hook_result
+                    except Exception as e:
+                        warnings.warn(f"{where} forward hook with ``always_call=True`` raised an "
+                                      "exception that was silenced as another error was raised "
+                                      f"in forward: {e}", stacklevel=2)
+            raise
 
     __call__: Callable[..., Any] = _call_impl
 

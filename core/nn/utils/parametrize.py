@@ -64,7 +64,12 @@ class ParametrizationList(ModuleList):
         with ember.no_grad():
             for m in reversed(list(modules)):
                 if hasattr(m, "right_inverse"):
-                    new = m.right_inverse(new)
+                    # NOTE: as torch, a right_inverse that raises NotImplementedError counts as
+                    # the identity here (orthogonal's matrix_exp without trivialization does)
+                    try:
+                        new = m.right_inverse(new)
+                    except NotImplementedError:
+                        pass
         self.is_tensor = isinstance(new, ember.Tensor)
         self.ntensors = 1 if self.is_tensor else len(new)
         if self.is_tensor:
