@@ -111,6 +111,15 @@ from .core.func import vmap  # noqa: E402,F401
 from .core.serialization import load, save  # noqa: E402,F401
 from .core import jit as _jit  # noqa: E402
 _alias("jit", _jit)
+from .core import profiler as _profiler  # noqa: E402
+_alias("profiler", _profiler)
+from .core.profiler import autograd_profiler as _autograd_profiler  # noqa: E402
+_autograd.profiler = _autograd_profiler  # ember.autograd.profiler (torch.autograd.profiler)
+_sys.modules[__name__ + ".autograd.profiler"] = _autograd_profiler
+from .core import multiprocessing as _multiprocessing  # noqa: E402
+_alias("multiprocessing", _multiprocessing)
+from .core import distributed as _distributed  # noqa: E402
+_alias("distributed", _distributed)
 
 del _sys
 

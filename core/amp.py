@@ -214,9 +214,18 @@ _OP_MODULES = tuple(f"{_PACKAGE}.{m}" for m in (
     "core.linalg_api", "core.amp"))
 
 
+_PROFILER = f"{_PACKAGE}.core.profiler"
+
+
 def _called_by_an_op(depth):
-    """Whether the function ``depth`` frames above the caller is ember op code."""
-    return sys._getframe(depth + 1).f_globals.get("__name__", "").startswith(_OP_MODULES)
+    """Whether the function ``depth`` frames above the caller is ember op code (the
+    profiler's timing wrappers in between are looked through)."""
+    frame = sys._getframe(depth + 1)
+    name = frame.f_globals.get("__name__", "")
+    while name.startswith(_PROFILER) and frame.f_back is not None:
+        frame = frame.f_back
+        name = frame.f_globals.get("__name__", "")
+    return name.startswith(_OP_MODULES)
 
 
 def _widened(name, t):

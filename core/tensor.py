@@ -342,6 +342,17 @@ class Tensor:
         t._vc = self._vc
         return t
 
+    def share_memory_(self):
+        """Move the storage into shared memory, in place, so the processes of
+        ember.multiprocessing it is sent to see the same values; returns self."""
+        from .multiprocessing import reductions
+        return reductions.share_memory_(self)
+
+    def is_shared(self) -> bool:
+        """Whether the storage is in shared memory (share_memory_)."""
+        from .multiprocessing import reductions
+        return reductions.is_shared(self)
+
     def detach_(self):
         if self._base is not None and self._requires_grad:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")

@@ -36,6 +36,11 @@ NAMESPACES = [
     ("torch.special", "ember.special"),
     ("torch.autograd.functional", "ember.autograd.functional"),
     ("torch.backends.cuda", "ember.backends.cuda"),
+    ("torch.profiler", "ember.profiler"),
+    ("torch.autograd.profiler", "ember.autograd.profiler"),
+    ("torch.multiprocessing", "ember.multiprocessing"),
+    ("torch.distributed", "ember.distributed"),
+    ("torch.nn.parallel", "ember.nn.parallel"),
 ]
 
 # Whole families Ember knowingly does not provide, with the reason (regex on the name).

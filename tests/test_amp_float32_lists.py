@@ -213,3 +213,13 @@ def test_cuda_list_on_the_cupy_stand_in():
     dtype, grad_dtype, err = r["grad"]
     assert dtype == "ember.float32" and grad_dtype == "ember.float16" and err < 1e-2
     assert r["cpu_region"] == "ember.float16"
+
+
+def test_profiling_does_not_change_what_autocast_widens():
+    # the profiler's timing wrappers sit between an op and its caller: they are looked through
+    x = ember.randn(1, 2, 4, 4, 4, dtype=ember.bfloat16)
+    with ember.autocast("cpu"):
+        plain = (ember.nn.functional.max_pool3d(x, 2).dtype, x.exp().dtype)
+        with ember.profiler.profile(activities=[ember.profiler.ProfilerActivity.CPU]):
+            profiled = (ember.nn.functional.max_pool3d(x, 2).dtype, x.exp().dtype)
+    assert plain == profiled == (ember.float32, ember.bfloat16)

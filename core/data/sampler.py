@@ -191,7 +191,8 @@ class DistributedSampler(Sampler):
     ``num_replicas``-th index of a (seeded, per-epoch) shuffle, padded by repetition or trimmed
     (``drop_last``) so that every replica gets ``len(self)`` indices.
 
-    Ember has no process group, so ``num_replicas`` and ``rank`` must be given.
+    ``num_replicas`` and ``rank`` default to the world size and rank of the default process
+    group (``ember.distributed.init_process_group``).
 
     Example::
 
@@ -203,8 +204,15 @@ class DistributedSampler(Sampler):
     def __init__(self, dataset: Sized, num_replicas: int | None = None, rank: int | None = None,
                  shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> None:
         if num_replicas is None or rank is None:
-            # NOTE: torch's error when torch.distributed is unavailable, as it is in Ember
-            raise RuntimeError("Requires distributed package to be available")
+            from .. import distributed as dist
+            if not dist.is_available():
+                raise RuntimeError("Requires distributed package to be available")
+            # (before init_process_group these raise torch's "Default process group has not
+            # been initialized" ValueError)
+            if num_replicas is None:
+                num_replicas = dist.get_world_size()
+            if rank is None:
+                rank = dist.get_rank()
         if rank >= num_replicas or rank < 0:
             raise ValueError(f"Invalid rank {rank}, rank should be in the interval "
                              f"[0, {num_replicas - 1}]")

@@ -19,6 +19,9 @@ from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from .modules.module import RemovableHandle
 from . import utils
+from . import parallel
+from .parallel import DataParallel
 
 __all__ = ["Parameter", "Buffer", "UninitializedParameter", "UninitializedBuffer", "functional",
-           "init", "modules", "utils", "parameter"] + list(_modules_all)
+           "init", "modules", "utils", "parameter", "parallel", "DataParallel"]
+__all__ += list(_modules_all)

@@ -617,6 +617,12 @@ class Module:
 
         return self._apply(convert)
 
+    def share_memory(self) -> "Module":
+        """Move every parameter and buffer into shared memory (Tensor.share_memory_), as
+        Hogwild training across ember.multiprocessing processes needs; returns self."""
+        from ...multiprocessing import reductions
+        return reductions.module_share_memory(self)
+
     def cpu(self) -> "Module":
         return self.to("cpu")
 
