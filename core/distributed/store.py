@@ -135,21 +135,12 @@ def _apply(data: dict, cond: threading.Condition, op: str, args, timeout: float)
     raise ValueError(f"unknown store operation {op!r}")
 
 
-class HashStore(Store):
-    """An in-process store (threads of one process share it).
-
-    >>> s = ember.distributed.HashStore(); s.set("k", "v"); s.get("k")
-    b'v'
-    """
-
-    def __init__(self, timeout=_DEFAULT_TIMEOUT):
-        super().__init__(timeout)
-        self._data: dict[str, bytes] = {}
-        self._cond = threading.Condition()
+class _DictStore(Store):
+    """A store whose operations are ``_apply``'s, run by ``_call(op, *args)`` (on a dict in
+    this process, HashStore, or on the master's, TCPStore)."""
 
     def _call(self, op, *args):
-        with self._cond:
-            return _apply(self._data, self._cond, op, args, self._timeout)
+        raise NotImplementedError
 
     def set(self, key, value):
         self._call("set", key, _to_bytes(value))
@@ -177,6 +168,23 @@ class HashStore(Store):
 
     def append(self, key, value):
         self._call("append", key, _to_bytes(value))
+
+
+class HashStore(_DictStore):
+    """An in-process store (threads of one process share it).
+
+    >>> s = ember.distributed.HashStore(); s.set("k", "v"); s.get("k")
+    b'v'
+    """
+
+    def __init__(self, timeout=_DEFAULT_TIMEOUT):
+        super().__init__(timeout)
+        self._data: dict[str, bytes] = {}
+        self._cond = threading.Condition()
+
+    def _call(self, op, *args):
+        with self._cond:
+            return _apply(self._data, self._cond, op, args, self._timeout)
 
 
 # ---- TCPStore ----------------------------------------------------------------------------------
@@ -249,7 +257,7 @@ class _StoreServer:
         self._sock.close()
 
 
-class TCPStore(Store):
+class TCPStore(_DictStore):
     """A store served over TCP by the process with ``is_master=True``; every process (the master
     too) is a client. ``port=0`` on the master picks a free port (read it from ``.port``).
 
@@ -305,33 +313,6 @@ class TCPStore(Store):
         if status == "error":
             raise value
         return value
-
-    def set(self, key, value):
-        self._call("set", key, _to_bytes(value))
-
-    def get(self, key):
-        return self._call("get", key)
-
-    def add(self, key, amount):
-        return self._call("add", key, amount)
-
-    def compare_set(self, key, expected_value, desired_value):
-        return self._call("compare_set", key, _to_bytes(expected_value), _to_bytes(desired_value))
-
-    def check(self, keys):
-        return self._call("check", list(keys))
-
-    def wait(self, keys, timeout=None):
-        self._call("wait", list(keys), None if timeout is None else _seconds(timeout))
-
-    def delete_key(self, key):
-        return self._call("delete_key", key)
-
-    def num_keys(self):
-        return self._call("num_keys")
-
-    def append(self, key, value):
-        self._call("append", key, _to_bytes(value))
 
     def local_address(self) -> str:
         """The address this process reaches the store from (its address for other ranks)."""

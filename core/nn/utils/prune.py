@@ -230,8 +230,9 @@ class Identity(BasePruningMethod):
         return super().apply(module, name)
 
 
-class RandomUnstructured(BasePruningMethod):
-    """Prune ``amount`` entries (int) or that fraction of them (float), chosen at random."""
+class _Unstructured(BasePruningMethod):
+    """Prunes ``amount`` entries (int) or that fraction of them (float): the flat indices
+    ``_chosen(t, n)`` picks."""
 
     PRUNING_TYPE = "unstructured"
 
@@ -245,33 +246,27 @@ class RandomUnstructured(BasePruningMethod):
         _validate_pruning_amount(nparams_toprune, tensor_size)
         if nparams_toprune == 0:
             return default_mask.clone()
+        return _zero_entries(default_mask, self._chosen(t, nparams_toprune))
+
+
+class RandomUnstructured(_Unstructured):
+    """Prune ``amount`` entries (int) or that fraction of them (float), chosen at random."""
+
+    def _chosen(self, t, n):
         prob = ember.rand_like(t)
-        chosen = ember.topk(prob.reshape(-1), k=nparams_toprune).indices
-        return _zero_entries(default_mask, chosen.cpu().numpy())
+        return ember.topk(prob.reshape(-1), k=n).indices.cpu().numpy()
 
     @classmethod
     def apply(cls, module, name, amount):
         return super().apply(module, name, amount=amount)
 
 
-class L1Unstructured(BasePruningMethod):
+class L1Unstructured(_Unstructured):
     """Prune the ``amount`` entries (int, or fraction as float) of smallest absolute value."""
 
-    PRUNING_TYPE = "unstructured"
-
-    def __init__(self, amount) -> None:
-        _validate_pruning_amount_init(amount)
-        self.amount = amount
-
-    def compute_mask(self, t, default_mask):
-        tensor_size = t.nelement()
-        nparams_toprune = _compute_nparams_toprune(self.amount, tensor_size)
-        _validate_pruning_amount(nparams_toprune, tensor_size)
-        if nparams_toprune == 0:
-            return default_mask.clone()
+    def _chosen(self, t, n):
         # NOTE: the entries picked among equal magnitudes are torch.topk's (see _select)
-        chosen = topk_indices(_host(ember.abs(t)), nparams_toprune, largest=False)
-        return _zero_entries(default_mask, chosen)
+        return topk_indices(_host(ember.abs(t)), n, largest=False)
 
     @classmethod
     def apply(cls, module, name, amount, importance_scores=None):
