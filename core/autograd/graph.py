@@ -452,40 +452,34 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 continue
             capture.setdefault(edge, []).append(i)
 
-    # Dependency counts over the reachable graph (a node is seen once it has a count).
-    root_nodes = []
-    for (node, _), _g in roots:
-        root_nodes.append(node)
+    # What each reachable node waits for: [number of edges still to deliver a gradient, the
+    # gradients so far] (a Tensor for a single-output node, else a list with one entry per
+    # output). One entry per node: the engine's hot loop does one dict lookup per edge.
+    root_nodes = [node for (node, _), _g in roots]
     # (each node once: two outputs of one node, both roots, must not count its edges twice)
     stack = list(dict.fromkeys(root_nodes))
-    deps = dict.fromkeys(stack, 0)
+    pending = {node: [0, None] for node in stack}
     while stack:
         for nxt in stack.pop().next_functions:
             if nxt is not None:
-                nn = nxt[0]
-                if nn in deps:
-                    deps[nn] += 1
+                p = pending.get(nxt[0])
+                if p is None:
+                    pending[nxt[0]] = [1, None]
+                    stack.append(nxt[0])
                 else:
-                    deps[nn] = 1
-                    stack.append(nn)
+                    p[0] += 1
 
     needed = None
     if not accumulate:
         needed = _nodes_leading_to({e[0] for e in capture}, root_nodes)
 
-    # Gradients waiting for each node: the tensor itself for a single-output node, else a list
-    # with one entry per output.
-    buffers = {}
     for (node, nr), g in roots:
-        _add_to_buffer(buffers, node, nr, g)
+        _add_gradient(pending[node], node, nr, g)
 
     results = [None] * (len(inputs) if inputs is not None else 0)
     # Kahn's algorithm: a node runs once every node that feeds it a gradient has run.
-    ready = []
-    for node in dict.fromkeys(root_nodes):
-        if deps[node] == 0:
-            ready.append(node)
-    pop, take = ready.pop, buffers.pop
+    ready = [node for node in dict.fromkeys(root_nodes) if pending[node][0] == 0]
+    pop, take = ready.pop, pending.pop
 
     state = grad_mode.state
     prev_enabled = state.enabled
@@ -494,15 +488,15 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     try:
         while ready:
             node = pop()
-            single = node._n_outputs == 1
-            grads = take(node, None)
+            cls = type(node)
+            single = node._n_outputs == 1  # (per instance for a custom Function)
+            grads = take(node)[1]
             hooks = node._hooks
             if single:
                 g = grads
                 if hooks is not None or capture:
                     grads = _before(node, [g], hooks, capture, results)
                     g = grads[0]
-                cls = type(node)
                 if cls is AccumulateGrad:
                     if accumulate and g is not None and (
                             inputs is None or (node, 0) in capture):
@@ -514,7 +508,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             else:
                 grads = _before(node, grads or [None] * node._n_outputs, hooks, capture,
                                 results)
-                cls = type(node)
                 run = any([g is not None for g in grads])
                 if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
                     grads = _materialize(node, grads)
@@ -544,22 +537,24 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if nxt is None:
                     continue
                 nn = nxt[0]
+                p = pending[nn]
                 if g is not None:
                     if m is not None:
                         if g._data.shape != m[0]:
                             g = _sum_to(g, m[0])
                         if g._dtype is not m[1]:
                             g = g.to(m[1])
-                    if nn._n_outputs == 1:  # (_add_to_buffer's first case, inline)
-                        prev = buffers.get(nn)
-                        buffers[nn] = g if prev is None else prev + g
+                    if nn._n_outputs == 1:  # (_add_gradient's first case, inline)
+                        prev = p[1]
+                        p[1] = g if prev is None else prev + g
                     else:
-                        _add_to_buffer(buffers, nn, nxt[1], g)
-                d = deps[nn] - 1
-                deps[nn] = d
-                if d == 0:
+                        _add_gradient(p, nn, nxt[1], g)
+                if p[0] == 1:
                     ready.append(nn)
-            in_grads = None  # (a gradient it held would look shared to AccumulateGrad)
+                else:
+                    p[0] -= 1
+            # (a gradient these held would look shared to AccumulateGrad)
+            in_grads = p = None
     finally:
         state.enabled = prev_enabled
 
@@ -584,14 +579,14 @@ def _before(node, grads, hooks, capture, results):
     return grads
 
 
-def _add_to_buffer(buffers, node, nr, g):
+def _add_gradient(p, node, nr, g):
+    """Add ``g``, a gradient of output ``nr`` of ``node``, to its entry ``p`` of pending."""
     if node._n_outputs == 1:
-        prev = buffers.get(node)
-        buffers[node] = g if prev is None else prev + g
+        p[1] = g if p[1] is None else p[1] + g
         return
-    buf = buffers.get(node)
+    buf = p[1]
     if buf is None:
-        buf = buffers[node] = [None] * node._n_outputs
+        buf = p[1] = [None] * node._n_outputs
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 

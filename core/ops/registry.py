@@ -193,7 +193,9 @@ def composite(name, backward=None, *, inputs=True, out=False, mutates=()):
                                 return None
                             if type(out) is not tuple:
                                 dt = a._dtype
-                                res = Tensor._wrap(out, _dtype_of(out, dt), a._device)
+                                res = Tensor._wrap(
+                                    out, dt if out.dtype is dt.np else _dtype_of(out, dt),
+                                    a._device)
                                 if grad:
                                     if (res._dtype is dt and out.shape == a._data.shape and (
                                             b is None or (b._dtype is dt and
