@@ -13,7 +13,26 @@ inf = builtins.float("inf")
 nan = builtins.float("nan")
 newaxis = None
 strided = "strided"
-contiguous_format = preserve_format = channels_last = "memory_format"
+
+
+class memory_format:
+    """A memory layout tag (torch.memory_format): contiguous_format, preserve_format,
+    channels_last (NHWC strides for 4-D) and channels_last_3d (NDHWC strides for 5-D)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self):
+        return f"ember.{self._name}"
+
+    def __reduce__(self):
+        return self._name
+
+
+contiguous_format = memory_format("contiguous_format")
+preserve_format = memory_format("preserve_format")
+channels_last = memory_format("channels_last")
+channels_last_3d = memory_format("channels_last_3d")
 
 
 def inverse(A):

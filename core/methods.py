@@ -44,7 +44,8 @@ _METHODS = {
     "std": R.std, "logsumexp": R.logsumexp, "norm": R.norm, "cumsum": R.cumsum,
     "cumprod": R.cumprod, "sort": R.sort, "argsort": R.argsort,
     "msort": R.msort, "topk": R.topk, "kthvalue": R.kthvalue, "median": R.median,
-    "quantile": R.quantile, "nanquantile": R.nanquantile, "mode": R.mode, "unique": R.unique, "unique_consecutive": R.unique_consecutive, "bincount": R.bincount,
+    "quantile": R.quantile, "nanquantile": R.nanquantile, "mode": R.mode, "unique": R.unique,
+    "unique_consecutive": R.unique_consecutive, "bincount": R.bincount,
     "histc": R.histc, "count_nonzero": R.count_nonzero, "softmax": R.softmax,
     "log_softmax": R.log_softmax, "diff": R.diff, "isclose": E.isclose,
     "allclose": E.allclose, "equal": E.equal,
@@ -290,7 +291,7 @@ def to(self, *args, **kwargs):
     dev = dtype = None
     copy = kwargs.pop("copy", False)
     kwargs.pop("non_blocking", None)
-    kwargs.pop("memory_format", None)
+    fmt = kwargs.pop("memory_format", None)
     for a in args:
         if isinstance(a, _dt.dtype):
             dtype = a
@@ -317,6 +318,10 @@ def to(self, *args, **kwargs):
         dtype = _dt.to_dtype(dtype)
         if dtype is not t._dtype:
             t = _cast(t, dtype)
+    if fmt is not None and getattr(fmt, "_name", "preserve_format") != "preserve_format":
+        if copy and t is self:
+            return S.clone(self, memory_format=fmt)
+        return S.contiguous(t, memory_format=fmt)
     if copy and t is self:
         t = S.clone(self)
     return t

@@ -39,6 +39,19 @@ class Size(tuple):
         return (Size, (tuple(self),))
 
 
+def _layout_order(memory_format, ndim: int):
+    """The dims from outermost to innermost stride of ``memory_format`` (channels_last: NHWC,
+    channels_last_3d: NDHWC); None for the plain row-major layout. A channels-last format on a
+    tensor of the wrong rank raises torch's RuntimeError."""
+    name = getattr(memory_format, "_name", None)
+    if name == "channels_last" or name == "channels_last_3d":
+        rank = 4 if name == "channels_last" else 5
+        if ndim != rank:
+            raise RuntimeError(f"required rank {rank} tensor to use {name} format")
+        return (0,) + tuple(range(2, rank)) + (1,)
+    return None
+
+
 class Tensor:
     """A multi-dimensional array on a device, recorded by autograd when it requires grad.
 
@@ -166,6 +179,13 @@ class Tensor:
     def is_contiguous(self, memory_format=None) -> bool:
         shape = self._data.shape
         strides = self._kernel("strides")(self._data)
+        try:
+            order = _layout_order(memory_format, len(shape))
+        except RuntimeError:
+            return False
+        if order is not None:
+            shape = [shape[d] for d in order]
+            strides = [strides[d] for d in order]
         expect = 1
         for n, s in zip(reversed(shape), reversed(strides)):
             if n != 1 and s != expect:
@@ -573,3 +593,6 @@ def _link():
 
 _autograd = None
 _link()
+
+# torch.Tensor and torch.Size say they live in the top-level package (``<class 'torch.Tensor'>``)
+Tensor.__module__ = Size.__module__ = "ember"

@@ -348,7 +348,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
                          f"{weight.dim()}")
     if input.dtype not in (ember.int64, ember.int32):
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
-                           f"following scalar types: Long, Int; but got {input.dtype} instead")
+                           f"following scalar types: Long, Int; but got {input.type()} instead "
+                           "(while checking arguments for embedding_bag)")
     if per_sample_weights is not None and tuple(input.shape) != tuple(per_sample_weights.shape):
         raise ValueError(f"embedding_bag: If per_sample_weights ({per_sample_weights.shape}) is "
                          f"not None, then it must have the same shape as the input "
@@ -398,6 +399,11 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type: float =
         padding_idx %= weight.shape[0]
     if max_norm is not None:
         F.embedding(idx, weight, max_norm=max_norm, norm_type=norm_type)  # renorms in place
+    num = weight.shape[0]
+    if n and bool(((idx < 0) | (idx >= num)).any()):
+        at = int(((idx < 0) | (idx >= num)).nonzero()[0, 0])
+        raise RuntimeError(f"Index {at} of input takes value {int(idx[at])} which is not in "
+                           f"the valid range [0, {num})")
     dim = weight.shape[1]
     rows = weight[idx]  # (n, dim)
     bags = _bag_ids(offsets, n, num_bags, dev)

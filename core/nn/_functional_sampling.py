@@ -103,10 +103,23 @@ def _pad_coord(coord, size: int, padding_mode: str, align_corners: bool):
 def _gather_2d(flat, ix, iy, H: int, W: int):
     """input[n, :, iy, ix] for integer-valued float coordinates, zero outside the image.
     ``flat`` is (N, C, H*W); ix and iy are (N, P); the result is (N, C, P)."""
-    inside = (ix >= 0) & (ix <= W - 1) & (iy >= 0) & (iy <= H - 1)
-    xi = ix.clamp(0, W - 1).to(ember.int64)
-    yi = iy.clamp(0, H - 1).to(ember.int64)
-    lin = (yi * W + xi).unsqueeze(1).expand(flat.shape[0], flat.shape[1], ix.shape[1])
+    return _gather_nd(flat, [ix, iy], [W, H])
+
+
+def _gather_nd(flat, coords, sizes):
+    """input[n, :, ..., y, x] at integer-valued float coordinates (x, y[, z]) of the spatial
+    sizes (W, H[, D]); zero outside. ``flat`` is (N, C, prod(sizes)), coords are (N, P)."""
+    inside = None
+    lin = None
+    stride = 1
+    for c, s in zip(coords, sizes):
+        ok = (c >= 0) & (c <= s - 1)
+        inside = ok if inside is None else inside & ok
+        term = c.clamp(0, s - 1).to(ember.int64) * stride
+        lin = term if lin is None else lin + term
+        stride *= s
+    ix = coords[0]
+    lin = lin.unsqueeze(1).expand(flat.shape[0], flat.shape[1], ix.shape[1])
     vals = flat.gather(2, lin.contiguous())
     return vals * inside.unsqueeze(1).to(flat.dtype)
 
@@ -127,7 +140,8 @@ def _cubic_coeffs(t):
 def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros",
                 align_corners=None):
     """Sample ``input`` (N, C, H, W) at the normalised (x, y) locations of ``grid``
-    (N, Ho, Wo, 2); modes 'bilinear', 'nearest', 'bicubic'; padding 'zeros', 'border',
+    (N, Ho, Wo, 2), or (N, C, D, H, W) at (x, y, z) of (N, Do, Ho, Wo, 3); modes 'bilinear'
+    (trilinear for 5-D), 'nearest', 'bicubic' (4-D only); padding 'zeros', 'border',
     'reflection'.
 
     >>> import ember, ember.nn.functional as F
@@ -142,18 +156,28 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
     if padding_mode not in ("zeros", "border", "reflection"):
         raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
                          f"'border', or 'reflection', but got: '{padding_mode}'")
-    if input.dim() != 4:
-        raise NotImplementedError(f"grid_sample: ember supports 4-D input only, got "
-                                  f"{input.dim()}-D input")
-    if grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
-        raise RuntimeError(f"grid_sample(): expected grid of shape ({input.shape[0]}, H, W, 2) "
-                           f"for input of shape {tuple(input.shape)}, got {tuple(grid.shape)}")
-    N, C, H, W = input.shape
-    Ho, Wo = grid.shape[1], grid.shape[2]
-    flat = input.reshape(N, C, H * W)
-    gx = _unnormalize(grid[..., 0].reshape(N, Ho * Wo), W, align_corners)
-    gy = _unnormalize(grid[..., 1].reshape(N, Ho * Wo), H, align_corners)
+    nd = input.dim() - 2
+    if nd not in (2, 3):
+        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same "
+                           f"number of dimensions, but got input with sizes "
+                           f"{list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if (grid.dim() != input.dim() or grid.shape[-1] != nd
+            or grid.shape[0] != input.shape[0]):
+        raise RuntimeError(f"grid_sample(): expected grid of shape ({input.shape[0]}, ..., "
+                           f"{nd}) for input of shape {tuple(input.shape)}, "
+                           f"got {tuple(grid.shape)}")
+    if mode == "bicubic" and nd != 2:
+        raise RuntimeError("grid_sampler(): bicubic interpolation only supports 4D input")
+    N, C = input.shape[0], input.shape[1]
+    sizes = list(reversed(input.shape[2:]))  # (W, H[, D]), matching the grid's (x, y[, z])
+    out_sp = list(grid.shape[1:-1])
+    P = math.prod(out_sp)
+    flat = input.reshape(N, C, math.prod(sizes))
+    coords = [_unnormalize(grid[..., k].reshape(N, P), sizes[k], align_corners)
+              for k in range(nd)]
     if mode == "bicubic":
+        W, H = sizes
+        gx, gy = coords
         # NOTE: torch pads each integer tap coordinate, not the continuous one, so the grid's
         # gradient flows only through the cubic weights
         x0, y0 = ember.floor(gx).detach(), ember.floor(gy).detach()
@@ -168,20 +192,31 @@ def grid_sample(input, grid, mode: str = "bilinear", padding_mode: str = "zeros"
                 row = term if row is None else row + term
             term = row * wy[j].unsqueeze(1)
             out = term if out is None else out + term
-        return out.reshape(N, C, Ho, Wo)
-    gx = _pad_coord(gx, W, padding_mode, align_corners)
-    gy = _pad_coord(gy, H, padding_mode, align_corners)
+        return out.reshape([N, C] + out_sp)
+    coords = [_pad_coord(c, s, padding_mode, align_corners) for c, s in zip(coords, sizes)]
     if mode == "nearest":
-        # NOTE: torch rounds half to even (nearbyint); the grid gets no gradient
-        out = _gather_2d(flat, ember.round(gx.detach()), ember.round(gy.detach()), H, W)
-        return out.reshape(N, C, Ho, Wo)
-    x0, y0 = ember.floor(gx).detach(), ember.floor(gy).detach()
-    x1, y1 = x0 + 1, y0 + 1
-    out = (_gather_2d(flat, x0, y0, H, W) * ((x1 - gx) * (y1 - gy)).unsqueeze(1)
-           + _gather_2d(flat, x1, y0, H, W) * ((gx - x0) * (y1 - gy)).unsqueeze(1)
-           + _gather_2d(flat, x0, y1, H, W) * ((x1 - gx) * (gy - y0)).unsqueeze(1)
-           + _gather_2d(flat, x1, y1, H, W) * ((gx - x0) * (gy - y0)).unsqueeze(1))
-    return out.reshape(N, C, Ho, Wo)
+        # NOTE: torch rounds half to even (nearbyint); the grid gets an all-zero gradient
+        # (where with an all-false mask: exactly 0 forward, whatever the grid holds)
+        out = _gather_nd(flat, [ember.round(c.detach()) for c in coords], sizes)
+        if grid.requires_grad:
+            tie = ember.where(ember.zeros_like(coords[0], dtype=ember.bool), coords[0], 0.0)
+            out = out + tie.unsqueeze(1)
+        return out.reshape([N, C] + out_sp)
+    lows = [ember.floor(c).detach() for c in coords]
+    out = None
+    for corner in range(2 ** nd):
+        pts, weight = [], None
+        for k in range(nd):
+            if corner >> k & 1:
+                pts.append(lows[k] + 1)
+                w = coords[k] - lows[k]
+            else:
+                pts.append(lows[k])
+                w = lows[k] + 1 - coords[k]
+            weight = w if weight is None else weight * w
+        term = _gather_nd(flat, pts, sizes) * weight.unsqueeze(1)
+        out = term if out is None else out + term
+    return out.reshape([N, C] + out_sp)
 
 
 # ---------------------------------------------------------------------------------- ctc_loss

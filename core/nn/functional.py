@@ -23,6 +23,7 @@ import ember
 from .. import amp as _amp
 from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
 from ..ops.nn import cross_entropy_indices as _cross_entropy_indices, linear as _linear
+from ..ops.reduction import norm as _linalg_vector_norm
 
 __all__ = [
     "linear", "bilinear", "conv1d", "conv2d", "conv_transpose2d", "unfold", "max_pool1d",
@@ -769,19 +770,35 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 
 # ---------------------------------------------------------------------------------- embedding
+def _embedding_rows(weight, index):
+    try:
+        return weight[index]
+    except IndexError:
+        raise IndexError("index out of range in self") from None
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """Rows of ``weight`` picked by the integer ``input``; no gradient reaches ``padding_idx``."""
+    if input.dtype not in (ember.int64, ember.int32):
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
+                           f"following scalar types: Long, Int; but got {input.type()} "
+                           "instead (while checking arguments for embedding)")
+    if input.numel():  # negative indices (larger ones: weight[input] raises below)
+        backend = input._device._backend
+        if backend.to_numpy(backend.kernels["amin"](input._data, tuple(range(input.ndim)),
+                                                    False)) < 0:
+            raise IndexError("index out of range in self")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     if max_norm is not None:
         with ember.no_grad():
             idx = input.reshape(-1)
-            rows = weight[idx]
+            rows = _embedding_rows(weight, idx)
             norms = (rows.abs() ** norm_type).sum(dim=1, keepdim=True) ** (1.0 / norm_type)
             scale = _where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
             weight[idx] = rows * scale
-    out = weight[input]
+    out = _embedding_rows(weight, input)
     if padding_idx is not None:
         keep = (input != padding_idx).unsqueeze(-1)
         out = ember.where(keep, out, out.detach())
@@ -1304,13 +1321,12 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 # ---------------------------------------------------------------------------------- distances
 def _vector_norm(x, p, dim, keepdim):
-    if p == 2:
-        return (x * x).sum(dim=dim, keepdim=keepdim).sqrt()
     if p == 1:
         return x.abs().sum(dim=dim, keepdim=keepdim)
     if p == float("inf"):
         return x.abs().amax(dim=dim, keepdim=keepdim)
-    return (x.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+    # linalg.vector_norm: a zero vector gets a zero subgradient (not NaN), as in torch
+    return _linalg_vector_norm(x, p, dim, keepdim)
 
 
 @_amp.float32_op
@@ -1649,6 +1665,13 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
 def cosine_embedding_loss(input1, input2, target, margin: float = 0.0, size_average=None,
                           reduce=None, reduction: str = "mean"):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if target.dim() > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    want = target.dim() + 1
+    if input1.dim() != want or input2.dim() != want:
+        raise RuntimeError(f"{target.dim()}D target tensor expects {want}D input tensors, but "
+                           f"found inputs with sizes {list(input1.shape)} and "
+                           f"{list(input2.shape)}.")
     dim = 1 if input1.dim() == 2 else 0
     eps = 1e-12
     prod = (input1 * input2).sum(dim=dim)

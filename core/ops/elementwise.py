@@ -19,7 +19,7 @@ def broadcast_shapes(op, a, b):
     na, nb = len(a), len(b)
     n = max(na, nb)
     out = []
-    for i in range(n):
+    for i in range(n - 1, -1, -1):  # (from the last dim, as torch reports the first mismatch)
         x = a[i - n + na] if i - n + na >= 0 else 1
         y = b[i - n + nb] if i - n + nb >= 0 else 1
         if x == y or y == 1:
@@ -27,8 +27,10 @@ def broadcast_shapes(op, a, b):
         elif x == 1:
             out.append(y)
         else:
-            raise RuntimeError(f"{op}: The size of tensor a ({x}) must match the size of tensor b "
+            # (torch's message names no op)
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b "
                                f"({y}) at non-singleton dimension {i}")
+    out.reverse()
     return tuple(out)
 
 
@@ -649,10 +651,18 @@ def clamp(input, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     r = input
-    if min is not None:
-        r = where(r < min, min, r) if not _isnan_scalar(min) else r
-    if max is not None:
-        r = where(r > max, max, r) if not _isnan_scalar(max) else r
+    for bound, above in ((min, False), (max, True)):
+        if bound is None:
+            continue
+        if _isnan_scalar(bound):
+            # a NaN bound makes every value NaN, with a zero gradient (as torch)
+            from .creation import zeros_like
+            r = where(zeros_like(r, dtype=_dt.bool_), r, bound)
+            continue
+        r = where(r > bound if above else r < bound, bound, r)
+        if isinstance(bound, Tensor) and bound._dtype.is_floating_point:
+            # NaN in a tensor bound propagates (the comparison above is False there)
+            r = where(isnan(bound), bound.detach(), r)
     if isinstance(input, Tensor) and r._dtype is not input._dtype and not isinstance(
             min, Tensor) and not isinstance(max, Tensor):
         r = r.to(_dt.result_type(input, *(v for v in (min, max) if v is not None)))
@@ -799,7 +809,9 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     if input._dtype is _dt.bool_ or not (input._dtype.is_floating_point or
                                          other._dtype.is_floating_point):
         return eq(input, other)
-    close = le(abs(sub_(input, other)), atol + rtol * abs(other))
+    err = abs(sub_(input, other))
+    # an infinite error (infinities of opposite sign) is never close
+    close = logical_and(le(err, atol + rtol * abs(other)), isfinite(err))
     close = logical_or(close, eq(input, other))  # exact matches, infinities included
     if equal_nan:
         close = logical_or(close, logical_and(isnan(input), isnan(other)))

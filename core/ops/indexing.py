@@ -38,8 +38,9 @@ def _normalize(x, index):
             if hasattr(it, "__index__"):
                 it = it.__index__()
             else:
-                raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
-                                 f"byte Variables are valid indices (got {type(it).__name__})")
+                raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long "
+                                 f"or byte Variables are valid indices (got "
+                                 f"{type(it).__name__})")
         items.append(it)
     consumed = 0
     for it in items:
@@ -379,14 +380,7 @@ def _check_gather_args(op, x, dim, index):
 def _check_index_range(index, d, size):
     """torch's bounds check for gather and the scatters: no negative indices either (unlike
     Python-style indexing); the first bad index, in order, is the one reported."""
-    if not index.numel():
-        return
-    # (the kernels directly: this runs on every gather and scatter, as torch's kernels check)
-    backend = index._device._backend
-    axes = tuple(range(index.ndim))
-    lo = backend.to_numpy(backend.kernels["amin"](index._data, axes, False))
-    hi = backend.to_numpy(backend.kernels["amax"](index._data, axes, False))
-    if lo < 0 or hi >= size:
+    if _index_out_of_range(index, size):
         flat = S.reshape(index, (-1,))
         bad = masked_select(flat, (flat < 0) | (flat >= size))[0].item()
         raise RuntimeError(f"index {bad} is out of bounds for dimension {d} with size {size}")
@@ -709,6 +703,8 @@ def index_select(input, dim, index):
     if index._device is not input._device and index.ndim != 0:
         raise RuntimeError(device_mismatch("index_select", input, index))
     d = _norm_dim(dim, max(input.ndim, 1), "index_select")
+    if _index_out_of_range(index, input._data.shape[d] if input.ndim else 1):
+        raise IndexError("index out of range in self")
     if input.ndim == 0:
         return getitem(S.reshape(input, (1,)), S.reshape(index, (-1,)))[0]
     return getitem(input, (slice(None),) * d + (S.reshape(index, (-1,)),))
@@ -764,8 +760,60 @@ def index_add_flat(flat, positions, values):
     return out
 
 
+def _index_out_of_range(index, size):
+    """Whether an int index tensor holds an entry outside [0, size) (torch's index_select,
+    index_add and embedding take no negative indices)."""
+    if not index.numel():
+        return False
+    # (the kernels directly: this runs on every gather, scatter and embedding lookup, as
+    # torch's kernels check)
+    backend = index._device._backend
+    axes = tuple(range(index.ndim))
+    lo = backend.to_numpy(backend.kernels["amin"](index._data, axes, False))
+    hi = backend.to_numpy(backend.kernels["amax"](index._data, axes, False))
+    return bool(lo < 0 or hi >= size)
+
+
+def _check_index_add(input, d, index, source):
+    from ..tensor import _dt_name
+    if index.ndim > 1:
+        raise IndexError(f"index_add_(): Index is supposed to be a vector, but got dim: "
+                         f"{index.ndim} with type: {_dt_name(index._dtype)} and size: "
+                         f"{list(index.shape)}")
+    if index._dtype not in (_dt.int32, _dt.int64):
+        raise RuntimeError(f"index_add_(): Expected dtype int32/int64 for index but got: "
+                           f"{_dt_name(index._dtype)}")
+    if not isinstance(source, Tensor):
+        return
+    if source._dtype is not input._dtype:
+        raise RuntimeError(f"index_add_(): self ({_dt_name(input._dtype)}) and source "
+                           f"({_dt_name(source._dtype)}) must have the same scalar type")
+    n = source._data.shape[d] if source.ndim > d else 1
+    if index.numel() != n:
+        raise RuntimeError(f"index_add_(): Number of indices ({index.numel()}) should be equal "
+                           f"to source.size(dim): ({n}), for dim: {d}")
+    if (source.ndim != input.ndim or any(a != b for i, (a, b) in enumerate(
+            zip(input._data.shape, source._data.shape)) if i != d)):
+        raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(input.shape)} "
+                           f"source.shape = {list(source.shape)}")
+    size = input._data.shape[d] if input.ndim else 1
+    if input.ndim <= 1:
+        if _index_out_of_range(index, size):
+            raise IndexError("index out of range in self")
+    else:
+        _check_index_range(index, d, size)
+
+
 def index_add(input, dim, index, source, *, alpha=1):
     d = _norm_dim(dim, max(input.ndim, 1), "index_add")
+    _check_index_add(input, d, index, source)
+    if index.ndim == 0:  # (torch reads a 0-d index as a vector of one)
+        index = S.reshape(index, (1,))
+    if input.ndim == 0:
+        src = S.reshape(source, (-1,)) if isinstance(source, Tensor) else source
+        return S.reshape(index_add(S.reshape(input, (1,)), 0, S.reshape(index, (-1,)), src,
+                                   alpha=alpha), ())
     if alpha != 1:
         source = source * alpha
     return index_put(input, (slice(None),) * d + (index,), source, accumulate=True)

@@ -311,6 +311,23 @@ def chain_matmul(*ms):
 
 @_amp.float32_op
 def cdist(x1, x2, p=2.0):
+    from ..tensor import _dt_name
+    for name, x in (("X1", x1), ("X2", x2)):
+        if x.ndim < 2:
+            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: "
+                               f"{x.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    for name, x in (("X1", x1), ("X2", x2)):
+        if not x.dtype.is_floating_point:
+            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
+                               f"{_dt_name(x.dtype)}")
+    if x1.dtype is not x2.dtype:
+        raise RuntimeError(f"expected scalar type {_dt_name(x1.dtype)} but found "
+                           f"{_dt_name(x2.dtype)}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
     d = S.unsqueeze(x1, -2) - S.unsqueeze(x2, -3)
     from .reduction import norm
     return norm(d, p, dim=-1)

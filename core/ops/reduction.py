@@ -373,13 +373,16 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
     if p == float("-inf"):
         return amin(_abs(x), () if dim is None else dim, keepdim)
     if p == 0:
-        return sum((x != 0).to(x.dtype), dim, keepdim)
+        r = sum((x != 0).to(x.dtype), dim, keepdim)
+        if _state.enabled and x._requires_grad:  # torch: a grad_fn, but no gradient
+            record(_norm0_op, (x,), r, {})
+        return r
     if p == 1:
         return sum(_abs(x), dim, keepdim)
     if p == "nuc":
         from . import linalg
         return linalg.matrix_norm(x, "nuc", keepdim=keepdim)
-    return pow(sum(pow(_abs(x), p), dim, keepdim), 1.0 / p)
+    return _normp(x, p, dim, keepdim)
 
 
 def _g_norm2(ctx, g):
@@ -387,23 +390,64 @@ def _g_norm2(ctx, g):
     out = ctx.out
     p = ctx.params
     from .elementwise import where
-    o = _unsqueeze_to(out, x.shape, p["axes"], p["keepdim"])
-    gg = _unsqueeze_to(g, x.shape, p["axes"], p["keepdim"])
-    # NOTE: torch gives the 2-norm a zero subgradient at the zero vector (not NaN)
-    return (where(o == 0, 0.0, gg * x / where(o == 0, 1.0, o)),)
+    o, gg = out, g
+    if o._data.shape and not p["keepdim"] and p["axes"]:  # (kept dims: broadcasts against x)
+        new = list(o._data.shape)
+        for a in p["axes"]:
+            new.insert(a, 1)
+        o, gg = S.reshape(o, tuple(new)), S.reshape(gg, tuple(new))
+    # NOTE: torch gives the 2-norm a zero subgradient at the zero vector (not NaN); the
+    # masking runs on the reduced shape, then one product broadcasts over x
+    zero = o == 0
+    return (x * where(zero, 0.0, gg / where(zero, 1.0, o)),)
 
 
 _norm2_op = defop("linalg_vector_norm", _g_norm2, inputs=True, out=True)
 
 
 def _norm2(x, dim, keepdim):
-    from ..autograd import grad_mode
     from .elementwise import sqrt
+    if not (_state.enabled and x._requires_grad):
+        return sqrt(sum(x * x, dim, keepdim))
+    axes = _axes(x, dim, "norm")
+    _state.enabled = False  # (as no_grad, without the context manager's cost)
+    try:
+        r = sqrt(sum(x * x, dim, keepdim))
+    finally:
+        _state.enabled = True
+    record(_norm2_op, (x,), r, {"axes": axes, "keepdim": keepdim})
+    return r
+
+
+def _g_normp(ctx, g):
+    x, = ctx.inputs
+    p = ctx.params
+    q = p["p"]
+    from .elementwise import where, sign, abs as _abs
+    o = _unsqueeze_to(ctx.out, x.shape, p["axes"], p["keepdim"])
+    gg = _unsqueeze_to(g, x.shape, p["axes"], p["keepdim"])
+    # NOTE: as torch, zero entries and zero norms get a zero subgradient (not NaN or inf):
+    # d||x||_p / dx = sign(x) |x|^(p-1) ||x||^(1-p)
+    zx, zo = x == 0, o == 0
+    part = where(zx, 0.0, where(zx, 1.0, _abs(x)) ** (q - 1))
+    scale = where(zo, 0.0, where(zo, 1.0, o) ** (1 - q))
+    return (sign(x) * part * (scale * gg),)
+
+
+_norm0_op = defop("linalg_vector_norm_0", lambda ctx, g: (None,),
+                  node_name="LinalgVectorNormBackward0")
+_normp_op = defop("linalg_vector_norm_p", _g_normp, inputs=True, out=True,
+                  node_name="LinalgVectorNormBackward0")
+
+
+def _normp(x, p, dim, keepdim):
+    from ..autograd import grad_mode
+    from .elementwise import abs as _abs, pow
     axes = _axes(x, dim, "norm")
     with grad_mode.no_grad():
-        r = sqrt(sum(x * x, dim, keepdim))
+        r = pow(sum(pow(_abs(x), p), dim, keepdim), 1.0 / p)
     if _state.enabled and x._requires_grad:
-        record(_norm2_op, (x,), r, {"axes": axes, "keepdim": keepdim})
+        record(_normp_op, (x,), r, {"axes": axes, "keepdim": keepdim, "p": p})
     return r
 
 
@@ -536,14 +580,32 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 def median(input, dim=None, keepdim=False):
     """Lower median, as torch (no averaging of the two middle values)."""
+    from .elementwise import isnan, where
     if dim is None:
         flat = S.reshape(input, (-1,))
         v, _ = sort(flat)
-        return v[(flat.shape[0] - 1) // 2]
+        # NaN (sorted last) wins, as torch; the gradient is shared evenly by the elements
+        # equal to the median (the NaNs when it is NaN): exact forward, spread backward
+        mid = where(isnan(v[-1]), v[-1], v[(flat.shape[0] - 1) // 2]).detach()
+        if not (_state.enabled and input._requires_grad):
+            return mid
+        tie = (flat.detach() == mid) | (isnan(flat.detach()) & isnan(mid))
+        count = sum(tie.to(flat._dtype)).clamp(min=1)
+        return mid + sum(where(tie, flat - flat.detach(), 0.0)) / count
     d = _norm_dim(dim, input.ndim, "median")
     n = input.shape[d]
-    r = kthvalue(input, (n - 1) // 2 + 1, d, keepdim)
-    return median_ret(r[0], r[1])
+    r = kthvalue(input, (n - 1) // 2 + 1, d, True)
+    if input._dtype.is_floating_point and n:
+        # a row holding NaN has median NaN at its first NaN (torch)
+        nan = isnan(input)
+        first = argmax(nan.to(_dt.uint8), d, keepdim=True)
+        idx = where(any(nan, d, keepdim=True), first, r[1])
+        from .indexing import gather
+        r = (gather(input, d, idx), idx)
+    v, i = r
+    if not keepdim and input.ndim:
+        v, i = S.squeeze(v, d), S.squeeze(i, d)
+    return median_ret(v, i)
 
 
 _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
@@ -806,7 +868,11 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
         x = S.cat(parts, d)
     for _ in range(n):
         m = x.shape[d]
-        x = S.narrow(x, d, 1, m - 1) - S.narrow(x, d, 0, m - 1)
+        if x._dtype is _dt.bool_:
+            # booleans differ where they change: torch takes logical_xor
+            x = S.narrow(x, d, 1, m - 1) ^ S.narrow(x, d, 0, m - 1)
+        else:
+            x = S.narrow(x, d, 1, m - 1) - S.narrow(x, d, 0, m - 1)
     return x
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..autograd import grad_mode
-from ..tensor import Size, Tensor, _norm_dim
+from ..tensor import Size, Tensor, _layout_order, _norm_dim
 from .registry import _state, defop, device_mismatch, record
 
 _wrap = Tensor._wrap
@@ -512,7 +512,17 @@ _clone_op = defop("clone", lambda c, g: (g,))
 
 
 def clone(x, *, memory_format=None):
-    data = x._device._backend.kernels["contiguous"](x._data)
+    kernels = x._device._backend.kernels
+    order = None
+    if memory_format is not None:
+        order = _layout_order(memory_format, x.ndim)
+    if order is None:
+        data = kernels["contiguous"](x._data)
+    else:
+        # lay the copy out in ``order`` (channels last), keeping the logical NCHW shape
+        inv = tuple(order.index(d) for d in range(len(order)))
+        data = kernels["permute"](kernels["contiguous"](kernels["permute"](x._data, order)),
+                                  inv)
     out = _wrap(data, x._dtype, x._device)
     if _state.enabled and x._requires_grad:
         record(_clone_op, (x,), out)
@@ -520,9 +530,9 @@ def clone(x, *, memory_format=None):
 
 
 def contiguous(x, memory_format=None):
-    if x.is_contiguous():
+    if x.is_contiguous(memory_format):
         return x
-    return clone(x)
+    return clone(x, memory_format=memory_format)
 
 
 def _cat_backward(ctx, g):

@@ -595,6 +595,7 @@ class Module:
         device = kwargs.pop("device", None)
         dtype = kwargs.pop("dtype", None)
         kwargs.pop("non_blocking", None)
+        fmt = kwargs.pop("memory_format", None)
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for a in args:
@@ -613,6 +614,10 @@ class Module:
                 t = t.to(device)
             if dtype is not None and t.is_floating_point():
                 t = t.to(dtype)
+            # like torch, a memory format applies to the 4-D (5-D for channels_last_3d) ones
+            if fmt is not None and t.dim() == {"channels_last": 4, "channels_last_3d": 5}.get(
+                    getattr(fmt, "_name", None)):
+                t = t.contiguous(memory_format=fmt)
             return t
 
         return self._apply(convert)
