@@ -15,7 +15,19 @@ Interval = namedtuple("Interval", "start end")
 Interval.elapsed_us = lambda self: self.end - self.start
 
 
-class FunctionEvent:
+class _TimeStrings:
+    """The formatted times (torch's ``*_str`` attributes) of an event or an average."""
+
+    cpu_time_str = property(lambda self: format_time(self.cpu_time))
+    cpu_time_total_str = property(lambda self: format_time(self.cpu_time_total))
+    self_cpu_time_total_str = property(lambda self: format_time(self.self_cpu_time_total))
+    device_time_str = property(lambda self: format_time(self.device_time))
+    device_time_total_str = property(lambda self: format_time(self.device_time_total))
+    self_device_time_total_str = property(
+        lambda self: format_time(self.self_device_time_total))
+
+
+class FunctionEvent(_TimeStrings):
     """One recorded call: an op, a backward rule, a ``record_function`` range, a module."""
 
     def __init__(self, id, name, thread, start_us, end_us, *, kind=_recorder.OP,
@@ -79,13 +91,6 @@ class FunctionEvent:
     cuda_memory_usage = property(lambda self: self.device_memory_usage)
     self_cuda_memory_usage = property(lambda self: self.self_device_memory_usage)
 
-    cpu_time_str = property(lambda self: format_time(self.cpu_time))
-    cpu_time_total_str = property(lambda self: format_time(self.cpu_time_total))
-    self_cpu_time_total_str = property(lambda self: format_time(self.self_cpu_time_total))
-    device_time_str = property(lambda self: format_time(self.device_time))
-    device_time_total_str = property(lambda self: format_time(self.device_time_total))
-    self_device_time_total_str = property(
-        lambda self: format_time(self.self_device_time_total))
 
     def append_cpu_child(self, child: "FunctionEvent") -> None:
         self.cpu_children.append(child)
@@ -100,7 +105,7 @@ class FunctionEvent:
                 f"input_shapes={self.input_shapes}>")
 
 
-class FunctionEventAvg:
+class FunctionEventAvg(_TimeStrings):
     """The events of one key (name, and input shapes or stack when grouped by them) summed."""
 
     def __init__(self):
@@ -156,13 +161,6 @@ class FunctionEventAvg:
     cuda_time = device_time
     cuda_time_total = property(lambda self: self.device_time_total)
     self_cuda_time_total = property(lambda self: self.self_device_time_total)
-    cpu_time_str = property(lambda self: format_time(self.cpu_time))
-    cpu_time_total_str = property(lambda self: format_time(self.cpu_time_total))
-    self_cpu_time_total_str = property(lambda self: format_time(self.self_cpu_time_total))
-    device_time_str = property(lambda self: format_time(self.device_time))
-    device_time_total_str = property(lambda self: format_time(self.device_time_total))
-    self_device_time_total_str = property(
-        lambda self: format_time(self.self_device_time_total))
 
     def __repr__(self):
         return (f"<FunctionEventAvg key={self.key} self_cpu_time="
