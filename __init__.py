@@ -40,6 +40,7 @@ from .core.ops.indexing import gather, scatter, scatter_add, index_select, maske
 from .core.ops.linalg import *  # noqa: F401,F403
 from .core.ops.extra import *  # noqa: F401,F403
 from .core.ops.extra2 import *  # noqa: F401,F403
+from .core.ops.foreach import *  # noqa: F401,F403  (torch._foreach_add_ ...)
 from .core.ops.creation import *  # noqa: F401,F403
 from .core.ops.creation import (Generator, arange, as_tensor, empty, eye, from_numpy,  # noqa
                                 full, linspace, manual_seed, ones, rand, randint, randn,

@@ -134,6 +134,8 @@ OPTIONAL_KERNELS: dict[str, str] = {
     "mul_": "mul_(a, b) -> None: a *= b in place (as add_)",
     "div_": "div_(a, b) -> None: a /= b in place, a floating point (as add_)",
     "relu": "relu(x) -> array: max(x, 0) with NaN kept (the fused relu composite)",
+    "is_contiguous": "is_contiguous(x) -> bool: x is row-major, strides of size-1 dims aside "
+                     "(the fast path of clone and the *_like factories; else from strides)",
     "tanh_backward": "tanh_backward(g, out) -> g * (1 - out^2)",
     "sigmoid_backward": "sigmoid_backward(g, out) -> g * out * (1 - out)",
     "threshold_backward": "threshold_backward(g, out) -> g where out > 0, else 0",

@@ -370,6 +370,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         return tuple([s // size for s in x.strides])
 
     k["strides"] = strides
+    k["is_contiguous"] = lambda x: x.flags.c_contiguous  # (optional: clone's fast path)
 
     # gathers and scatters
     k["getitem_advanced"] = lambda x, index: arr(x[index])

@@ -46,6 +46,7 @@ KERNELS = {
     "getitem_basic": ar.getitem_basic,
     "as_strided": ar.as_strided,
     "strides": ar.strides,
+    "is_contiguous": ar.CLArray.is_contiguous,
     "getitem_advanced": indexing.getitem_advanced,
     "setitem": indexing.setitem,
     "index_add": indexing.index_add,

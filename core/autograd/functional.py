@@ -106,9 +106,17 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
     from ..ops.creation import zeros_like
     from ..ops.shape import stack
     if strategy not in ("reverse-mode", "forward-mode"):
-        raise ValueError('Expected strategy to be either "forward-mode" or "reverse-mode". Hint: '
-                         'If your function has more outputs than inputs, "forward-mode" tends to '
-                         'be more performant. Otherwise, prefer to use "reverse-mode".')
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode". '
+                             'Hint: If your function has more outputs than inputs, "forward-mode" '
+                             'tends to be more performant. Otherwise, prefer to use '
+                             '"reverse-mode".')
+    if strict and vectorize:
+        raise RuntimeError("torch.autograd.functional.jacobian: `strict=True` and "
+                           "`vectorized=True` are not supported together. Please either set "
+                           "`strict=False` or `vectorize=False`.")
+    if strategy == "forward-mode" and not vectorize:
+        raise NotImplementedError("Computing Jacobian using forward-AD or forward-over-reverse "
+                                  "Hessian isonly implemented for `vectorize=True`.")
     ins, single_in = _tensors(inputs, "inputs", "jacobian")
     ins = _prepare(ins, create_graph)
     with enable_grad():
@@ -116,6 +124,15 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         per_out = []
         for k, out in enumerate(outs):
             flat = out.reshape(-1)
+            if not out.requires_grad:  # (a constant output: an all-zero Jacobian)
+                if strict:
+                    raise RuntimeError(f"Output {k} of the user-provided function does not "
+                                       "require gradients. The outputs must be computed in a "
+                                       "differentiable manner from the input when running in "
+                                       "strict mode.")
+                jac = tuple(t.new_zeros(tuple(out.shape) + tuple(t.shape)) for t in ins)
+                per_out.append(jac[0] if single_in else jac)
+                continue
             rows = [_grad((flat[j],), ins, None, create_graph, strict, "jacobian", k)
                     for j in range(flat.numel())]
             jac = tuple((stack([r[i] for r in rows]) if rows else

@@ -12,6 +12,15 @@ ember.Size([3, 2])
 from . import parameter
 from .parameter import Parameter
 from ._parameter_extra import Buffer, UninitializedBuffer, UninitializedParameter
+from ._parameter_extra import UninitializedTensorMixin, is_lazy
+
+# NOTE: torch defines these in torch.nn.parameter and its classes print (and pickle) by that
+# path; ember.nn.parameter holds them all too and names itself as their module
+for _obj in (Parameter, Buffer, UninitializedBuffer, UninitializedParameter,
+             UninitializedTensorMixin, is_lazy):
+    setattr(parameter, _obj.__name__, _obj)
+    _obj.__module__ = "ember.nn.parameter"
+del _obj
 from . import functional
 from . import init
 from . import modules

@@ -1502,6 +1502,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
 def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
                    beta: float = 1.0):
     reduction = _legacy_reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     diff = input - target
     ad = diff.abs()
     if beta == 0.0:
@@ -1512,6 +1514,8 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
 
 @_amp.float32_op
 def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0, weight=None):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
     diff = input - target
     ad = diff.abs()
     loss = ember.where(ad < delta, 0.5 * diff * diff, delta * (ad - 0.5 * delta))

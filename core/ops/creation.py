@@ -230,25 +230,43 @@ def _like(x, dtype, device):
             canonical(device) if device is not None else x._device)
 
 
+def _like_layout(input, memory_format, make, requires_grad=False):
+    """``make(shape)`` for a tensor like ``input``, laid out as ``memory_format`` asks: torch's
+    default, preserve_format, keeps input's layout (channels last, transposed ...), the values
+    filling memory in order as torch's do."""
+    from . import shape as S
+    plan = S.layout_plan(input, memory_format)
+    if plan is None:
+        return _finish(make(input.shape), requires_grad)
+    shape = tuple(input._data.shape)
+    t = make(tuple(shape[d] for d in plan[0]))
+    data = S.restore_layout(t._device._backend.kernels, t._data, shape, plan)
+    return _finish(_wrap(data, t._dtype, t._device), requires_grad)
+
+
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d, dev = _like(input, dtype, device)
-    return zeros(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda s: zeros(s, dtype=d, device=dev),
+                        requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d, dev = _like(input, dtype, device)
-    return ones(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda s: ones(s, dtype=d, device=dev),
+                        requires_grad)
 
 
 def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d, dev = _like(input, dtype, device)
-    return empty(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda s: empty(s, dtype=d, device=dev),
+                        requires_grad)
 
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
               memory_format=None):
     d, dev = _like(input, dtype, device)
-    return full(input.shape, fill_value, dtype=d, device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format,
+                        lambda s: full(s, fill_value, dtype=d, device=dev), requires_grad)
 
 
 def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False, out=None):
@@ -616,21 +634,25 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
     return _finish(z.detach(), requires_grad)
 
 
-def rand_like(input, *, dtype=None, device=None, requires_grad=False):
+def rand_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d, dev = _like(input, dtype, device)
-    return rand(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda s: rand(s, dtype=d, device=dev),
+                        requires_grad)
 
 
-def randn_like(input, *, dtype=None, device=None, requires_grad=False):
+def randn_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
     d, dev = _like(input, dtype, device)
-    return randn(input.shape, dtype=d, device=dev, requires_grad=requires_grad)
+    return _like_layout(input, memory_format, lambda s: randn(s, dtype=d, device=dev),
+                        requires_grad)
 
 
-def randint_like(input, low=0, high=None, *, dtype=None, device=None):
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_grad=False,
+                 memory_format=None):
     if high is None:
         low, high = 0, low
     d, dev = _like(input, dtype, device)
-    return randint(low, high, input.shape, dtype=d, device=dev)
+    return _like_layout(input, memory_format, lambda s: randint(low, high, s, dtype=d,
+                                                                device=dev), requires_grad)
 
 
 def _bernoulli_scalar(shape, p, dtype, device, generator=None):

@@ -6,7 +6,8 @@ from builtins import abs as builtins_abs
 
 from .. import amp as _amp, dtypes as _dt
 from ..tensor import Tensor
-from .registry import _state, composite, defop, device_mismatch, record, record_elementwise
+from .registry import (_state, composite, defop, device_mismatch, record, record_elementwise,
+                       unrecorded)
 
 _wrap = Tensor._wrap
 _SCALARS = (bool, int, float)
@@ -170,7 +171,20 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
     return binary
 
 
+def _bool_sub_check(a, b):
+    # torch refuses `-` when either side is bool (a Python bool counts), not only when both are
+    isb = [x._dtype is _dt.bool_ if isinstance(x, Tensor) else type(x) is bool for x in (a, b)]
+    if isb[0] and isb[1]:
+        _binary_rule("sub", "arith", _dt.bool_)
+    if isb[0] or isb[1]:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
 def _binary_general(name, kind, op, self, a, b):
+    if name == "sub":
+        _bool_sub_check(a, b)
     if isinstance(a, Tensor):
         dev = a._device
         if isinstance(b, Tensor):
@@ -320,7 +334,29 @@ sub_ = Binary("sub", _g_sub, inputs=False)
 mul = Binary("mul", _g_mul, inputs=_save_mul)
 div_true = Binary("div", _g_div, kind="div", inputs=_save_div)
 floor_divide = Binary("floor_divide", _g_floor_divide, inputs=False)
-remainder = Binary("remainder", _g_remainder)
+_remainder = Binary("remainder", _g_remainder)
+
+
+def remainder(input, other):
+    """Python's modulus (torch.remainder): a nonzero result has the divisor's sign.
+
+    >>> ember.remainder(ember.tensor([-3., 3.]), 2)
+    tensor([1., 1.])
+    """
+    r = unrecorded(_remainder, input, other)
+    if not r._dtype.is_floating_point:
+        return r
+    r = unrecorded(_zero_sign_of, r, input)
+    if _state.enabled and (_rg(input) or _rg(other)):
+        record(_remainder.op, (input, other), r)
+    return r
+
+
+def _zero_sign_of(r, dividend):
+    """``r`` with its zeros signed as ``dividend``: torch's remainder and fmod give an exact
+    multiple the dividend's sign (-2. % 2. is -0.), where Python's (the kernels') gives the
+    divisor's. A zero result means a finite dividend, so ``dividend * 0.`` is that signed zero."""
+    return where(r == 0, dividend * 0.0, r)
 _pow = Binary("pow", _g_pow)
 
 
@@ -363,6 +399,7 @@ def add(input, other, *, alpha=1, out=None):
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other (torch.sub)."""
     if alpha != 1:
+        _bool_sub_check(input, other)
         other = mul(other, alpha) if isinstance(other, Tensor) else other * alpha
     return _out(sub_(input, other), out)
 
@@ -415,10 +452,41 @@ def float_power(input, exponent):
     return pow(a, b)
 
 
+def _g_fmod(ctx, g):
+    a, b = ctx.inputs
+    gb = -g * div(a, b, rounding_mode="trunc") if ctx.needs_input_grad[1] else None
+    return g, gb
+
+
+_fmod_op = defop("fmod", _g_fmod, inputs=True)
+
+
 def fmod(input, other):
-    """C-style remainder: the sign follows the dividend."""
-    q = div(input, other, rounding_mode="trunc")
-    return input - q * other
+    """C's remainder (torch.fmod): the result has the dividend's sign, zeros included.
+
+    >>> ember.fmod(ember.tensor([-3., 3.]), 2)
+    tensor([-1.,  1.])
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fmod() received an invalid combination of arguments - got "
+                        f"({type(input).__name__}, {type(other).__name__}), but expected "
+                        f"(Tensor input, Tensor other) or (Tensor input, Number other)")
+    r = unrecorded(_fmod, input, other)
+    if _state.enabled and (_rg(input) or _rg(other)):
+        record(_fmod_op, (input, other), r)
+    return r
+
+
+def _fmod(a, b):
+    if not _dt.result_type(a, b).is_floating_point:
+        # from Python's remainder (exact for integers, INT_MIN included): it differs from C's
+        # by the divisor where the signs of a nonzero result and of the dividend differ
+        r = _remainder(a, b)
+        return where((r != 0) & ((a < 0) != (b < 0)), r - b, r)
+    # the remainder of magnitudes is exact (NumPy's and OpenCL's come from C's fmod), and a
+    # quotient a / b never enters: a - trunc(a / b) * b loses digits and gives NaN for b = inf
+    m = _remainder(abs(a), abs(b))
+    return _zero_sign_of(where(a < 0, -m, m), a)
 
 
 def _out(result, out):
@@ -663,6 +731,10 @@ def clamp(input, min=None, max=None, *, out=None):
         if isinstance(bound, Tensor) and bound._dtype.is_floating_point:
             # NaN in a tensor bound propagates (the comparison above is False there)
             r = where(isnan(bound), bound.detach(), r)
+    if _state.enabled and _rg(input) and input._dtype.is_floating_point:
+        # NOTE: torch passes the gradient only where min <= x <= max, so none at a NaN input
+        # (the comparisons above let a NaN through with a gradient of 1)
+        r = where(isnan(input), input.detach(), r)
     if isinstance(input, Tensor) and r._dtype is not input._dtype and not isinstance(
             min, Tensor) and not isinstance(max, Tensor):
         r = r.to(_dt.result_type(input, *(v for v in (min, max) if v is not None)))
@@ -693,9 +765,15 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     big = float(info.max) if x._dtype.name != "bfloat16" else 3.3895313892515355e38
     posinf = big if posinf is None else posinf
     neginf = -big if neginf is None else neginf
-    r = where(isnan(x), nan, x)
-    r = where(r == float("inf"), posinf, r)
-    return where(r == float("-inf"), neginf, r)
+    # NOTE: torch casts the replacements to the dtype (1e6 in float16 is inf) where fill_ and
+    # where() refuse an overflowing value: hand where() 0-d tensors, rounded as a cast does
+    from .creation import tensor
+    nan, posinf, neginf = (tensor(np.array(v, np.float64).astype(x._dtype.np), dtype=x._dtype,
+                                  device=x._device) for v in (nan, posinf, neginf))
+    # (each test on x itself: a NaN replaced by inf stays inf, as torch's)
+    r = where(x == float("-inf"), neginf, x)
+    r = where(x == float("inf"), posinf, r)
+    return where(isnan(x), nan, r)
 
 
 def lerp(input, end, weight):

@@ -1056,7 +1056,7 @@ def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
 
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
     """narrow, but a fresh tensor rather than a view."""
-    return S.clone(S.narrow(input, dim, start, length))
+    return S.clone_contiguous(S.narrow(input, dim, start, length))
 
 
 def block_diag(*tensors) -> Tensor:
@@ -1185,7 +1185,7 @@ def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> T
 
 def _copy_of(view):
     def fn(input, *args, **kwargs):
-        return S.clone(view(input, *args, **kwargs))
+        return S.clone_contiguous(view(input, *args, **kwargs))
     fn.__name__ = view.__name__ + "_copy"
     fn.__doc__ = f"{view.__name__}, but a fresh tensor rather than a view."
     return fn
@@ -1204,20 +1204,20 @@ detach_copy = _copy_of(detach)
 
 def alias_copy(input: Tensor) -> Tensor:
     """A fresh copy of input."""
-    return S.clone(input)
+    return S.clone_contiguous(input)
 
 
 def slice_copy(input: Tensor, dim: int = 0, start=None, end=None, step: int = 1) -> Tensor:
     d = _norm_dim(dim, input.ndim, "slice_copy")
-    return S.clone(input[(slice(None),) * d + (slice(start, end, step),)])
+    return S.clone_contiguous(input[(slice(None),) * d + (slice(start, end, step),)])
 
 
 def unbind_copy(input: Tensor, dim: int = 0):
-    return tuple(S.clone(t) for t in S.unbind(input, dim))
+    return tuple(S.clone_contiguous(t) for t in S.unbind(input, dim))
 
 
 def split_copy(input: Tensor, split_size, dim: int = 0):
-    return tuple(S.clone(t) for t in S.split(input, split_size, dim))
+    return tuple(S.clone_contiguous(t) for t in S.split(input, split_size, dim))
 
 
 def sum_to_size(input: Tensor, *size) -> Tensor:

@@ -146,7 +146,7 @@ def frombuffer(buffer, *, dtype, count=-1, offset=0, requires_grad=False) -> Ten
 
 def as_strided_copy(input: Tensor, size, stride, storage_offset=None) -> Tensor:
     """``as_strided(input, size, stride, storage_offset)`` as a new tensor (not a view)."""
-    return S.clone(S.as_strided(input, size, stride, storage_offset or 0))
+    return S.clone_contiguous(S.as_strided(input, size, stride, storage_offset or 0))
 
 
 def as_strided_scatter(input: Tensor, src: Tensor, size, stride, storage_offset=None) -> Tensor:

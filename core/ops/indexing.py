@@ -826,6 +826,9 @@ def index_copy(input, dim, index, source):
 
 def index_fill(input, dim, index, value):
     d = _norm_dim(dim, max(input.ndim, 1), "index_fill")
+    if not isinstance(value, Tensor):
+        # (a stored value that overflows the dtype is refused, as torch's)
+        value = _dt.checked_scalar(value, input._dtype)
     return index_put(input, (slice(None),) * d + (index,), value)
 
 

@@ -824,7 +824,14 @@ def _softmax_common(op, input, dim, dtype, log):
     with grad_mode.no_grad():
         shifted = w - amax(w, d, keepdim=True)
         if log:
-            out = shifted - _log(sum(exp(shifted), d, keepdim=True))
+            total = sum(exp(shifted), d, keepdim=True)
+            if w is not x and d == x.ndim - 1:
+                # NOTE: torch's half-precision kernel over the last dim rounds the sum of exps
+                # and its log to the input dtype before subtracting (its other dims do not)
+                total = _log(total.to(x._dtype).to(_dt.float32)).to(x._dtype).to(_dt.float32)
+            else:
+                total = _log(total)
+            out = shifted - total
         else:
             e = exp(shifted)
             out = e / sum(e, d, keepdim=True)

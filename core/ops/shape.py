@@ -512,27 +512,149 @@ _clone_op = defop("clone", lambda c, g: (g,))
 
 
 def clone(x, *, memory_format=None):
+    """A copy of x (torch.clone). The default, preserve_format, keeps x's layout as torch's
+    does: channels last stays channels last, a transposed tensor stays transposed.
+
+    >>> ember.ones(2, 3).t().clone().stride()
+    (1, 3)
+    """
     kernels = x._device._backend.kernels
-    order = None
-    if memory_format is not None:
-        order = _layout_order(memory_format, x.ndim)
-    if order is None:
+    data = x._data
+    if memory_format is None and kernels.get("is_contiguous", _never)(data):
+        # (the common case first: a row-major x needs no look at its strides; the kernel is
+        # optional, see plugins/api.py)
+        out = _wrap(kernels["contiguous"](data), x._dtype, x._device)
+        if _state.enabled and x._requires_grad:
+            record(_clone_op, (x,), out)
+        return out
+    return _copy(x, layout_plan(x, memory_format))
+
+
+def _never(data):
+    return False
+
+
+def clone_contiguous(x):
+    """A row-major copy of x, always a new tensor: torch's ``*_copy`` ops give one whatever
+    x's layout."""
+    return _copy(x, None)
+
+
+def contiguous(x, memory_format=None):
+    if x.is_contiguous(memory_format):
+        return x
+    order = _layout_order(memory_format, x.ndim)
+    return _copy(x, None if order is None else (order, None))
+
+
+def _copy(x, plan):
+    kernels = x._device._backend.kernels
+    if plan is None:
         data = kernels["contiguous"](x._data)
     else:
-        # lay the copy out in ``order`` (channels last), keeping the logical NCHW shape
-        inv = tuple(order.index(d) for d in range(len(order)))
-        data = kernels["permute"](kernels["contiguous"](kernels["permute"](x._data, order)),
-                                  inv)
+        data = kernels["contiguous"](kernels["permute"](x._data, plan[0]))
+        data = restore_layout(kernels, data, x._data.shape, plan)
     out = _wrap(data, x._dtype, x._device)
     if _state.enabled and x._requires_grad:
         record(_clone_op, (x,), out)
     return out
 
 
-def contiguous(x, memory_format=None):
-    if x.is_contiguous(memory_format):
-        return x
-    return clone(x, memory_format=memory_format)
+# ---- memory layouts -------------------------------------------------------------------------
+
+def layout_plan(x, memory_format=None):
+    """How a new tensor like ``x`` is laid out for ``memory_format`` (clone, empty_like ...):
+    None for row-major, else ``(order, strides)``: the values are made row-major over the dims
+    in ``order`` (outermost first) and the dims are then put back (``restore_layout``);
+    ``strides``, when not None, are the exact strides torch gives the result."""
+    name = getattr(memory_format, "_name", None)
+    if name is None or name == "preserve_format":
+        return _preserve_plan(x)
+    order = _layout_order(memory_format, x.ndim)
+    return None if order is None else (order, None)
+
+
+def _preserve_plan(x):
+    # torch's preserve_format: a dense, non-overlapping layout is kept stride for stride;
+    # any other gets dense strides in the same order of dims
+    data = x._data
+    shape = data.shape
+    if len(shape) < 2:
+        return None
+    kernels = x._device._backend.kernels
+    row_major = kernels.get("is_contiguous")
+    if row_major is not None and row_major(data):
+        return None
+    strides = tuple(kernels["strides"](data))
+    if _row_major(shape, strides) or 0 in shape:
+        return None
+    if not _dense(shape, strides):
+        strides = _dense_strides(shape, strides)
+        if _row_major(shape, strides):
+            return None
+    # (a size-1 dim tied with another goes inside it, where its row-major stride is the same)
+    order = tuple(sorted(range(len(shape)), key=lambda d: (-strides[d], shape[d] == 1)))
+    return order, strides
+
+
+def _row_major(shape, strides) -> bool:
+    expect = 1
+    for n, st in zip(reversed(shape), reversed(strides)):
+        if st != expect and n != 1:
+            return False
+        expect *= n
+    return True
+
+
+def _dense(shape, strides) -> bool:
+    """Whether the elements fill a block of memory exactly once (strides of size-1 dims are
+    free)."""
+    expect = 1
+    for st, n in sorted((st, n) for n, st in zip(shape, strides) if n != 1):
+        if st != expect:
+            return False
+        expect *= n
+    return True
+
+
+def _dense_strides(shape, strides):
+    """Dense strides ordering the dims as ``strides`` do, as torch infers them for a tensor that
+    is not dense: dims sorted innermost first by stride (on a tie the larger one outside), by
+    an insertion sort from the row-major order in which a 0-stride dim does not move others."""
+    perm = list(range(len(shape)))[::-1]
+
+    def outer(a, b):  # 1: dim a goes outside dim b, -1: inside, 0: keep their order
+        sa, sb = strides[a], strides[b]
+        if sa == 0 or sb == 0:
+            return 0
+        if sa != sb:
+            return 1 if sa > sb else -1
+        return 1 if shape[a] > shape[b] else 0
+
+    for i in range(1, len(perm)):
+        j = i
+        for k in range(i - 1, -1, -1):
+            c = outer(perm[k], perm[j])
+            if c > 0:
+                perm[k], perm[j] = perm[j], perm[k]
+                j = k
+            elif c < 0:
+                break
+    out = [0] * len(shape)
+    step = 1
+    for d in perm:
+        out[d] = step
+        step *= max(shape[d], 1)
+    return tuple(out)
+
+
+def restore_layout(kernels, data, shape, plan):
+    """``data``, row-major over the dims ``plan[0]``, with its dims put back in order."""
+    order, strides = plan
+    data = kernels["permute"](data, tuple(order.index(d) for d in range(len(order))))
+    if strides is not None and tuple(kernels["strides"](data)) != strides:
+        data = kernels["as_strided"](data, shape, strides)
+    return data
 
 
 def _cat_backward(ctx, g):

@@ -14,7 +14,8 @@ from .._parameter_extra import Buffer
 
 __all__ = ["Module", "RemovableHandle", "register_module_forward_pre_hook",
            "register_module_forward_hook", "register_module_full_backward_pre_hook",
-           "register_module_full_backward_hook", "register_module_buffer_registration_hook",
+           "register_module_full_backward_hook", "register_module_backward_hook",
+           "register_module_buffer_registration_hook",
            "register_module_module_registration_hook",
            "register_module_parameter_registration_hook"]
 
@@ -66,6 +67,9 @@ _global_forward_hooks_with_kwargs: dict = OrderedDict()
 _global_forward_hooks_always_called: dict = OrderedDict()
 _global_backward_hooks: dict = OrderedDict()
 _global_backward_pre_hooks: dict = OrderedDict()
+# whether _global_backward_hooks are full ones (True), deprecated ones (False) or none yet (None);
+# as torch, a kind once chosen stays, and the other kind is refused
+_global_is_full_backward_hook = None
 _global_call_hooks: dict = OrderedDict()
 
 
@@ -192,6 +196,27 @@ def register_module_full_backward_hook(hook: Callable) -> "RemovableHandle":
     >>> h.remove(); x.grad
     tensor([2., 2.])
     """
+    return _register_global_backward_hook(hook, True)
+
+
+def register_module_backward_hook(hook: Callable) -> "RemovableHandle":
+    """Deprecated (as torch's): ``hook(module, grad_input, grad_output)`` for every module, on
+    the autograd node that made its output, so ``grad_input`` holds the gradients of the
+    module's last op's inputs only. Use ``register_module_full_backward_hook`` instead.
+
+    >>> from ember.nn.modules.module import register_module_backward_hook
+    >>> h = register_module_backward_hook(lambda m, grad_input, grad_output: None)
+    >>> h.remove()
+    """
+    return _register_global_backward_hook(hook, False)
+
+
+def _register_global_backward_hook(hook, full: bool) -> "RemovableHandle":
+    global _global_is_full_backward_hook
+    if _global_is_full_backward_hook is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks as a "
+                           "global Module hook. Please use only one of them.")
+    _global_is_full_backward_hook = full
     handle = RemovableHandle(_global_backward_hooks, _global_call_hooks)
     _global_backward_hooks[handle.id] = hook
     _global_call_hooks[handle.id] = True
@@ -258,6 +283,7 @@ class Module:
         setattr_(self, "_forward_hooks_always_called", OrderedDict())
         setattr_(self, "_backward_hooks", OrderedDict())
         setattr_(self, "_backward_pre_hooks", OrderedDict())
+        setattr_(self, "_is_full_backward_hook", None)
 
     forward: Callable[..., Any]
 
@@ -786,11 +812,42 @@ class Module:
     def register_full_backward_hook(self, hook, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output) -> new grad_input or None``, called when the
         gradients with respect to the module's tensor inputs have been computed."""
+        self._choose_backward_hook_kind(True)
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         if prepend:
             self._backward_hooks.move_to_end(handle.id, last=False)
         return handle
+
+    def register_backward_hook(self, hook) -> RemovableHandle:
+        """Deprecated (as torch's): ``hook(module, grad_input, grad_output) -> new grad_input or
+        None`` on the autograd node that made the module's output, so ``grad_input`` holds the
+        gradients of the module's last op's inputs only. Use ``register_full_backward_hook``.
+
+        >>> import ember
+        >>> m = ember.nn.ReLU()
+        >>> h = m.register_backward_hook(lambda mod, gi, go: None)
+        >>> h.remove()
+        """
+        self._choose_backward_hook_kind(False)
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
+    def _choose_backward_hook_kind(self, full: bool) -> None:
+        if getattr(self, "_is_full_backward_hook", None) is (not full):
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks "
+                               "on a single Module. Please use only one of them.")
+        object.__setattr__(self, "_is_full_backward_hook", full)
+
+    def _backward_hook_lists(self):
+        """(full hooks, deprecated non-full hooks), the global ones first."""
+        full, partial = [], []
+        (full if _global_is_full_backward_hook else partial).extend(
+            _global_backward_hooks.values())
+        (full if getattr(self, "_is_full_backward_hook", None) else partial).extend(
+            self._backward_hooks.values())
+        return full, partial
 
     def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_output) -> new grad_output or None``, called when the gradients
@@ -830,7 +887,7 @@ class Module:
         if state is not None:
             state["args"] = args
         bw = None
-        backward_hooks = [*_global_backward_hooks.values(), *self._backward_hooks.values()]
+        backward_hooks, partial_hooks = self._backward_hook_lists()
         backward_pre_hooks = [*_global_backward_pre_hooks.values(),
                               *self._backward_pre_hooks.values()]
         if backward_hooks or backward_pre_hooks:
@@ -855,6 +912,8 @@ class Module:
                 result = hook_result
         if bw is not None:
             result = bw.setup_output_hook(result)
+        if partial_hooks:
+            _attach_partial_backward_hooks(self, partial_hooks, args, result)
         return result
 
     def _call_always_called(self, args, kwargs):
@@ -907,3 +966,59 @@ class Module:
             else:
                 main_str += "\n  " + "\n  ".join(lines) + "\n"
         return main_str + ")"
+
+
+def _attach_partial_backward_hooks(module, hooks, args, result) -> None:
+    """The deprecated ``register_backward_hook``: each hook runs on the autograd node that made
+    the module's (first) output tensor, seeing that node's grad_inputs and grad_outputs, with
+    torch's FutureWarning where the node cannot stand for the whole module."""
+    out = result
+    while not isinstance(out, ember.Tensor):
+        if isinstance(out, dict):
+            out = next(v for v in out.values() if isinstance(v, ember.Tensor))
+        else:
+            out = out[0]
+    node = out.grad_fn
+    if node is None:
+        return
+    for hook in hooks:
+        node.register_hook(lambda gi, go, hook=hook: hook(module, gi, go))
+    _warn_partial_backward_hook(args, result, node)
+
+
+def _warn_partial_backward_hook(args, result, node) -> None:
+    def tensors(x):
+        if isinstance(x, ember.Tensor):
+            return (x,)
+        if isinstance(x, tuple) and all(isinstance(t, ember.Tensor) for t in x):
+            return x
+        return None
+
+    outs, ins = tensors(result), tensors(args)
+    if outs is None:
+        msg = ("Using non-full backward hooks on a Module that does not return a single Tensor "
+               "or a tuple of Tensors is deprecated and will be removed in future versions. "
+               "This hook will be missing some of the grad_output.")
+    elif ins is None:
+        msg = ("Using non-full backward hooks on a Module that does not take as input a single "
+               "Tensor or a tuple of Tensors is deprecated and will be removed in future "
+               "versions. This hook will be missing some of the grad_input.")
+    else:
+        out_nodes = {t.grad_fn for t in outs if t.grad_fn is not None}
+        if len(out_nodes) > 1:
+            msg = ("Using a non-full backward hook when outputs are generated by different "
+                   "autograd Nodes is deprecated and will be removed in future versions. This "
+                   "hook will be missing some grad_output.")
+        elif node not in out_nodes:
+            msg = ("Using a non-full backward hook when outputs are nested in python data "
+                   "structure is deprecated and will be removed in future versions. This hook "
+                   "will be missing some grad_output.")
+        elif ({t.grad_fn for t in ins if t.grad_fn is not None}
+              != {e[0] if e is not None else None for e in node.next_functions}):
+            msg = ("Using a non-full backward hook when the forward contains multiple autograd "
+                   "Nodes is deprecated and will be removed in future versions. This hook will "
+                   "be missing some grad_input.")
+        else:
+            return
+    warnings.warn(msg + " Please use register_full_backward_hook to get the documented "
+                  "behavior.", FutureWarning, stacklevel=4)
