@@ -105,6 +105,8 @@ _sys.modules[__name__ + ".cpu"] = cpu
 _sys.modules[__name__ + ".cpu.amp"] = cpu.amp
 from .core import special as _special  # noqa: E402
 _alias("special", _special)
+from .core import return_types as _return_types  # noqa: E402
+_alias("return_types", _return_types)
 xlogy = _special.xlogy
 from .core import func  # noqa: E402
 _alias("func", func)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
-from . import amp as _amp, dtypes as _dt
+from . import amp as _amp, dtypes as _dt, return_types as _return_types
 from .ops import creation as _C
 from .ops import reduction as _R
 from .ops import shape as _S
@@ -163,7 +163,7 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None):
 
 # ---- inverse, determinants -------------------------------------------------------------------
 
-inv_ex_ret = namedtuple("inv_ex", ["inverse", "info"])
+inv_ex_ret = _return_types.make("linalg_inv_ex", ["inverse", "info"])
 
 
 def _g_inv(ctx, g):
@@ -245,7 +245,7 @@ def det(A):
     return res
 
 
-slogdet_ret = namedtuple("slogdet", ["sign", "logabsdet"])
+slogdet_ret = _return_types.make("linalg_slogdet", ["sign", "logabsdet"])
 
 
 def _g_slogdet(ctx, g_sign, g_logabsdet):
@@ -279,7 +279,7 @@ def logdet(A):
 
 # ---- solvers ---------------------------------------------------------------------------------
 
-solve_ex_ret = namedtuple("solve_ex", ["result", "info"])
+solve_ex_ret = _return_types.make("linalg_solve_ex", ["result", "info"])
 
 
 def _g_solve(ctx, g):
@@ -392,10 +392,10 @@ def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
 
 # ---- LU --------------------------------------------------------------------------------------
 
-lu_factor_ret = namedtuple("lu_factor", ["LU", "pivots"])
-lu_factor_ex_ret = namedtuple("lu_factor_ex", ["LU", "pivots", "info"])
-lu_ret = namedtuple("lu", ["P", "L", "U"])
-lu_unpack_ret = namedtuple("lu_unpack", ["P", "L", "U"])
+lu_factor_ret = _return_types.make("linalg_lu_factor", ["LU", "pivots"])
+lu_factor_ex_ret = _return_types.make("linalg_lu_factor_ex", ["LU", "pivots", "info"])
+lu_ret = _return_types.make("linalg_lu", ["P", "L", "U"])
+lu_unpack_ret = _return_types.make("lu_unpack", ["P", "L", "U"])
 
 
 def _lu_backward(gL, gU, P, L, U):
@@ -520,7 +520,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
 
 # ---- Cholesky --------------------------------------------------------------------------------
 
-cholesky_ex_ret = namedtuple("cholesky_ex", ["L", "info"])
+cholesky_ex_ret = _return_types.make("linalg_cholesky_ex", ["L", "info"])
 
 
 def _g_cholesky(ctx, g):
@@ -566,8 +566,8 @@ def cholesky(A, *, upper=False):
 
 # ---- LDL^T (Bunch-Kaufman) -------------------------------------------------------------------
 
-ldl_factor_ex_ret = namedtuple("ldl_factor_ex", ["LD", "pivots", "info"])
-ldl_factor_ret = namedtuple("ldl_factor", ["LD", "pivots"])
+ldl_factor_ex_ret = _return_types.make("linalg_ldl_factor_ex", ["LD", "pivots", "info"])
+ldl_factor_ret = _return_types.make("linalg_ldl_factor", ["LD", "pivots"])
 
 
 def _not_differentiable(name):
@@ -627,9 +627,9 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
 
 # ---- SVD, QR, eigh ---------------------------------------------------------------------------
 
-svd_ret = namedtuple("svd", ["U", "S", "Vh"])
-qr_ret = namedtuple("qr", ["Q", "R"])
-eigh_ret = namedtuple("eigh", ["eigenvalues", "eigenvectors"])
+svd_ret = _return_types.make("linalg_svd", ["U", "S", "Vh"])
+qr_ret = _return_types.make("linalg_qr", ["Q", "R"])
+eigh_ret = _return_types.make("linalg_eigh", ["eigenvalues", "eigenvectors"])
 
 
 def _svd_backward(gU, gS, gVh, U, S, Vh):
@@ -898,7 +898,7 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
         return (S > tol_).sum(-1)
 
 
-lstsq_ret = namedtuple("lstsq", ["solution", "residuals", "rank", "singular_values"])
+lstsq_ret = _return_types.make("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 
@@ -1097,7 +1097,7 @@ def multi_dot(tensors):
 
 # ---- torch.* spellings (deprecated or top-level forms of the above) --------------------------
 
-triangular_solve_ret = namedtuple("triangular_solve", ["solution", "cloned_coefficient"])
+triangular_solve_ret = _return_types.make("triangular_solve", ["solution", "cloned_coefficient"])
 _lu_with_info_ret = namedtuple("lu_with_info", ["LU", "pivots", "info"])
 
 

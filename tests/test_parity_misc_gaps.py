@@ -566,3 +566,26 @@ def test_register_module_backward_hook_global(device):
     assert [n[0] for n in results[1][0]] == [n[0] for n in results[0][0]]
     assert [n[2] for n in results[1][0]] == [n[2] for n in results[0][0]]
     assert results[1][1] == results[0][1]
+
+
+def test_gather_and_scatters_take_int32_indices_and_say_so():
+    import torch as _torch
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    idx = np.array([[0, 3], [1, 1], [2, 0]])
+    for dt in ("int32", "int64"):
+        e_i, t_i = ember.tensor(idx, dtype=getattr(ember, dt)), _torch.tensor(
+            idx, dtype=getattr(_torch, dt))
+        ex, tx = ember.tensor(x), _torch.tensor(x)
+        np.testing.assert_array_equal(ex.gather(1, e_i).numpy(), tx.gather(1, t_i).numpy())
+        np.testing.assert_array_equal(ex.scatter_add(1, e_i, ex[:, :2]).numpy(),
+                                      tx.scatter_add(1, t_i, tx[:, :2]).numpy())
+    for call in (lambda m, x: x.gather(1, m.zeros(3, 1)),
+                 lambda m, x: x.scatter(1, m.zeros(3, 1), 1.0),
+                 lambda m, x: x.scatter_add(1, m.zeros(3, 1), x)):
+        msgs = []
+        for m in (_torch, ember):
+            with pytest.raises(RuntimeError) as err:
+                call(m, m.ones(3, 2))
+            msgs.append(str(err.value))
+        assert msgs[0] == msgs[1]

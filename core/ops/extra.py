@@ -10,9 +10,8 @@ gradient is the next function of the family, as torch's is.
 from __future__ import annotations
 
 import math
-from collections import namedtuple
 
-from .. import amp as _amp, dtypes as _dt
+from .. import amp as _amp, dtypes as _dt, return_types as _return_types
 from ..autograd.grad_mode import no_grad
 from ..tensor import Tensor, _norm_dim
 from . import creation as C, elementwise as E, indexing as I, linalg as L, reduction as R
@@ -158,8 +157,8 @@ def logcumsumexp(input: Tensor, dim: int) -> Tensor:
     return _scan(x, d, _logaddexp)
 
 
-cummin_ret = namedtuple("cummin", ["values", "indices"])
-cummax_ret = namedtuple("cummax", ["values", "indices"])
+cummin_ret = _return_types.make("cummin", ["values", "indices"])
+cummax_ret = _return_types.make("cummax", ["values", "indices"])
 
 
 def cummin(input: Tensor, dim: int):
@@ -387,7 +386,7 @@ def ldexp(input: Tensor, other: Tensor) -> Tensor:
     return E.mul(x, E.exp2(other if isinstance(other, Tensor) else C.tensor(float(other))))
 
 
-frexp_ret = namedtuple("frexp", ["mantissa", "exponent"])
+frexp_ret = _return_types.make("frexp", ["mantissa", "exponent"])
 
 
 def frexp(input: Tensor):
@@ -644,7 +643,7 @@ def i0(input: Tensor) -> Tensor:
 
 # ---- statistics ------------------------------------------------------------------------------
 
-nanmedian_ret = namedtuple("nanmedian", ["values", "indices"])
+nanmedian_ret = _return_types.make("nanmedian", ["values", "indices"])
 
 
 def nanmedian(input: Tensor, dim=None, keepdim=False):
@@ -800,7 +799,7 @@ def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor
     return r if r._dtype.is_floating_point else r.to(_dt.get_default_dtype())
 
 
-histogram_ret = namedtuple("histogram", ["hist", "bin_edges"])
+histogram_ret = _return_types.make("histogram", ["hist", "bin_edges"])
 
 
 def histogram(input: Tensor, bins=100, *, range=None, weight=None, density=False):
@@ -1283,8 +1282,8 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     return L.matmul(S.transpose(Vh, -2, -1) * S.unsqueeze(sinv, -2), S.transpose(U, -2, -1))
 
 
-svd_ret = namedtuple("svd", ["U", "S", "V"])
-qr_ret = namedtuple("qr", ["Q", "R"])
+svd_ret = _return_types.make("svd", ["U", "S", "V"])
+qr_ret = _return_types.make("qr", ["Q", "R"])
 
 
 @_amp.float32_op

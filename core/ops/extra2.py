@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 
-from .. import dtypes as _dt
+from .. import dtypes as _dt, return_types as _return_types
 from ..tensor import Tensor, _norm_dim
 from . import creation as C, elementwise as E, indexing as I, reduction as R
 from . import shape as S
@@ -503,7 +502,7 @@ def igammac(input: Tensor, other: Tensor) -> Tensor:
 
 # ---- histogramdd -------------------------------------------------------------------------------
 
-histogramdd_ret = namedtuple("histogramdd", ["hist", "bin_edges"])
+histogramdd_ret = _return_types.make("histogramdd", ["hist", "bin_edges"])
 
 
 def histogramdd(input: Tensor, bins=10, *, range=None, weight=None, density=False):

@@ -358,9 +358,18 @@ def argwhere(x):
     return nonzero(x)
 
 
+def _long_index(index):
+    """gather's and the scatters' index: int64, or int32 (taken as int64, as torch does)."""
+    if isinstance(index, Tensor) and index._dtype is _dt.int32:
+        return index.to(_dt.int64)
+    return index
+
+
 def _check_gather_args(op, x, dim, index):
     if not isinstance(index, Tensor) or index._dtype is not _dt.int64:
-        raise RuntimeError(f"{op}(): Expected dtype int64 for index")
+        # (torch's scatter_add reports as scatter)
+        raise RuntimeError(f"{'scatter' if op == 'scatter_add' else op}(): Expected dtype "
+                           "int32/int64 for index")
     if index._device is not x._device:
         raise RuntimeError(device_mismatch(op, x, index))
     if index.ndim != x.ndim and not (index.ndim <= 1 and x.ndim <= 1):
@@ -398,6 +407,7 @@ _gather_op = defop("gather", _g_gather)
 
 def gather(input, dim, index, *, sparse_grad=False):
     """out[i][j] = input[index[i][j]][j] along ``dim`` (torch.gather)."""
+    index = _long_index(index)
     d = _check_gather_args("gather", input, dim, index)
     if input.ndim == 0:
         input, index = S.reshape(input, (1,)), S.reshape(index, (1,))
@@ -470,6 +480,7 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
             f = scatter(ones, dim, index, src)
             return input * f
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+    index = _long_index(index)
     d = _check_gather_args("scatter", input, dim, index)
     src_t = src if isinstance(src, Tensor) else _full_like_index(index, src, input)
     if src_t._dtype is not input._dtype:
@@ -497,6 +508,7 @@ _scatter_add_op = defop("scatter_add", _g_scatter_add)
 
 
 def scatter_add(input, dim, index, src):
+    index = _long_index(index)
     d = _check_gather_args("scatter_add", input, dim, index)
     if src._dtype is not input._dtype:
         src = src.to(input._dtype)
@@ -523,8 +535,7 @@ def _check_scatter_reduce_args(input, dim, index, src, reduce):
     if reduce not in _SCATTER_REDUCES and reduce not in _SCATTER_REDUCE_ALIASES:
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got "
                            f"{reduce}")
-    if isinstance(index, Tensor) and index._dtype is _dt.int32:
-        index = index.to(_dt.int64)  # torch takes int32 indices here too
+    index = _long_index(index)
     if not isinstance(index, Tensor) or index._dtype is not _dt.int64:
         got = index._dtype if isinstance(index, Tensor) else type(index).__name__
         raise RuntimeError(f"scatter_reduce(): Expected dtype int32/int64 for index, got {got}")

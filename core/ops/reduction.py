@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 
-from .. import amp as _amp, dtypes as _dt
+from .. import amp as _amp, dtypes as _dt, return_types as _return_types
 from ..tensor import Tensor, _norm_dim
 from .registry import _state, defop, record
 from . import shape as S
@@ -13,28 +12,13 @@ from . import shape as S
 _wrap = Tensor._wrap
 
 
-class _ret(tuple):
-    """torch.return_types.*: a tuple with named fields values and indices."""
-
-    __slots__ = ()
-
-    def __new__(cls, values, indices):
-        return tuple.__new__(cls, (values, indices))
-
-    values = property(lambda s: s[0])
-    indices = property(lambda s: s[1])
-
-    def __repr__(self):
-        return f"{type(self).__name__}(\nvalues={self[0]!r},\nindices={self[1]!r})"
-
-
 def _named(name):
-    return type(name, (_ret,), {"__slots__": ()})
+    return _return_types.make(name, ["values", "indices"])
 
 
 max_ret, min_ret, sort_ret, topk_ret = _named("max"), _named("min"), _named("sort"), _named("topk")
 kthvalue_ret, median_ret, mode_ret = _named("kthvalue"), _named("median"), _named("mode")
-aminmax_ret = namedtuple("aminmax", ["min", "max"])
+aminmax_ret = _return_types.make("aminmax", ["min", "max"])
 
 
 def _axes(x, dim, op):
