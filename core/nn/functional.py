@@ -23,6 +23,7 @@ import ember
 from .. import amp as _amp
 from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
 from ..ops.nn import cross_entropy_indices as _cross_entropy_indices, linear as _linear
+from ..ops.indexing import _index_out_of_range
 from ..ops.reduction import norm as _linalg_vector_norm
 
 __all__ = [
@@ -784,11 +785,8 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the "
                            f"following scalar types: Long, Int; but got {input.type()} "
                            "instead (while checking arguments for embedding)")
-    if input.numel():  # negative indices (larger ones: weight[input] raises below)
-        backend = input._device._backend
-        if backend.to_numpy(backend.kernels["amin"](input._data, tuple(range(input.ndim)),
-                                                    False)) < 0:
-            raise IndexError("index out of range in self")
+    if _index_out_of_range(input, weight.shape[0]):  # (no negative indices either)
+        raise IndexError("index out of range in self")
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]
     if max_norm is not None:
