@@ -589,3 +589,31 @@ def test_gather_and_scatters_take_int32_indices_and_say_so():
                 call(m, m.ones(3, 2))
             msgs.append(str(err.value))
         assert msgs[0] == msgs[1]
+
+
+_INT_DIV = {
+    "floordiv": lambda m, a, z: a // z, "remainder": lambda m, a, z: a % z,
+    "fmod": lambda m, a, z: m.fmod(a, z),
+    "div_trunc": lambda m, a, z: m.div(a, z, rounding_mode="trunc"),
+    "div_floor": lambda m, a, z: m.div(a, z, rounding_mode="floor"),
+    "scalar_divisor": lambda m, a, z: a // 0, "scalar_dividend": lambda m, a, z: 5 % z,
+    "uint8": lambda m, a, z: a.to(m.uint8) // z.to(m.uint8),
+    "in_place": lambda m, a, z: a.clone().floor_divide_(z),
+    # float results divide by zero as IEEE says, in torch too
+    "float_dividend": lambda m, a, z: a.float() // z, "float_divisor": lambda m, a, z: a % 0.0,
+    "true_div": lambda m, a, z: a / z,
+}
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+@pytest.mark.parametrize("case", sorted(_INT_DIV))
+def test_integer_division_by_zero_as_torch(dev, case):
+    import torch as _torch
+    got = []
+    for m, d in ((_torch, "cpu"), (ember, dev)):
+        a, z = m.tensor([5, -3], device=d), m.tensor([0, 1], device=d)
+        try:
+            got.append(_INT_DIV[case](m, a, z).cpu().tolist())
+        except RuntimeError as e:
+            got.append(("RuntimeError", str(e)))
+    np.testing.assert_equal(got[1], got[0])

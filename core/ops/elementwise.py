@@ -333,8 +333,31 @@ add_ = Binary("add", _g_add, inputs=False)
 sub_ = Binary("sub", _g_sub, inputs=False)
 mul = Binary("mul", _g_mul, inputs=_save_mul)
 div_true = Binary("div", _g_div, kind="div", inputs=_save_div)
-floor_divide = Binary("floor_divide", _g_floor_divide, inputs=False)
+_floor_divide = Binary("floor_divide", _g_floor_divide, inputs=False)
 _remainder = Binary("remainder", _g_remainder)
+
+
+def _check_integer_divisor(input, other):
+    """torch's integer division (//, %, fmod, div with a rounding mode) raises on a zero
+    divisor, where NumPy's gives 0; a float result divides by zero as IEEE says (inf, nan)."""
+    if type(other) is int:
+        if other == 0 and isinstance(input, Tensor) and not input._dtype.is_floating_point:
+            raise RuntimeError("ZeroDivisionError")
+    elif isinstance(other, Tensor) and not other._dtype.is_floating_point and not (
+            isinstance(input, (Tensor, float)) and _dt.result_type(input, other)
+            .is_floating_point):
+        from .reduction import any as any_
+        if bool(any_(eq(other, 0))):
+            raise RuntimeError("ZeroDivisionError")
+
+
+def floor_divide(input, other):
+    """input // other, rounded toward -inf (torch.floor_divide)."""
+    _check_integer_divisor(input, other)
+    return _floor_divide(input, other)
+
+
+floor_divide.op = _floor_divide.op
 
 
 def remainder(input, other):
@@ -343,6 +366,7 @@ def remainder(input, other):
     >>> ember.remainder(ember.tensor([-3., 3.]), 2)
     tensor([1., 1.])
     """
+    _check_integer_divisor(input, other)
     r = unrecorded(_remainder, input, other)
     if not r._dtype.is_floating_point:
         return r
@@ -416,6 +440,7 @@ def div(input, other, *, rounding_mode=None, out=None):
         if _is_float(r):
             r = floor(div_true(input, other))
     elif rounding_mode == "trunc":
+        _check_integer_divisor(input, other)
         q = div_true(input, other)
         r = trunc(q)
         ref = input if isinstance(input, Tensor) else other
@@ -471,6 +496,7 @@ def fmod(input, other):
         raise TypeError(f"fmod() received an invalid combination of arguments - got "
                         f"({type(input).__name__}, {type(other).__name__}), but expected "
                         f"(Tensor input, Tensor other) or (Tensor input, Number other)")
+    _check_integer_divisor(input, other)
     r = unrecorded(_fmod, input, other)
     if _state.enabled and (_rg(input) or _rg(other)):
         record(_fmod_op, (input, other), r)
