@@ -866,27 +866,9 @@ def erfc(x):
 
 @_amp.float32_op
 def erfinv(x):
-    """Inverse error function (Giles' approximation refined by two Newton steps)."""
-    w = -log((1 - x) * (1 + x))
-    small = w < 5.0
-    ws = w - 2.5
-    wl = sqrt(where(small, 5.0, w)) - 3.0
-    p_s = _horner(ws, [2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
-                       0.00021858087, -0.00125372503, -0.00417768164, 0.246640727, 1.50140941])
-    p_l = _horner(wl, [-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
-                       0.00573950773, -0.0076224613, 0.00943887047, 1.00167406, 2.83297682])
-    r = where(small, p_s, p_l) * x
-    for _ in range(2):
-        err = erf(r) - x
-        r = r - err / ((2 / math.sqrt(math.pi)) * exp(-r * r))
-    return where(abs(x) == 1, x * float("inf"), r)
-
-
-def _horner(x, coeffs):
-    r = coeffs[0]
-    for c in coeffs[1:]:
-        r = r * x + c
-    return r
+    """Inverse error function (torch.special's, defined there with its gradient)."""
+    from ..special import erfinv as _erfinv  # (special builds on this module)
+    return _erfinv(x)
 
 
 def logit(x, eps=None):
