@@ -137,6 +137,18 @@ def _collectives_worker(rank, init_method):
     lst = [rank, "x"] if rank == 0 else [None, None]
     dist.broadcast_object_list(lst, src=0)
     assert lst == [0, "x"]
+    gathered = [None] * WORLD if rank == 1 else None
+    dist.gather_object(("obj", rank), gathered, dst=1)
+    assert gathered == ([("obj", 0), ("obj", 1)] if rank == 1 else None)
+    got = [None]
+    dist.scatter_object_list(got, [{"to": j} for j in range(WORLD)] if rank == 0 else None,
+                             src=0)
+    assert got == [{"to": rank}]
+    out = ember.zeros(3)
+    sizes = [1, 2] if rank == 0 else [2, 1]  # rank 0 gets 1 + 2 rows, rank 1 gets 2 + 1
+    dist.all_to_all_single(out, ember.full((3,), float(rank)), output_split_sizes=None,
+                           input_split_sizes=sizes)
+    assert out.tolist() == ([0.0, 1.0, 1.0] if rank == 0 else [0.0, 0.0, 1.0])
 
     sub = dist.new_group()
     assert dist.get_world_size(sub) == WORLD and dist.get_process_group_ranks(sub) == [0, 1]

@@ -534,14 +534,41 @@ def _group_src(pg, src, group_src, what="src"):
     return pg._ranks.index(src)
 
 
-def _gather_all(pg, key, obj) -> list:
-    """Every member's ``obj``, in group-rank order, on every member."""
+def _exchange(pg, key, outgoing) -> list:
+    """Every member sends ``outgoing[j]`` to member j; returns what each member sent this one,
+    in group-rank order (its own entry from ``outgoing``)."""
     me = pg.rank()
     mesh = pg._mesh
     for j, r in enumerate(pg._ranks):
         if j != me:
-            mesh.send(r, key, obj)
-    return [obj if j == me else mesh.recv(r, key, pg._timeout) for j, r in enumerate(pg._ranks)]
+            mesh.send(r, key, outgoing[j])
+    return [outgoing[me] if j == me else mesh.recv(r, key, pg._timeout)
+            for j, r in enumerate(pg._ranks)]
+
+
+def _gather_all(pg, key, obj) -> list:
+    """Every member's ``obj``, in group-rank order, on every member."""
+    return _exchange(pg, key, [obj] * pg.size())
+
+
+def _from_root(pg, root, key, outgoing):
+    """The root sends ``outgoing[j]`` (a sequence it alone passes) to member j; returns what
+    this member got (the root: its own entry)."""
+    if pg.rank() != root:
+        return pg._mesh.recv(pg._ranks[root], key, pg._timeout)
+    for j, r in enumerate(pg._ranks):
+        if j != root:
+            pg._mesh.send(r, key, outgoing[j])
+    return outgoing[root]
+
+
+def _to_root(pg, root, key, obj):
+    """Every member's ``obj``, in group-rank order, on the root; None elsewhere."""
+    if pg.rank() != root:
+        pg._mesh.send(pg._ranks[root], key, obj)
+        return None
+    return [obj if j == root else pg._mesh.recv(r, key, pg._timeout)
+            for j, r in enumerate(pg._ranks)]
 
 
 # ---- collectives -----------------------------------------------------------------------------
@@ -568,14 +595,11 @@ def broadcast(tensor, src=None, group=None, async_op=False, group_src=None):  # 
     if pg is None:
         return None
     root = _group_src(pg, src, group_src)
-    key = pg._key("broadcast")
-    if pg.rank() == root:
-        values = _values(tensor)
-        for j, r in enumerate(pg._ranks):
-            if j != root:
-                pg._mesh.send(r, key, values)
-    else:
-        _write(tensor, pg._mesh.recv(pg._ranks[root], key, pg._timeout))
+    is_root = pg.rank() == root
+    got = _from_root(pg, root, pg._key("broadcast"),
+                     [_values(tensor)] * pg.size() if is_root else None)
+    if not is_root:
+        _write(tensor, got)
     return _finish(async_op, [tensor])
 
 
@@ -606,14 +630,9 @@ def reduce(tensor, dst=None, op=ReduceOp.SUM, group=None, async_op=False,  # noq
     if pg is None:
         return None
     root = _group_src(pg, dst, group_dst, "dst")
-    key = pg._key("reduce")
-    mine = _values(tensor)
-    if pg.rank() == root:
-        arrays = [mine if j == root else pg._mesh.recv(r, key, pg._timeout)
-                  for j, r in enumerate(pg._ranks)]
+    arrays = _to_root(pg, root, pg._key("reduce"), _values(tensor))
+    if arrays is not None:
         _write(tensor, _reduce_arrays(arrays, op))
-    else:
-        pg._mesh.send(pg._ranks[root], key, mine)
     return _finish(async_op, [tensor])
 
 
@@ -666,14 +685,7 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None,  # noqa: F81
 
 
 def _reduce_scatter(pg, chunks, op, name):
-    key = pg._key(name)
-    me = pg.rank()
-    for j, r in enumerate(pg._ranks):
-        if j != me:
-            pg._mesh.send(r, key, chunks[j])
-    arrays = [chunks[me] if j == me else pg._mesh.recv(r, key, pg._timeout)
-              for j, r in enumerate(pg._ranks)]
-    return _reduce_arrays(arrays, op)
+    return _reduce_arrays(_exchange(pg, pg._key(name), chunks), op)
 
 
 def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group=None,  # noqa: F811,A002
@@ -700,20 +712,17 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False,  # no
     if pg is None:
         return None
     root = _group_src(pg, dst, group_dst, "dst")
-    key = pg._key("gather")
     if pg.rank() == root:
         if gather_list is None or len(gather_list) != pg.size():
             raise ValueError("Argument ``gather_list`` must be specified on destination rank, "
                              f"with {pg.size()} tensors")
         _check_list(gather_list, "gather_list")
-        for j, r in enumerate(pg._ranks):
-            a = _values(tensor) if j == root else pg._mesh.recv(r, key, pg._timeout)
-            _write(gather_list[j], a)
-    else:
-        if gather_list:
-            raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
-                             "ranks.")
-        pg._mesh.send(pg._ranks[root], key, _values(tensor))
+    elif gather_list:
+        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
+                         "ranks.")
+    arrays = _to_root(pg, root, pg._key("gather"), _values(tensor))
+    for out, a in zip(gather_list or (), arrays or ()):
+        _write(out, a)
     return _finish(async_op, [tensor])
 
 
@@ -725,21 +734,16 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False,  # 
     if pg is None:
         return None
     root = _group_src(pg, src, group_src)
-    key = pg._key("scatter")
+    outgoing = None
     if pg.rank() == root:
         if scatter_list is None or len(scatter_list) != pg.size():
             raise ValueError("Argument ``scatter_list`` must be specified on source rank, with "
                              f"{pg.size()} tensors")
         _check_list(scatter_list, "scatter_list")
-        for j, r in enumerate(pg._ranks):
-            if j != root:
-                pg._mesh.send(r, key, _values(scatter_list[j]))
-        _write(tensor, _values(scatter_list[root]))
-    else:
-        if scatter_list:
-            raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source "
-                             "ranks.")
-        _write(tensor, pg._mesh.recv(pg._ranks[root], key, pg._timeout))
+        outgoing = [_values(t) for t in scatter_list]
+    elif scatter_list:
+        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    _write(tensor, _from_root(pg, root, pg._key("scatter"), outgoing))
     return _finish(async_op, [tensor])
 
 
@@ -750,14 +754,9 @@ def all_to_all(output_tensor_list, input_tensor_list, group=None, async_op=False
     pg = _resolve(group)
     if pg is None:
         return None
-    key = pg._key("all_to_all")
-    me = pg.rank()
-    for j, r in enumerate(pg._ranks):
-        if j != me:
-            pg._mesh.send(r, key, _values(input_tensor_list[j]))
-    for j, r in enumerate(pg._ranks):
-        a = _values(input_tensor_list[me]) if j == me else pg._mesh.recv(r, key, pg._timeout)
-        _write(output_tensor_list[j], a)
+    got = _exchange(pg, pg._key("all_to_all"), [_values(t) for t in input_tensor_list])
+    for out, a in zip(output_tensor_list, got):
+        _write(out, a)
     return _finish(async_op, list(output_tensor_list))
 
 
@@ -778,13 +777,7 @@ def all_to_all_single(output, input, output_split_sizes=None,  # noqa: A002
         input_split_sizes = [src.shape[0] // n] * n
     bounds = np.cumsum([0] + list(input_split_sizes))
     pieces = [src[bounds[j]:bounds[j + 1]] for j in range(n)]
-    key = pg._key("all_to_all_single")
-    me = pg.rank()
-    for j, r in enumerate(pg._ranks):
-        if j != me:
-            pg._mesh.send(r, key, pieces[j])
-    got = [pieces[me] if j == me else pg._mesh.recv(r, key, pg._timeout)
-           for j, r in enumerate(pg._ranks)]
+    got = _exchange(pg, pg._key("all_to_all_single"), pieces)
     _write(output, np.concatenate(got, axis=0))
     return _finish(async_op, [output])
 
@@ -898,14 +891,11 @@ def broadcast_object_list(object_list, src=None, group=None, device=None,  # noq
     if pg is None:
         return None
     root = _group_src(pg, src, group_src)
-    key = pg._key("broadcast_object_list")
-    if pg.rank() == root:
-        data = pickle.dumps(list(object_list))
-        for j, r in enumerate(pg._ranks):
-            if j != root:
-                pg._mesh.send(r, key, data)
-    else:
-        objs = pickle.loads(pg._mesh.recv(pg._ranks[root], key, pg._timeout))
+    is_root = pg.rank() == root
+    data = _from_root(pg, root, pg._key("broadcast_object_list"),
+                      [pickle.dumps(list(object_list))] * pg.size() if is_root else None)
+    if not is_root:
+        objs = pickle.loads(data)
         object_list[:len(objs)] = objs
 
 
@@ -916,13 +906,9 @@ def gather_object(obj, object_gather_list=None, dst=None, group=None,  # noqa: F
     if pg is None:
         return None
     root = _group_src(pg, dst, group_dst, "dst")
-    key = pg._key("gather_object")
-    if pg.rank() == root:
-        for j, r in enumerate(pg._ranks):
-            data = obj if j == root else pickle.loads(pg._mesh.recv(r, key, pg._timeout))
-            object_gather_list[j] = data
-    else:
-        pg._mesh.send(pg._ranks[root], key, pickle.dumps(obj))
+    got = _to_root(pg, root, pg._key("gather_object"), pickle.dumps(obj))
+    for j, data in enumerate(got or ()):
+        object_gather_list[j] = obj if j == root else pickle.loads(data)
 
 
 def scatter_object_list(scatter_object_output_list, scatter_object_input_list=None,  # noqa
@@ -933,15 +919,11 @@ def scatter_object_list(scatter_object_output_list, scatter_object_input_list=No
     if pg is None:
         return None
     root = _group_src(pg, src, group_src)
-    key = pg._key("scatter_object_list")
-    if pg.rank() == root:
-        for j, r in enumerate(pg._ranks):
-            if j != root:
-                pg._mesh.send(r, key, pickle.dumps(scatter_object_input_list[j]))
-        scatter_object_output_list[0] = scatter_object_input_list[root]
-    else:
-        scatter_object_output_list[0] = pickle.loads(pg._mesh.recv(pg._ranks[root], key,
-                                                                   pg._timeout))
+    is_root = pg.rank() == root
+    got = _from_root(pg, root, pg._key("scatter_object_list"),
+                     [pickle.dumps(o) for o in scatter_object_input_list] if is_root else None)
+    scatter_object_output_list[0] = (scatter_object_input_list[root] if is_root
+                                     else pickle.loads(got))
 
 
 def send_object_list(object_list, dst=None, group=None, device=None,  # noqa: F811
