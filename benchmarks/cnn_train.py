@@ -17,7 +17,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from mlp_train import LR, MOMENTUM, parse_args, run_contenders  # noqa: E402
+from mlp_train import (  # noqa: E402
+    MOMENTUM, framework_step, numpy_sgd, parse_args, run_contenders)
 
 BATCH = 64
 
@@ -39,43 +40,11 @@ def _lenet(nn):
 
 
 def ember_cnn(device: str):
-    import ember
-    import ember.nn as nn
-    import ember.nn.functional as F
-    ember.manual_seed(0)
-    model = _lenet(nn).to(device)
-    opt = ember.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    x, y = _data()
-    xb, yb = ember.tensor(x).to(device), ember.tensor(y).to(device)
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, lambda loss: loss.item()
+    return framework_step("ember", _lenet, _data(), device)
 
 
 def torch_cnn(device: str):
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-    torch.manual_seed(0)
-    model = _lenet(nn).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    x, y = _data()
-    xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, lambda loss: loss.item()
+    return framework_step("torch", _lenet, _data(), device)
 
 
 def numpy_cnn():
@@ -163,10 +132,7 @@ def numpy_cnn():
         d, g[2], g[3] = conv_backward(d, cols2, p1.shape, w2, need_dx=True)
         d = pool_backward(d, m1) * (a1 > 0)
         _, g[0], g[1] = conv_backward(d, cols1, x.shape, w1, need_dx=False)
-        for p, gr, b in zip(params, g, bufs):
-            b *= MOMENTUM
-            b += gr
-            p -= LR * b
+        numpy_sgd(params, g, bufs)
         return loss
 
     return step, lambda loss: None

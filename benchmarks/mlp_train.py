@@ -169,46 +169,47 @@ def _data(seed: int = 0):
     return x, y
 
 
-def ember_mlp(device: str):
-    import ember
-    import ember.nn as nn
-    import ember.nn.functional as F
-    ember.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10)).to(device)
-    opt = ember.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    x, y = _data()
-    xb, yb = ember.tensor(x).to(device), ember.tensor(y).to(device)
+def framework_step(lib_name: str, make_model, data, device: str):
+    """(step, sync) of one SGD training step of ``make_model(nn)`` on ``data`` (numpy arrays
+    x, y), in Ember or torch: the same code for both, which is the point of the comparison."""
+    import importlib
+    lib = importlib.import_module(lib_name)
+    lib.manual_seed(0)
+    model = make_model(lib.nn).to(device)
+    opt = lib.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    cross_entropy = lib.nn.functional.cross_entropy
+    x, y = data
+    xb, yb = lib.tensor(x).to(device), lib.tensor(y).to(device)
 
     def step():
         opt.zero_grad()
-        loss = F.cross_entropy(model(xb), yb)
+        loss = cross_entropy(model(xb), yb)
         loss.backward()
         opt.step()
         return loss
 
     return step, lambda loss: loss.item()
+
+
+def numpy_sgd(params, grads, bufs) -> None:
+    """SGD with momentum in place, as torch.optim.SGD (dampening 0, no nesterov)."""
+    for p, g, b in zip(params, grads, bufs):
+        b *= MOMENTUM
+        b += g
+        p -= LR * b
+
+
+def _mlp(nn):
+    return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+                         nn.Linear(128, 10))
+
+
+def ember_mlp(device: str):
+    return framework_step("ember", _mlp, _data(), device)
 
 
 def torch_mlp(device: str):
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
-                          nn.Linear(128, 10)).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
-    x, y = _data()
-    xb, yb = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-
-    def step():
-        opt.zero_grad()
-        loss = F.cross_entropy(model(xb), yb)
-        loss.backward()
-        opt.step()
-        return loss
-
-    return step, lambda loss: loss.item()
+    return framework_step("torch", _mlp, _data(), device)
 
 
 def numpy_mlp():
@@ -241,10 +242,7 @@ def numpy_mlp():
         grads[2], grads[3] = h1.T @ d, d.sum(0)
         d = (d @ w2.T) * (a1 > 0)
         grads[0], grads[1] = x.T @ d, d.sum(0)
-        for p, g, b in zip(params, grads, bufs):
-            b *= MOMENTUM
-            b += g
-            p -= LR * b
+        numpy_sgd(params, grads, bufs)
         return loss
 
     return step, lambda loss: None
