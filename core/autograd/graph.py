@@ -8,7 +8,6 @@ enabled (``create_graph=True``) records a graph of the backward itself.
 """
 from __future__ import annotations
 
-import itertools
 import sys
 import threading
 import weakref
@@ -393,11 +392,10 @@ def keep_saved_before_overwrite(node, target):
 
 
 def _refs_of_exclusive():
-    """sys.getrefcount of an object held only by two locals of its caller (the engine's ``g``
-    and ``grads``): the baseline that tells a gradient only the engine refers to."""
+    """sys.getrefcount of an object held only by one local of its caller (the engine's
+    ``grads``): the baseline that tells a gradient only the engine refers to."""
     grads = object()
-    g = grads
-    return sys.getrefcount(g)
+    return sys.getrefcount(grads)
 
 
 _EXCLUSIVE_REFS = _refs_of_exclusive()
@@ -423,9 +421,6 @@ def _apply_tensor_hooks(hooks, g):
             g = r
     return g
 
-
-# the input metadata of a node whose inputs all have its output's shape and dtype
-_SAME_AS_OUTPUT = itertools.repeat(None)
 
 
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
@@ -484,62 +479,49 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     state = grad_mode.state
     prev_enabled = state.enabled
     state.enabled = bool(create_graph)
-    check_anomaly = anomaly.enabled()
+    # the per-node work of autograd.grad, anomaly mode and hooks goes through _apply_node;
+    # a plain backward() of core ops runs their rules directly
+    general = bool(capture) or needed is not None or anomaly.enabled()
     try:
         while ready:
             node = pop()
-            cls = type(node)
-            single = node._n_outputs == 1  # (per instance for a custom Function)
             grads = take(node)[1]
-            hooks = node._hooks
-            if single:
-                g = grads
-                if hooks is not None or capture:
-                    grads = _before(node, [g], hooks, capture, results)
-                    g = grads[0]
-                if cls is AccumulateGrad:
-                    if accumulate and g is not None and (
-                            inputs is None or (node, 0) in capture):
-                        # (a statement of its own: as an argument, g would be on the stack too)
-                        owned = sys.getrefcount(g) <= _EXCLUSIVE_REFS
-                        node.accumulate(g, create_graph, owned)
-                    continue
-                run = g is not None
+            cls = type(node)
+            if cls is AccumulateGrad:
+                if general or node._hooks is not None:
+                    grads = _before(node, [grads], node._hooks, capture, results)[0]
+                if accumulate and grads is not None and (
+                        inputs is None or (node, 0) in capture):
+                    # (a statement of its own: as an argument, g would be on the stack too)
+                    owned = sys.getrefcount(grads) <= _EXCLUSIVE_REFS
+                    node.accumulate(grads, create_graph, owned)
+                continue
+            rule = cls._backward
+            if general or rule is None or node._hooks is not None or node._n_outputs != 1:
+                in_grads = _apply_node(node, grads, capture, results, needed)
+            elif grads is None:
+                in_grads = ()
             else:
-                grads = _before(node, grads or [None] * node._n_outputs, hooks, capture,
-                                results)
-                run = any([g is not None for g in grads])
-                if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
-                    grads = _materialize(node, grads)
-            if run and (needed is None or node in needed):
-                rule = cls._backward
-                if rule is None:
-                    in_grads = node.apply(grads if not single else [g])
-                elif single:
-                    in_grads = rule(node, g)
-                else:
-                    in_grads = rule(node, *grads)
+                in_grads = rule(node, grads)
                 if type(in_grads) is not tuple:
                     in_grads = (in_grads,)
-                if check_anomaly:
-                    anomaly.check(node, in_grads)
-                if hooks is not None and hooks.post:
-                    in_grads = hooks.after(in_grads, grads if not single else [g])
-            else:
-                in_grads = ()
+            grads = None
             if not retain_graph:
                 node._saved = None
             nexts = node.next_functions
             if len(in_grads) != len(nexts):
                 # a rule may leave out the trailing None gradients
                 in_grads = tuple(in_grads) + (None,) * (len(nexts) - len(in_grads))
-            for nxt, g, m in zip(nexts, in_grads, node._meta or _SAME_AS_OUTPUT):
+            meta = node._meta
+            for i, nxt in enumerate(nexts):
                 if nxt is None:
                     continue
                 nn = nxt[0]
                 p = pending[nn]
+                g = in_grads[i]
                 if g is not None:
-                    if m is not None:
+                    if meta is not None:
+                        m = meta[i]
                         if g._data.shape != m[0]:
                             g = _sum_to(g, m[0])
                         if g._dtype is not m[1]:
@@ -565,6 +547,33 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                                    "have been used in the graph. Set allow_unused=True if this "
                                    "is the desired behavior.")
     return results
+
+
+def _apply_node(node, grads, capture, results, needed):
+    """One node's gradients for its inputs, with everything the engine's plain path leaves out:
+    tensor and node hooks, captured gradients (autograd.grad), outputs that got no gradient,
+    nodes that lead to no requested input, anomaly checks, custom Functions."""
+    hooks = node._hooks
+    single = node._n_outputs == 1  # (per instance for a custom Function)
+    if single:
+        grads = _before(node, [grads], hooks, capture, results)
+        run = grads[0] is not None
+    else:
+        grads = _before(node, grads or [None] * node._n_outputs, hooks, capture, results)
+        run = any([g is not None for g in grads])
+        if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
+            grads = _materialize(node, grads)
+    if not run or (needed is not None and node not in needed):
+        return ()
+    rule = type(node)._backward
+    in_grads = node.apply(grads) if rule is None else rule(node, *grads)
+    if type(in_grads) is not tuple:
+        in_grads = (in_grads,)
+    if anomaly.enabled():
+        anomaly.check(node, in_grads)
+    if hooks is not None and hooks.post:
+        in_grads = hooks.after(in_grads, grads)
+    return in_grads
 
 
 def _before(node, grads, hooks, capture, results):
