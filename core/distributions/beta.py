@@ -16,12 +16,13 @@ __all__ = ["Beta"]
 class Beta(ExponentialFamily):
     """Beta(concentration1, concentration0): density x^(a-1) (1-x)^(b-1) / B(a, b).
 
-    Sampling is exact but not reparameterized (no ``rsample``, as for Gamma).
+    Sampling is exact; ``rsample`` is reparameterized through the Dirichlet's gamma draws.
     """
 
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
+    has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         if isinstance(concentration1, Number) and isinstance(concentration0, Number):
@@ -61,8 +62,8 @@ class Beta(ExponentialFamily):
         total = self.concentration1 + self.concentration0
         return self.concentration1 * self.concentration0 / (total.pow(2) * (total + 1))
 
-    def sample(self, sample_shape=()):
-        return self._dirichlet.sample(sample_shape).select(-1, 0)
+    def rsample(self, sample_shape=()):
+        return self._dirichlet.rsample(sample_shape).select(-1, 0)
 
     def log_prob(self, value):
         if self._validate_args:

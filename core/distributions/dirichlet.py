@@ -5,15 +5,16 @@ import ember
 
 from . import constraints
 from .exp_family import ExponentialFamily
-from .gamma import _standard_gamma
+from .gamma import _rsample_standard_gamma
 from .utils import finfo
 
 __all__ = ["Dirichlet"]
 
 
 def _sample_dirichlet(concentration):
-    """Independent Gamma(c_i, 1) draws normalised to sum to one."""
-    g = _standard_gamma(concentration)
+    """Independent Gamma(c_i, 1) draws normalised to sum to one (reparameterized: the
+    gamma draws carry their implicit gradients through the normalisation)."""
+    g = _rsample_standard_gamma(concentration)
     x = g / g.sum(-1, keepdim=True)
     return x.clamp(min=finfo(x.dtype).tiny)
 
@@ -21,11 +22,12 @@ def _sample_dirichlet(concentration):
 class Dirichlet(ExponentialFamily):
     """Dirichlet(concentration): vectors on the simplex, over the last dimension.
 
-    Sampling is exact but not reparameterized (no ``rsample``, as for Gamma).
+    Sampling is exact; ``rsample`` differentiates through the gamma draws (see Gamma).
     """
 
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         if concentration.ndim < 1:
@@ -42,10 +44,9 @@ class Dirichlet(ExponentialFamily):
         new._validate_args = self._validate_args
         return new
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        with ember.no_grad():
-            return _sample_dirichlet(self.concentration.expand(shape))
+        return _sample_dirichlet(self.concentration.expand(shape))
 
     def log_prob(self, value):
         if self._validate_args:

@@ -22,6 +22,12 @@ from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
 from .uniform import Uniform
 from .utils import _log1pexp, _sum_rightmost
+from .continuous import ContinuousBernoulli, Pareto
+from .discrete import Binomial, Geometric
+from .lowrank_multivariate_normal import (LowRankMultivariateNormal, _lowrank_logdet,
+                                          _lowrank_mahalanobis)
+from .more_families import Cauchy, Gumbel, HalfNormal, Poisson
+from .transformed_distribution import TransformedDistribution
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -289,3 +295,149 @@ def _kl_uniform_normal(p, q):
 def _kl_uniform_exponential(p, q):
     result = q.rate * (p.high + p.low) / 2 - ((p.high - p.low) * q.rate).log()
     return ember.where(p.low < 0, math.inf, result)  # p has mass below q's support
+
+
+# ---- the families beyond the first ones ---------------------------------------------------
+
+_EULER_GAMMA = 0.57721566490153286060
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    if bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count "
+                                  "is not implemented")
+    kl = p.total_count * (p.probs * (p.logits - q.logits) + (-p.probs).log1p()
+                          - (-q.probs).log1p())
+    # p reaches counts that q cannot
+    return ember.where(p.total_count > q.total_count, math.inf, kl)
+
+
+@register_kl(Geometric, Geometric)
+def _kl_geometric_geometric(p, q):
+    return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(Poisson, Poisson)
+def _kl_poisson_poisson(p, q):
+    return p.rate * (p.rate.log() - q.rate.log()) - (p.rate - q.rate)
+
+
+@register_kl(Bernoulli, Poisson)
+def _kl_bernoulli_poisson(p, q):
+    return -p.entropy() - (p.probs * q.rate.log() - q.rate)
+
+
+@register_kl(Poisson, Bernoulli)
+@register_kl(Poisson, Binomial)
+def _kl_poisson_infinity(p, q):
+    return _infinite_like(p.rate)  # unbounded counts against a bounded support
+
+
+@register_kl(Gumbel, Gumbel)
+def _kl_gumbel_gumbel(p, q):
+    ct1 = p.scale / q.scale
+    ct2 = q.loc / q.scale
+    ct3 = p.loc / q.scale
+    t1 = -ct1.log() - ct2 + ct3
+    t3 = (ct2 + ember.lgamma(1 + ct1) - ct3).exp()
+    return t1 + ct1 * _EULER_GAMMA + t3 - (1 + _EULER_GAMMA)
+
+
+@register_kl(HalfNormal, HalfNormal)
+def _kl_halfnormal_halfnormal(p, q):
+    return _kl_normal_normal(p.base_dist, q.base_dist)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    # Chyzak and Nielsen (2019): log(((s_p + s_q)^2 + (m_p - m_q)^2) / (4 s_p s_q))
+    t1 = ((p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)).log()
+    return t1 - (4 * p.scale * q.scale).log()
+
+
+@register_kl(Pareto, Pareto)
+def _kl_pareto_pareto(p, q):
+    scale_ratio = p.scale / q.scale
+    alpha_ratio = q.alpha / p.alpha
+    result = q.alpha * scale_ratio.log() - alpha_ratio.log() + alpha_ratio - 1
+    return ember.where(p.scale < q.scale, math.inf, result)
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    if p.transforms != q.transforms or p.event_shape != q.event_shape:
+        raise NotImplementedError
+    return kl_divergence(p.base_dist, q.base_dist)
+
+
+def _trace_xxt(x):
+    """tr(X X^T) over the last two dims."""
+    return x.pow(2).flatten(-2).sum(-1)
+
+
+def _check_events(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two (Low Rank) Multivariate Normals with "
+                         "different event shapes cannot be computed")
+
+
+def _lowrank_parts(d):
+    return d._unbroadcasted_cov_factor, d._unbroadcasted_cov_diag, d._capacitance_tril
+
+
+def _lowrank_inv_factor(q):
+    """A with inv(q.cov) = inv(D_q) - A^T A (Woodbury; A = L_C^-1 W^T D^-1)."""
+    W, D, L = _lowrank_parts(q)
+    return ember.linalg.solve_triangular(L, W.mT / D.unsqueeze(-2), upper=False)
+
+
+# KL = (log|S_q| - log|S_p| + tr(S_q^-1 S_p) + (m_q - m_p)^T S_q^-1 (m_q - m_p) - n) / 2
+@register_kl(LowRankMultivariateNormal, LowRankMultivariateNormal)
+def _kl_lowrank_lowrank(p, q):
+    _check_events(p, q)
+    (pW, pD, pL), (qW, qD, qL) = _lowrank_parts(p), _lowrank_parts(q)
+    logdet = _lowrank_logdet(qW, qD, qL) - _lowrank_logdet(pW, pD, pL)
+    maha = _lowrank_mahalanobis(qW, qD, q.loc - p.loc, qL)
+    A = _lowrank_inv_factor(q)
+    trace = ((pD / qD).sum(-1) + _trace_xxt(pW * qD.rsqrt().unsqueeze(-1))
+             - _trace_xxt(A * pD.sqrt().unsqueeze(-2)) - _trace_xxt(A @ pW))
+    return 0.5 * (logdet + trace + maha - p.event_shape[0])
+
+
+@register_kl(MultivariateNormal, LowRankMultivariateNormal)
+def _kl_mvn_lowrank(p, q):
+    _check_events(p, q)
+    qW, qD, qL = _lowrank_parts(q)
+    pS = p._unbroadcasted_scale_tril
+    logdet = _lowrank_logdet(qW, qD, qL) - 2 * pS.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    maha = _lowrank_mahalanobis(qW, qD, q.loc - p.loc, qL)
+    A = _lowrank_inv_factor(q)
+    trace = _trace_xxt(pS * qD.rsqrt().unsqueeze(-1)) - _trace_xxt(A @ pS)
+    return 0.5 * (logdet + trace + maha - p.event_shape[0])
+
+
+@register_kl(LowRankMultivariateNormal, MultivariateNormal)
+def _kl_lowrank_mvn(p, q):
+    _check_events(p, q)
+    pW, pD, pL = _lowrank_parts(p)
+    qS = q._unbroadcasted_scale_tril
+    logdet = 2 * qS.diagonal(dim1=-2, dim2=-1).log().sum(-1) - _lowrank_logdet(pW, pD, pL)
+    maha = _batch_mahalanobis(qS, q.loc - p.loc)
+    n = p.event_shape[0]
+    batch = ember.broadcast_shapes(tuple(qS.shape[:-2]), tuple(pW.shape[:-2]))
+    qS = qS.expand(tuple(batch) + (n, n))
+    solve = ember.linalg.solve_triangular
+    trace = (_trace_xxt(solve(qS, pW.expand(tuple(batch) + tuple(pW.shape[-2:])),
+                              upper=False))
+             + _trace_xxt(solve(qS, ember.diag_embed(pD.sqrt()).expand(tuple(batch) + (n, n)),
+                                upper=False)))
+    return 0.5 * (logdet + trace + maha - n)
