@@ -654,11 +654,12 @@ def test_same_tensor_at_several_inputs():
 
 
 def test_check_inputs_reveal_a_trace_that_does_not_generalize():
+    # NOTE: torch raises TracingCheckError ("Graphs differed across invocations") here
     with pytest.warns(jit.TracerWarning) as record:
-        jit.trace(_branchy, ember.ones(2), check_inputs=[(-ember.ones(2),)])
+        with pytest.raises(jit.TracingCheckError, match="Graphs differed"):
+            jit.trace(_branchy, ember.ones(2), check_inputs=[(-ember.ones(2),)])
     messages = [str(w.message) for w in record]
     assert any("Python boolean" in m for m in messages)
-    assert any("does not match" in m for m in messages)
 
 
 def test_script_records_a_bounded_number_of_signatures():

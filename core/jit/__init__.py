@@ -30,8 +30,13 @@ How it optimises
 What it cannot capture
     Python control flow and Python values computed from tensors (``bool(t)``, ``.item()``,
     ``int()``, ``.tolist()``, ``.numpy()``: ``trace`` warns with ``TracerWarning`` and bakes
-    the value); shapes and other non-tensor values are baked as constants (the program is for
-    inputs of the traced shapes, dtypes and devices); tensors created outside the recorded ops
+    the value); shape reads (``x.shape``, ``x.size(i)``, ``x.numel()``) and the +, -, *, //,
+    %, /, ** computed from them are program values, recomputed from the actual inputs (as
+    torch's ``aten::size``), but ``int()``, ``float()``, ``len(x)``, iterating over a tensor,
+    comparisons and ``range()`` on them bake the value (all but ``range`` warn, as in torch),
+    and Python loops over a size are unrolled (Ember's RNN modules loop over time steps in
+    Python, so their traces are for the traced sequence length; batch sizes are free); other
+    non-tensor values, dtypes and devices are constants; tensors created outside the recorded ops
     (module attributes that are not buffers, closure tensors) are constants; grad-mode changes
     inside the code are kept per op (autocast is not recorded: the ops consult the autocast
     state of the replaying call, as eager ops do), but ``register_hook``/``retain_grad`` calls
@@ -368,8 +373,10 @@ class _Dispatch:
         if entry is None and len(self.cache) >= CACHE_LIMIT:
             entry = self.EAGER  # (arguments that change every call: recording would not pay)
         if entry is None:
+            # NOTE: a program per input signature sees only the recorded shapes, so its shape
+            # reads (and the checks on them) are constants, never a reason to run eagerly
             result, g, problems, _ = _tracer.record(self.eager, args, kwargs,
-                                                    self.attr_names())
+                                                    self.attr_names(), dynamic_shapes=False)
             if problems:
                 self.cache[key] = self.EAGER
                 return result
@@ -541,6 +548,44 @@ def _attr_names(mod: Module) -> dict:
 
 # ---- trace ---------------------------------------------------------------------------------
 
+def _canonical(g: Graph) -> list:
+    """The program's structure, independent of value numbering and of the tensor shapes
+    seen: one entry per node (op, arguments with values numbered by first use, flags)."""
+    numbers: dict = {}
+
+    def walk(x):
+        if type(x) is Var:
+            if x.i in g.consts:
+                return "constant tensor"
+            return ("%", numbers.setdefault(x.i, len(numbers)))
+        if isinstance(x, (tuple, list)):
+            return (type(x).__name__, tuple(walk(y) for y in x))
+        if isinstance(x, dict):
+            return ("dict", tuple((k, walk(v)) for k, v in x.items()))
+        if type(x) is slice:
+            return ("slice", walk((x.start, x.stop, x.step)))
+        return repr(x)
+    for v in g.inputs:
+        walk(v)
+    for k in sorted(g.attrs):
+        numbers.setdefault(k, ("attr", g.attrs[k]))
+    out = [(n.target, walk(n.args), walk(n.kwargs), walk(n.out), n.mutates, n.no_grad)
+           for n in g.nodes]
+    out.append(("return", walk(g.output)))
+    return out
+
+
+def _first_difference(a: Graph, b: Graph) -> str | None:
+    ca, cb = _canonical(a), _canonical(b)
+    for x, y in zip(ca, cb):
+        if x != y:
+            return f"{x[0]} (traced) vs {y[0]} (check input)" if x[0] != y[0] else \
+                f"{x[0]} with other arguments"
+    if len(ca) != len(cb):
+        return f"{len(ca) - 1} ops (traced) vs {len(cb) - 1} ops (check input)"
+    return None
+
+
 def _as_tuple(example_inputs):
     if example_inputs is None:
         return ()
@@ -586,7 +631,7 @@ def trace(func, example_inputs=None, optimize=None, check_trace: bool = True,
     name = getattr(func, "__name__", type(func).__name__)
     traced = ScriptFunction(name, [prog])
     if check_trace:
-        _check(traced, func, args, kwargs, result, check_inputs, check_tolerance, g)
+        _check(traced, func, args, kwargs, result, check_inputs, check_tolerance, g, {})
     return traced
 
 
@@ -628,7 +673,8 @@ def trace_module(mod: Module, inputs: dict, optimize=None, check_trace: bool = T
     if check_trace:
         _, fn, args, kwargs, result, g = methods["forward"]
         checks = [c["forward"] if isinstance(c, dict) else c for c in check_inputs or ()]
-        _check(traced, fn, args, kwargs, result, checks, check_tolerance, g)
+        _check(traced, fn, args, kwargs, result, checks, check_tolerance, g,
+               _attr_names(mod))
     return traced
 
 
@@ -640,9 +686,11 @@ def _repeated_inputs(leaves) -> list:
             "positions again (trace with distinct tensors otherwise)"]
 
 
-def _check(traced, eager, args, kwargs, result, check_inputs, tol, g: Graph):
-    """torch's check_trace: replay on the example (and ``check_inputs``) and compare with
-    eager mode. Programs that draw random numbers or write in place are not re-run."""
+def _check(traced, eager, args, kwargs, result, check_inputs, tol, g: Graph, attr_names):
+    """torch's check_trace: trace again on each of ``check_inputs`` (a different program
+    raises ``TracingCheckError``, as torch's "Graphs differed across invocations"), replay on
+    the example and the check inputs and compare with eager mode (a difference warns).
+    Programs that draw random numbers or write in place are not re-run."""
     if g.has_random():
         warnings.warn("Trace had nondeterministic nodes (random ops); the trace is not "
                       "checked. Did you forget to call .eval() on your model?", TracerWarning,
@@ -650,6 +698,16 @@ def _check(traced, eager, args, kwargs, result, check_inputs, tol, g: Graph):
         return
     if g.has_mutation():
         return
+    for ci in check_inputs or ():
+        with no_grad():
+            other = _optimize(_tracer.record(eager, _as_tuple(ci), {}, attr_names)[1])
+        diff = _first_difference(g, other)
+        if diff is not None:
+            raise TracingCheckError(
+                "Tracing failed sanity checks!\nERROR: Graphs differed across invocations!\n"
+                f"\tFirst diverging operator: {diff}\n(the traced code takes another path, "
+                "or bakes other Python values, for these check_inputs: data-dependent control "
+                "flow?)")
     with no_grad():
         pairs = [(traced(*args, **kwargs), result)]
         for ci in check_inputs or ():

@@ -259,6 +259,8 @@ class Graph:
         if m is None:
             return "Tensor"
         shape, dt, dev = m
+        if not dev:  # a traced shape value (int, float)
+            return dt
         return f"{dt}[{', '.join(map(str, shape))}]({dev})"
 
     def render_graph(self) -> str:
