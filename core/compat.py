@@ -12,7 +12,24 @@ pi = 3.141592653589793
 inf = builtins.float("inf")
 nan = builtins.float("nan")
 newaxis = None
-strided = "strided"
+
+
+class layout:
+    """A tensor layout tag (torch.layout). Ember tensors are dense: ``strided`` is the one."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __repr__(self):
+        return f"ember.{self._name}"
+
+    def __reduce__(self):
+        return self._name
+
+
+strided = layout("strided")
 
 
 class memory_format:
@@ -82,8 +99,20 @@ def can_cast(from_, to):
     return _can_cast(from_, to)
 
 
-def typename(t):
-    return t.type()
+def typename(obj) -> str:
+    """torch.typename: a tensor's type string, else the dotted name of obj's class (or of obj,
+    when obj is itself a class or function).
+
+    >>> ember.typename(ember.ones(1)), ember.typename(3)
+    ('ember.FloatTensor', 'int')
+    """
+    from .tensor import Tensor
+    if isinstance(obj, Tensor):
+        return obj.type()
+    named = obj if hasattr(obj, "__qualname__") or hasattr(obj, "__name__") else type(obj)
+    qualname = getattr(named, "__qualname__", None) or named.__name__
+    module = getattr(named, "__module__", "") or ""
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
 
 
 def get_num_threads():

@@ -138,6 +138,8 @@ def grad_and_value(func, argnums=0, has_aux=False):
         if not outer:
             grads = [g.detach() for g in grads]
             out = out.detach()
+            # NOTE: aux comes back unwrapped, as torch: off the transform's internal graph
+            aux = _map(lambda t: t.detach(), aux)
         per_arg, i = [], 0
         for group, rebuild in zip(diff_leaves, rebuilds):
             per_arg.append(rebuild(grads[i:i + len(group)]))
@@ -203,6 +205,9 @@ def vjp(func, *primals, has_aux=False):
         return tuple(res)
 
     shown = out if outer else _map(lambda t: t.detach(), out)
+    if has_aux and not outer:
+        # NOTE: aux comes back unwrapped, as torch: off the transform's internal graph
+        aux = _map(lambda t: t.detach(), aux)
     return (shown, vjp_fn, aux) if has_aux else (shown, vjp_fn)
 
 

@@ -29,7 +29,8 @@ __all__ = [
     "hinge_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "poisson_nll_loss",
     "ctc_loss", "constant_pad_nd", "native_layer_norm", "native_batch_norm",
     "native_group_norm", "native_dropout", "grid_sampler", "affine_grid_generator",
-    "channel_shuffle", "native_channel_shuffle",
+    "channel_shuffle", "native_channel_shuffle", "conv3d", "conv_transpose3d", "max_pool3d",
+    "max_pool1d_with_indices", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
 ]
 
 # the signatures of these already agree with torch's top-level functions
@@ -37,6 +38,8 @@ conv1d = F.conv1d
 conv2d = F.conv2d
 conv_transpose1d = F.conv_transpose1d
 conv_transpose2d = F.conv_transpose2d
+conv3d = F.conv3d
+conv_transpose3d = F.conv_transpose3d
 rms_norm = F.rms_norm
 adaptive_avg_pool1d = F.adaptive_avg_pool1d
 cosine_similarity = F.cosine_similarity
@@ -258,6 +261,20 @@ def max_pool2d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode: 
                         ceil_mode)
 
 
+def max_pool3d(input, kernel_size, stride=(), padding=0, dilation=1, ceil_mode: bool = False):
+    """``F.max_pool3d`` (no indices); ATen's empty ``stride`` means ``kernel_size``."""
+    return F.max_pool3d(input, kernel_size, _stride_or_none(stride), padding, dilation,
+                        ceil_mode)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=(), padding=0, dilation=1,
+                            ceil_mode: bool = False):
+    """(values, int64 indices) of ``F.max_pool1d``; ATen's empty ``stride`` means
+    ``kernel_size``."""
+    return F.max_pool1d_with_indices(input, kernel_size, _stride_or_none(stride), padding,
+                                     dilation, ceil_mode)
+
+
 def avg_pool1d(input, kernel_size, stride=(), padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True):
     """``F.avg_pool1d``; ATen's empty ``stride`` means ``kernel_size``."""
@@ -371,3 +388,41 @@ def grid_sampler(input, grid, interpolation_mode: int, padding_mode: int,
 def affine_grid_generator(theta, size: Sequence[int], align_corners: bool):
     """``F.affine_grid`` with ``align_corners`` required."""
     return F.affine_grid(theta, size, align_corners)
+
+
+# ---------------------------------------------------------------------------------- rnn cells
+def _cell(mode, input, h, c, w_ih, w_hh, b_ih, b_hh):
+    from .nn.modules.rnn import _cell_step
+    gx = ember.matmul(input, w_ih.t())
+    if b_ih is not None:
+        gx = gx + b_ih
+    return _cell_step(mode, gx, h, c, w_hh, b_hh)
+
+
+def lstm_cell(input, hx: Sequence, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One LSTM step, as ``nn.LSTMCell`` with these weights: ``hx`` is (h, c); returns (h, c).
+
+    >>> import ember
+    >>> h, c = ember.lstm_cell(ember.ones(1, 2), (ember.zeros(1, 3), ember.zeros(1, 3)),
+    ...                        ember.zeros(12, 2), ember.zeros(12, 3))
+    >>> c.tolist()
+    [[0.0, 0.0, 0.0]]
+    """
+    if len(hx) != 2:
+        raise RuntimeError(f"lstm_cell expects two hidden states, got {len(hx)}")
+    return _cell("LSTM", input, hx[0], hx[1], w_ih, w_hh, b_ih, b_hh)
+
+
+def gru_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """One GRU step, as ``nn.GRUCell`` with these weights; returns the new hidden state."""
+    return _cell("GRU", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def rnn_tanh_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """tanh(input W_ih^T + b_ih + hx W_hh^T + b_hh), one ``nn.RNNCell`` step."""
+    return _cell("RNN_TANH", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]
+
+
+def rnn_relu_cell(input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+    """relu(input W_ih^T + b_ih + hx W_hh^T + b_hh), one ``nn.RNNCell`` step."""
+    return _cell("RNN_RELU", input, hx, None, w_ih, w_hh, b_ih, b_hh)[0]

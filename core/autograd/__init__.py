@@ -84,17 +84,61 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         grad_outputs = [None] * len(outputs)
     else:
         grad_outputs = list(_as_tuple(grad_outputs))
-    grads = _make_grads(outputs, grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
     if allow_unused is None:
         allow_unused = materialize_grads
-    res = _graph.run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
-                              allow_unused=allow_unused, accumulate=False)
+    if is_grads_batched:
+        res = _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph,
+                            allow_unused)
+    else:
+        grads = _make_grads(outputs, grad_outputs)
+        res = _graph.run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs,
+                                  allow_unused=allow_unused, accumulate=False)
     if materialize_grads:
         from ..ops.creation import zeros_like
         res = [zeros_like(i) if r is None else r for r, i in zip(res, inputs)]
     return tuple(res)
+
+
+def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused):
+    """``grad(..., is_grads_batched=True)``: dim 0 of every grad_output is a batch; one backward
+    pass per batch entry (the graph is kept until the last), stacked along a new dim 0."""
+    from ..ops.shape import stack
+    grads = []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if g is None:
+            g = _make_grads([out], [g])[0]
+        elif not isinstance(g, _graph.Tensor):
+            from ..ops.creation import tensor
+            g = tensor(g, dtype=out._dtype, device=out._device)
+        if g.ndim == 0:
+            raise ValueError("vmap(vjp, in_dims=0, ...)(<inputs>): Got in_dim=0 for some input, "
+                             "but that input is a Tensor of dimensionality 0 so expected in_dim "
+                             "to satisfy 0 <= in_dim < 0.")
+        if g.shape[0] == 0:
+            raise IndexError("index 0 is out of bounds for dimension 0 with size 0")
+        if g.shape[1:] != out.shape:
+            # NOTE: torch's message shows the grad_output's shape less its first *two* dims
+            raise RuntimeError(
+                "If `is_grads_batched=True`, we interpret the first dimension of each "
+                "grad_output as the batch dimension. The sizes of the remaining dimensions are "
+                "expected to match the shape of corresponding output, but a mismatch was "
+                f"detected: grad_output[{i}] has a shape of {g.shape[2:]} and output[{i}] has a "
+                f"shape of {out.shape}. If you only want some tensors in `grad_output` to be "
+                "considered batched, consider using vmap.")
+        grads.append(g)
+    sizes = [g.shape[0] for g in grads]
+    if len(set(sizes)) > 1:
+        raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
+                         f"dimension, got sizes {sizes} for the mapped dimension")
+    per_entry = []
+    for b in range(sizes[0]):
+        keep = retain_graph or b < sizes[0] - 1
+        per_entry.append(_graph.run_backward(outputs, [g[b] for g in grads], keep, create_graph,
+                                             inputs=inputs, allow_unused=allow_unused,
+                                             accumulate=False))
+    return [None if rows[0] is None else stack(list(rows)) for rows in zip(*per_entry)]
 
 
 class Variable:

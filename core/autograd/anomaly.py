@@ -6,6 +6,10 @@ import threading
 class _State(threading.local):
     def __init__(self):
         self.on = False  # (set per thread: a missing attribute would cost an exception to read)
+        # torch's two flags, as is_anomaly_enabled / is_anomaly_check_nan_enabled report them;
+        # ``on`` (mode and check_nan) is what the engine reads
+        self.mode = False
+        self.check_nan = True
 
 
 _state = _State()
@@ -22,11 +26,11 @@ class detect_anomaly:
         self.check_nan = check_nan
 
     def __enter__(self):
-        self._prev = enabled()
-        _state.on = self.check_nan
+        self._prev = (_state.mode, _state.check_nan)
+        set_anomaly_enabled(True, self.check_nan)
 
     def __exit__(self, *exc):
-        _state.on = self._prev
+        set_anomaly_enabled(*self._prev)
         return False
 
     def __call__(self, fn):
@@ -41,9 +45,26 @@ class detect_anomaly:
 
 class set_detect_anomaly(detect_anomaly):
     def __init__(self, mode, check_nan=True):
-        super().__init__(check_nan and mode)
-        self._prev = enabled()
-        _state.on = bool(mode) and check_nan
+        super().__init__(check_nan)
+        self._prev = (_state.mode, _state.check_nan)
+        set_anomaly_enabled(mode, check_nan)
+
+
+def is_anomaly_enabled() -> bool:
+    """Whether anomaly detection is on (``detect_anomaly`` / ``set_anomaly_enabled``)."""
+    return _state.mode
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether anomaly detection checks backward results for NaN (True unless turned off)."""
+    return _state.check_nan
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """Turn anomaly detection on or off for this thread, as ``torch.set_anomaly_enabled``."""
+    _state.mode = bool(enabled)
+    _state.check_nan = bool(check_nan)
+    _state.on = _state.mode and _state.check_nan
 
 
 def check(node, grads):

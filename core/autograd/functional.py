@@ -149,6 +149,13 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
     tuples for several inputs)."""
     from . import grad
     ins, single_in = _tensors(inputs, "inputs", "hessian")
+    if outer_jacobian_strategy not in ("forward-mode", "reverse-mode"):
+        raise AssertionError('Expected strategy to be either "forward-mode" or "reverse-mode".')
+    if outer_jacobian_strategy == "forward-mode" and vectorize and create_graph:
+        raise NotImplementedError('torch.autograd.functional.jacobian: `create_graph=True` and '
+                                  '`strategy="forward-mode"` are not supported together (yet). '
+                                  'Please either set `create_graph=False` or '
+                                  '`strategy="reverse-mode"`.')
 
     def gradient(*xs):
         out, _ = _outputs(func(*xs), "hessian")
@@ -156,13 +163,23 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
             raise RuntimeError("The function given to hessian should return a single Tensor "
                                "with a single element.")
         gs = grad(out[0].reshape(()), xs, create_graph=True, allow_unused=True)
-        if strict and any(g is None for g in gs):
-            raise RuntimeError("The output of the user-provided function is independent of "
-                               "an input. This is not allowed in strict mode.")
         from ..ops.creation import zeros_like
         gs = tuple(g if g is not None else zeros_like(x) for g, x in zip(gs, xs))
+        for i, g in enumerate(gs):
+            if strict and not g.requires_grad:
+                raise RuntimeError(
+                    f"While computing the hessian, found that the jacobian of the user-provided "
+                    f"function with respect to input {i} is independent of the input. This is "
+                    f"not allowed in strict mode. You should ensure that your function is twice "
+                    f"differentiable and that the jacobian depends on the inputs (this would be "
+                    f"violated by a linear function for example).")
         return gs[0] if single_in else gs
-    return jacobian(gradient, ins[0] if single_in else ins, create_graph=create_graph)
+    # NOTE: forward-mode outer Jacobians give the same matrix; Ember computes it by reverse mode
+    res = jacobian(gradient, ins[0] if single_in else ins, create_graph=create_graph,
+                   strict=strict, vectorize=vectorize, strategy=outer_jacobian_strategy)
+    if outer_jacobian_strategy == "forward-mode" and not single_in:
+        res = [list(row) for row in res]  # torch's forward-mode path gives lists of lists
+    return res
 
 
 def vhp(func, inputs, v=None, create_graph=False, strict=False):

@@ -249,9 +249,18 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank: int = 0,
     tgt_lens = _as_list(target_lengths)
     if len(in_lens) != N or len(tgt_lens) != N:
         raise RuntimeError(f"ctc_loss: expected input_lengths and target_lengths of length {N}")
+    where = "(while checking arguments for ctc_loss_allocate_outputs)"
     if max(in_lens) > T:
-        raise RuntimeError(f"ctc_loss: input length {max(in_lens)} exceeds the {T} time steps")
+        raise RuntimeError(f"Expected input_lengths to have value at most {T}, but got value "
+                           f"{max(in_lens)} {where}")
     flat = _as_list(targets)
+    if targets.dim() == 1 and batched and len(flat) != sum(tgt_lens):
+        raise RuntimeError(f"Expected tensor to have size {sum(tgt_lens)} at dimension 0, but "
+                           f"got size {len(flat)} for argument #2 'targets' {where}")
+    if targets.dim() != 1 and targets.shape[-1] < max(tgt_lens):
+        raise RuntimeError(f"Expected tensor to have size at least {max(tgt_lens)} at dimension "
+                           f"1, but got size {targets.shape[-1]} for argument #2 'targets' "
+                           f"{where}")
     if targets.dim() == 1 and batched:
         # concatenated targets: sample n owns the next target_lengths[n] entries
         starts = [sum(tgt_lens[:n]) for n in range(N)]

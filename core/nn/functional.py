@@ -23,6 +23,7 @@ import ember
 from .. import amp as _amp
 from ..ops.nn import conv2d as _conv2d, max_pool2d_blocks as _max_pool2d_blocks
 from ..ops.nn import cross_entropy_indices as _cross_entropy_indices, linear as _linear
+from ..ops.nn import elu as _elu, hardsigmoid as _hardsigmoid, hardswish as _hardswish
 from ..ops.indexing import _index_out_of_range
 from ..ops.reduction import norm as _linalg_vector_norm
 
@@ -891,19 +892,19 @@ def mish(input, inplace: bool = False):
 
 @_inplace_variant(2)
 def elu(input, alpha: float = 1.0, inplace: bool = False):
-    return ember.where(input > 0, input, (input.clamp(max=0.0).exp() - 1.0) * alpha)
+    return _elu(input, alpha)
 
 
 @_inplace_variant(1)
 def selu(input, inplace: bool = False):
     alpha = 1.6732632423543772848170429916717
     scale = 1.0507009873554804934193349852946
-    return scale * elu(input, alpha)
+    return _elu(input, alpha, scale)
 
 
 @_inplace_variant(2)
 def celu(input, alpha: float = 1.0, inplace: bool = False):
-    return ember.where(input > 0, input, ((input / alpha).clamp(max=0.0).exp() - 1.0) * alpha)
+    return _elu(input, alpha, 1.0, 1.0 / alpha)
 
 
 def softsign(input):
@@ -912,13 +913,13 @@ def softsign(input):
 
 @_inplace_variant(1)
 def hardsigmoid(input, inplace: bool = False):
-    return _where(input <= -3.0, 0.0, _where(input >= 3.0, 1.0, input / 6.0 + 0.5))
+    return _hardsigmoid(input)
 
 
 @_inplace_variant(1)
 def hardswish(input, inplace: bool = False):
-    # NOTE: torch gives hardswish a zero gradient at -3 and a gradient of 1 at 3
-    return _where(input <= -3.0, 0.0, _where(input < 3.0, input * (input + 3.0) / 6.0, input))
+    # NOTE: torch gives hardswish a zero gradient at -3 and a gradient of 1 at 3 (see the op)
+    return _hardswish(input)
 
 
 def tanhshrink(input):

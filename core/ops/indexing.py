@@ -475,10 +475,9 @@ def scatter(input, dim, index, src=None, value=None, *, reduce=None):
             return scatter_add(input, dim, index, src if isinstance(src, Tensor) else
                                _full_like_index(index, src, input))
         if reduce == "multiply":
-            from .creation import ones_like
-            ones = ones_like(input)
-            f = scatter(ones, dim, index, src)
-            return input * f
+            # NOTE: every src value aimed at one position multiplies in (duplicate indices too)
+            return scatter_reduce(input, dim, index, src if isinstance(src, Tensor) else
+                                  _full_like_index(index, src, input), "prod")
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     index = _long_index(index)
     d = _check_gather_args("scatter", input, dim, index)

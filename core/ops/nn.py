@@ -263,3 +263,69 @@ def sgd_momentum_update_(param, grad, buf, lr, momentum, dampening, nesterov):
     buf.mul_(momentum).add_(grad, alpha=1 - dampening)
     step = grad.add(buf, alpha=momentum) if nesterov else buf
     param.add_(step, alpha=-lr)
+
+
+# ---- hard activations: torch's own backward formulas ----------------------------------------
+# NOTE: written as ops (not composites) so the gradient is torch's at every input: 0 for
+# hardsigmoid and 1 for hardswish at NaN (their backward's comparisons are false there), and
+# hardsigmoid's slope is 1/6 rounded to float32 in every dtype, as torch's kernel has it.
+_ONE_SIXTH_F32 = 0.1666666716337204
+
+
+def _g_hardsigmoid(ctx, g):
+    x = ctx.inputs[0]
+    return (E.where((x > -3.0) & (x < 3.0), g * _ONE_SIXTH_F32, 0.0),)
+
+
+def _g_hardswish(ctx, g):
+    x = ctx.inputs[0]
+    return (E.where(x <= -3.0, 0.0, E.where(x < 3.0, g * (x / 3.0 + 0.5), g)),)
+
+
+_hardsigmoid_op = defop("hardsigmoid", _g_hardsigmoid, inputs=True,
+                        node_name="HardsigmoidBackward0")
+_hardswish_op = defop("hardswish", _g_hardswish, inputs=True, node_name="HardswishBackward0")
+
+
+def _hard_activation(op, x, fn):
+    with grad_mode.no_grad():
+        r = fn(x.detach())
+    if _state.enabled and x._requires_grad:
+        record(op, (x,), r)
+    return r
+
+
+def hardsigmoid(x: Tensor) -> Tensor:
+    """min(max(x + 3, 0), 6) / 6, torch's formula (NaN stays NaN)."""
+    return _hard_activation(_hardsigmoid_op, x, lambda t: E.clamp(t + 3.0, 0.0, 6.0) / 6.0)
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """x * min(max(x + 3, 0), 6) / 6, torch's formula (so -inf gives NaN and -3 gives -0)."""
+    return _hard_activation(_hardswish_op, x, lambda t: t * E.clamp(t + 3.0, 0.0, 6.0) / 6.0)
+
+
+def _g_elu(ctx, g):
+    x = ctx.inputs[0]
+    alpha, scale, input_scale = ctx.params["coefs"]
+    neg = E.where(x <= 0, x, 0.0)
+    # NOTE: torch's elu_backward: exp(x) (not expm1's result + 1) on the negative side, and the
+    # positive side (so gradient ``scale``) at NaN
+    return (E.where(x <= 0, g * (input_scale * alpha * scale) * E.exp(neg * input_scale),
+                    g * scale),)
+
+
+_elu_op = defop("elu", _g_elu, inputs=True, node_name="EluBackward0")
+
+
+def elu(x: Tensor, alpha: float = 1.0, scale: float = 1.0, input_scale: float = 1.0) -> Tensor:
+    """torch's elu family: ``expm1(x * input_scale) * alpha * scale`` where ``x <= 0``, else
+    ``x * scale`` (selu and celu pick the coefficients)."""
+    def fn(t):
+        neg = E.where(t <= 0, t, 0.0)
+        return E.where(t <= 0, E.expm1(neg * input_scale) * (alpha * scale), t * scale)
+    with grad_mode.no_grad():
+        r = fn(x.detach())
+    if _state.enabled and x._requires_grad:
+        record(_elu_op, (x,), r, {"coefs": (alpha, scale, input_scale)})
+    return r

@@ -15,7 +15,7 @@ from .pixelshuffle import PixelShuffle, PixelUnshuffle, Upsample
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .sparse import Embedding
 from .flatten import Flatten, Unflatten
-from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell
+from .rnn import RNNBase, RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, RNNCellBase
 from .transformer import (MultiheadAttention, TransformerEncoderLayer, TransformerEncoder,
                           TransformerDecoderLayer, TransformerDecoder, Transformer)
 from .padding import (ConstantPad1d, ConstantPad2d, ZeroPad1d, ZeroPad2d, ReflectionPad1d,
@@ -31,5 +31,6 @@ from .extra_sampling import *  # noqa: F401,F403
 from .extra_nn import *  # noqa: F401,F403
 from .lazy import *  # noqa: F401,F403
 from .volumetric import *  # noqa: F401,F403
+from .sync_batchnorm import *  # noqa: F401,F403
 
 __all__ = [name for name in dir() if name[:1].isupper()]

@@ -20,12 +20,14 @@ from .._parameter_extra import UninitializedBuffer, UninitializedParameter, is_l
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .linear import Linear
 from .normalization import BatchNorm1d, BatchNorm2d, InstanceNorm1d, InstanceNorm2d
+from .volumetric import BatchNorm3d, Conv3d, ConvTranspose3d, InstanceNorm3d
 
 # NOTE: LazyModuleMixin stays out of __all__: torch.nn does not export it either (it lives in
 # torch.nn.modules.lazy, as here)
 __all__ = ["LazyLinear", "LazyConv1d", "LazyConv2d", "LazyConvTranspose1d",
            "LazyConvTranspose2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyInstanceNorm1d",
-           "LazyInstanceNorm2d"]
+           "LazyInstanceNorm2d", "LazyConv3d", "LazyConvTranspose3d", "LazyBatchNorm3d",
+           "LazyInstanceNorm3d"]
 
 
 class LazyModuleMixin:
@@ -269,3 +271,42 @@ class LazyInstanceNorm2d(_LazyNormBase, InstanceNorm2d):
     """``InstanceNorm2d`` whose ``num_features`` is inferred from the first input."""
 
     cls_to_become = InstanceNorm2d
+
+
+class LazyConv3d(_LazyConvXdMixin, Conv3d):
+    """``Conv3d`` whose ``in_channels`` is inferred from the first input."""
+
+    cls_to_become = Conv3d
+    _nd = 3
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, dilation, groups, False,
+                         padding_mode, device=device, dtype=dtype)
+        self._init_lazy(out_channels, bias, device, dtype)
+
+
+class LazyConvTranspose3d(_LazyConvXdMixin, ConvTranspose3d):
+    """``ConvTranspose3d`` whose ``in_channels`` is inferred from the first input."""
+
+    cls_to_become = ConvTranspose3d
+    _nd = 3
+
+    def __init__(self, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1, padding_mode="zeros", device=None,
+                 dtype=None):
+        super().__init__(0, 0, kernel_size, stride, padding, output_padding, groups, False,
+                         dilation, padding_mode, device=device, dtype=dtype)
+        self._init_lazy(out_channels, bias, device, dtype)
+
+
+class LazyBatchNorm3d(_LazyNormBase, BatchNorm3d):
+    """``BatchNorm3d`` whose ``num_features`` is inferred from the first input."""
+
+    cls_to_become = BatchNorm3d
+
+
+class LazyInstanceNorm3d(_LazyNormBase, InstanceNorm3d):
+    """``InstanceNorm3d`` whose ``num_features`` is inferred from the first input."""
+
+    cls_to_become = InstanceNorm3d

@@ -433,8 +433,8 @@ class Module:
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                                "(ember.nn.Parameter or None expected)")
+                raise TypeError(f"cannot assign '{ember.typename(value)}' as parameter "
+                                f"'{name}' (ember.nn.Parameter or None expected)")
             self.register_parameter(name, value)
         else:
             modules = self.__dict__.get("_modules")
@@ -689,6 +689,8 @@ class Module:
 
     def state_dict(self, *, destination=None, prefix: str = "", keep_vars: bool = False):
         """Parameters and persistent buffers by dotted name, as torch names them."""
+        for hook in self._state_hooks("_state_dict_pre_hooks").values():
+            hook(self, prefix, keep_vars)
         if destination is None:
             destination = OrderedDict()
             destination._metadata = OrderedDict()
@@ -700,10 +702,53 @@ class Module:
             if module is not None:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
+        for hook in self._state_hooks("_state_dict_hooks").values():
+            if hook(self, destination, prefix, local_metadata) is not None:
+                raise RuntimeError("state_dict post-hook must return None")
         return destination
+
+    # state-dict hooks live in dicts made on first registration, so that modules built or
+    # unpickled without them need nothing
+    _NO_HOOKS: dict = {}
+
+    def _state_hooks(self, attr: str) -> dict:
+        return self.__dict__.get(attr, Module._NO_HOOKS)
+
+    def _add_state_hook(self, attr: str, hook) -> RemovableHandle:
+        hooks = self.__dict__.get(attr)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(self, attr, hooks)
+        handle = RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
+    def register_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` runs before ``state_dict`` saves this module."""
+        return self._add_state_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict`` saved
+        this module and its children; it may edit state_dict in place and returns None."""
+        return self._add_state_hook("_state_dict_hooks", hook)
+
+    def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)`` runs before this module loads, and may rename or add
+        keys of state_dict in place (checkpoint migration)."""
+        return self._add_state_hook("_load_state_dict_pre_hooks", hook)
+
+    def register_load_state_dict_post_hook(self, hook) -> RemovableHandle:
+        """``hook(module, incompatible_keys)`` runs after this module and its children loaded;
+        it may edit ``incompatible_keys.missing_keys``/``unexpected_keys`` in place before
+        ``strict`` checks them, and returns None."""
+        return self._add_state_hook("_load_state_dict_post_hooks", hook)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs, assign=False):
+        for hook in self._state_hooks("_load_state_dict_pre_hooks").values():
+            hook(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                 error_msgs)
         persistent_buffers = {k: v for k, v in self._buffers.items()
                               if k not in self._non_persistent_buffers_set}
         local_state = {k: v for k, v in itertools.chain(self._parameters.items(),
@@ -771,6 +816,12 @@ class Module:
                     child_state = {k: v for k, v in local_state_dict.items()
                                    if k.startswith(child_prefix)}
                     load(child, child_state, child_prefix)
+            post = module._state_hooks("_load_state_dict_post_hooks")
+            if post:
+                incompatible = _IncompatibleKeys(missing_keys, unexpected_keys)
+                for hook in post.values():
+                    if hook(module, incompatible) is not None:
+                        raise RuntimeError("load_state_dict post-hook must return None")
 
         load(self, state_dict)
         if strict:

@@ -12,7 +12,7 @@ from .. import init
 from ..parameter import Parameter
 from .module import Module
 
-__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -335,15 +335,17 @@ class GRU(RNNBase):
                          dropout, bidirectional, 0, device, dtype)
 
 
-class _CellBase(Module):
-    _mode = ""
+class RNNCellBase(Module):
+    """The parameters every RNN cell holds: ``weight_ih`` (num_chunks * hidden_size,
+    input_size), ``weight_hh`` and, with ``bias``, ``bias_ih`` / ``bias_hh``; uniform in
+    +-1/sqrt(hidden_size). ``RNNCell``, ``LSTMCell`` and ``GRUCell`` derive from it."""
 
-    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+    def __init__(self, input_size, hidden_size, bias, num_chunks, device=None, dtype=None):
         super().__init__()
         self.input_size = input_size
         self.hidden_size = hidden_size
         self.bias = bias
-        gates = _GATES[self._mode] * hidden_size
+        gates = num_chunks * hidden_size
         kw = {"device": device, "dtype": dtype}
         self.weight_ih = Parameter(ember.empty((gates, input_size), **kw))
         self.weight_hh = Parameter(ember.empty((gates, hidden_size), **kw))
@@ -367,6 +369,13 @@ class _CellBase(Module):
         if "nonlinearity" in self.__dict__ and self.nonlinearity != "tanh":
             s += ", nonlinearity={nonlinearity}"
         return s.format(**self.__dict__)
+
+
+class _CellBase(RNNCellBase):
+    _mode = ""
+
+    def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, _GATES[self._mode], device, dtype)
 
     def _zeros(self, input):
         return ember.zeros((input.shape[0], self.hidden_size), dtype=input.dtype,

@@ -10,9 +10,11 @@ from .fusion import (fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eva
                      fuse_linear_bn_weights)
 from .init import skip_init
 from ._clip_grad_deprecated import clip_grad_norm
+from .memory_format import convert_conv2d_weight_memory_format, convert_conv3d_weight_memory_format
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm", "clip_grads_with_norm_",
            "parameters_to_vector", "vector_to_parameters", "rnn", "parametrize",
            "parametrizations", "prune", "weight_norm", "remove_weight_norm", "spectral_norm",
            "remove_spectral_norm", "fusion", "init", "fuse_conv_bn_eval", "fuse_conv_bn_weights",
-           "fuse_linear_bn_eval", "fuse_linear_bn_weights", "skip_init", "clip_grad_norm"]
+           "fuse_linear_bn_eval", "fuse_linear_bn_weights", "skip_init", "clip_grad_norm",
+           "convert_conv2d_weight_memory_format", "convert_conv3d_weight_memory_format"]
