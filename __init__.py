@@ -17,7 +17,8 @@ import sys as _sys
 
 from .core import dtypes as _dtypes
 from .core.dtypes import (bfloat16, bool_ as bool, dtype, finfo, float16, float32,  # noqa
-                          float64, get_default_dtype, iinfo, int8, int16, int32, int64,
+                          float64, complex64, complex128, get_default_dtype, iinfo, int8,
+                          int16, int32, int64,
                           promote_types, result_type as _result_type, set_default_dtype, uint8)
 from .core.device import device, get_default_device, set_default_device  # noqa: F401
 from .core.tensor import Size, Tensor  # noqa: F401
@@ -42,6 +43,10 @@ from .core.ops.extra import *  # noqa: F401,F403
 from .core.ops.extra2 import *  # noqa: F401,F403
 from .core.ops.foreach import *  # noqa: F401,F403  (torch._foreach_add_ ...)
 from .core.ops.creation import *  # noqa: F401,F403
+from .core.ops.complex import (angle, complex, conj, conj_physical, conj_physical_,  # noqa
+                               imag, is_complex, is_conj, is_neg, polar, real, resolve_conj,
+                               resolve_neg, sgn, view_as_complex, view_as_complex_copy,
+                               view_as_real, view_as_real_copy)
 from .core.ops.creation import (Generator, arange, as_tensor, empty, eye, from_numpy,  # noqa
                                 full, linspace, manual_seed, ones, rand, randint, randn,
                                 randperm, tensor, zeros, range_ as range)
@@ -83,6 +88,7 @@ _alias("autograd", _autograd)
 from .core import nn as _nn  # noqa: E402
 _alias("nn", _nn)
 from .core.torch_nn_aliases import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout ...)
+from .core.torch_extra_api import *  # noqa: E402,F401,F403  (windows, torch.solve ...)
 from .core import optim as _optim  # noqa: E402
 _alias("optim", _optim)
 from .core import utils as _utils  # noqa: E402
@@ -108,6 +114,8 @@ _alias("special", _special)
 from .core import return_types as _return_types  # noqa: E402
 _alias("return_types", _return_types)
 xlogy = _special.xlogy
+from .core import fft as _fft  # noqa: E402
+_alias("fft", _fft)
 from .core import func  # noqa: E402
 _alias("func", func)
 from .core.func import vmap  # noqa: E402,F401
@@ -129,6 +137,8 @@ del _sys
 # torch's dtype aliases (defined last: they shadow builtins in this module's namespace)
 float = float32
 double = float64
+cfloat = complex64
+cdouble = complex128
 half = float16
 long = int64
 int = int32

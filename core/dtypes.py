@@ -13,18 +13,20 @@ import ml_dtypes
 class dtype:
     """An element type, as ``torch.dtype``: ``ember.float32``, ``ember.int64`` ..."""
 
-    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_signed", "category", "_rank")
+    __slots__ = ("name", "np", "itemsize", "is_floating_point", "is_complex", "is_inexact",
+                 "is_signed", "category", "_rank")
 
     def __init__(self, name, np_dtype, category, rank):
         self.name = name
         self.np = np.dtype(np_dtype)
         self.itemsize = self.np.itemsize
-        self.category = category  # 0 bool, 1 integer, 2 floating
+        self.category = category  # 0 bool, 1 integer, 2 floating, 3 complex
         self.is_floating_point = category == 2
-        self.is_signed = category == 2 or (category == 1 and self.np.kind == "i")
+        self.is_complex = category == 3
+        # floating or complex: the dtypes autograd differentiates
+        self.is_inexact = category >= 2
+        self.is_signed = category >= 2 or (category == 1 and self.np.kind == "i")
         self._rank = rank
-
-    is_complex = False
 
     def __repr__(self):
         return f"ember.{self.name}"
@@ -37,7 +39,21 @@ class dtype:
         return self.category == 1
 
     def to_real(self):
-        return self
+        """The dtype of the real and imaginary parts of a complex dtype (else the dtype)."""
+        return _REAL_OF.get(self, self)
+
+    def to_complex(self):
+        """The complex dtype whose parts are this floating dtype (torch's toComplexType).
+
+        >>> ember.float64.to_complex()
+        ember.complex128
+        """
+        if self.is_complex:
+            return self
+        if not self.is_floating_point:
+            raise RuntimeError(f"Unknown Complex ScalarType for {self.name}")
+        # NOTE: Ember has no complex32 (torch's experimental ComplexHalf): half types -> complex64
+        return complex128 if self is float64 else complex64
 
 
 bool_ = dtype("bool", np.bool_, 0, 0)
@@ -50,18 +66,24 @@ float16 = dtype("float16", np.float16, 2, 5)
 bfloat16 = dtype("bfloat16", ml_dtypes.bfloat16, 2, 5)
 float32 = dtype("float32", np.float32, 2, 6)
 float64 = dtype("float64", np.float64, 2, 7)
+complex64 = dtype("complex64", np.complex64, 3, 8)
+complex128 = dtype("complex128", np.complex128, 3, 9)
 
-ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64)
+ALL = (bool_, uint8, int8, int16, int32, int64, float16, bfloat16, float32, float64, complex64,
+       complex128)
+COMPLEX = (complex64, complex128)
 BY_NAME = {d.name: d for d in ALL}
 BY_NAME["bool"] = bool_
 _BY_NP = {d.np: d for d in ALL}
+_REAL_OF = {complex64: float32, complex128: float64}
 
 # Aliases torch programs use.
 ALIASES = {
     "float": float32, "double": float64, "half": float16, "long": int64, "int": int32,
     "short": int16, "bool": bool_, "uint8": uint8, "int8": int8, "int16": int16,
     "int32": int32, "int64": int64, "float16": float16, "float32": float32, "float64": float64,
-    "bfloat16": bfloat16,
+    "bfloat16": bfloat16, "complex64": complex64, "complex128": complex128, "cfloat": complex64,
+    "cdouble": complex128,
 }
 
 
@@ -75,8 +97,8 @@ def from_numpy_dtype(np_dtype) -> dtype:
         return _BY_NP[np.dtype(np_dtype)]
     except (KeyError, TypeError):
         raise TypeError(f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported "
-                        "types are: float64, float32, float16, bfloat16, int64, int32, int16, int8, "
-                        "uint8, and bool.") from None
+                        "types are: float64, float32, float16, bfloat16, complex64, complex128, "
+                        "int64, int32, int16, int8, uint8, and bool.") from None
 
 
 def to_dtype(d) -> dtype:
@@ -89,6 +111,8 @@ def to_dtype(d) -> dtype:
         return int64
     if d is bool:
         return bool_
+    if d is complex:
+        return default_complex()
     if isinstance(d, str):
         name = d.split(".")[-1]
         if name in ALIASES:
@@ -113,6 +137,12 @@ def get_default_dtype() -> dtype:
     return _default[0]
 
 
+def default_complex() -> dtype:
+    """The dtype of tensors made from Python complex numbers: complex128 when the default dtype
+    is float64, else complex64 (torch's)."""
+    return complex128 if _default[0] is float64 else complex64
+
+
 def set_default_dtype(d) -> None:
     """Set the default floating-point dtype (float16, bfloat16, float32 or float64), as torch."""
     d = to_dtype(d)
@@ -124,6 +154,14 @@ def set_default_dtype(d) -> None:
 def _promote_pair(a: dtype, b: dtype) -> dtype:
     if a is b:
         return a
+    if a.category == 3 or b.category == 3:
+        # the parts' dtypes promote: complex64 + float64 -> complex128, int + complex64 stays
+        ra, rb = a.to_real(), b.to_real()
+        if not ra.is_floating_point:
+            return b
+        if not rb.is_floating_point:
+            return a
+        return _promote_pair(ra, rb).to_complex()
     if a.category != b.category:
         hi, lo = (a, b) if a.category > b.category else (b, a)
         return hi
@@ -151,6 +189,8 @@ def _scalar_dtype(value) -> dtype:
         return int64
     if isinstance(value, float):
         return _default[0]
+    if isinstance(value, complex):
+        return default_complex()
     raise TypeError(f"expected a tensor or a Python number, got {type(value).__name__}")
 
 
@@ -158,7 +198,13 @@ def _combine(higher: dtype | None, lower: dtype | None) -> dtype | None:
     # torch's combine_categories: a lower-priority group only matters if it is of a higher category
     if higher is None:
         return lower
-    if lower is None or higher.is_floating_point:
+    if lower is None or higher.category == 3:
+        return higher
+    if lower.category == 3:
+        # NOTE: torch keeps a floating group's precision (float32 tensor + complex128 scalar is
+        # complex64); an integral group takes the complex dtype as it is
+        return higher.to_complex() if higher.is_floating_point else lower
+    if higher.is_floating_point:
         return higher
     if higher is bool_ or lower.is_floating_point:
         return _PROMOTE[higher, lower]
@@ -198,6 +244,7 @@ class finfo:
         if not isinstance(d, dtype):
             raise TypeError(f"finfo(): argument 'type' (position 1) must be ember.dtype, not "
                             f"{builtins.type(d).__name__}")
+        d = d.to_real()  # (a complex dtype's limits are its parts', as torch's)
         if not d.is_floating_point:
             raise TypeError("ember.finfo() requires a floating point input type. Use "
                             "ember.iinfo to handle 'ember.finfo'")
@@ -241,7 +288,8 @@ class iinfo:
 # torch's C++ type names, as its overflow errors print them
 _C_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int",
             "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
-            "float32": "float", "float64": "double"}
+            "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
+            "complex128": "c10::complex<double>"}
 
 
 def checked_scalar(value, dt: dtype):
@@ -250,6 +298,13 @@ def checked_scalar(value, dt: dtype):
     value whose magnitude fits, wrapping it), OverflowError beyond 64 bits."""
     if dt is bool_:
         return bool(value)
+    if dt.is_complex:
+        return complex(value)
+    if isinstance(value, complex):
+        if value.imag:
+            raise RuntimeError(f"value cannot be converted to type {_C_NAMES[dt.name]} without "
+                               "overflow")
+        value = value.real
     if dt.is_floating_point:
         v = float(value)
         if abs(v) > float(ml_dtypes.finfo(dt.np).max) and v == v and abs(v) != float("inf"):

@@ -3,8 +3,8 @@
 Decompositions are composite ops with kernels named ``linalg_<op>``: the cpu backend provides
 them (numpy.linalg, and backends/cpu/linalg.py for LU, triangular solves and the ``*_ex`` error
 codes); a backend without them runs them on cpu (see ``_kernel``). Backward rules are torch's,
-written in ember ops, so they are differentiable again. Complex dtypes (and so ``eig``,
-``eigvals``) are not supported: Ember has no complex tensors.
+written in ember ops, so they are differentiable again. Complex inputs (and so ``eig``,
+``eigvals``) are not supported yet: the decompositions take real tensors only.
 """
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ def _needs_grad(*tensors):
 
 
 def _check_dtype(A, op):
+    if A.dtype.is_complex:
+        raise NotImplementedError(f"{op}: complex inputs are not supported by ember.linalg yet "
+                                  f"(got {_dt_name(A.dtype)})")
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                            f"{_dt_name(A.dtype)}")
@@ -136,7 +139,12 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     if ord == "fro":
         return _R.norm(A, 2, dim, keepdim)
     if ord == "nuc":
-        r = svdvals(A).sum(-1)
+        # the matrices lie in ``dim``: bring them last; keepdim puts size-1 dims back there
+        d0, d1 = (d % A.ndim for d in dim)
+        r = svdvals(A.movedim((d0, d1), (-2, -1))).sum(-1)
+        if keepdim:
+            for d in sorted((d0, d1)):
+                r = r.unsqueeze(d)
         return r
     if ord in (1, -1):
         s = A.abs().sum(dim[0], keepdim=True)
@@ -960,6 +968,12 @@ def matrix_exp(A):
     tensor([[1., 0.],
             [0., 1.]])
     """
+    if isinstance(A, Tensor) and A.dtype in (_dt.float16, _dt.bfloat16):
+        # NOTE: torch's CPU matrix_exp accepts the half types (the other linalg ops do not);
+        # Ember evaluates them in float32 and rounds (torch 2.13's own half-precision results
+        # are far off once ||A||_1 nears 1, so they are not replayed)
+        _check(A.float(), "linalg.matrix_exp")
+        return matrix_exp(A.float()).to(A.dtype)
     _check(A, "linalg.matrix_exp")
     n = A.shape[-1]
     if A.numel() == 0:

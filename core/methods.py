@@ -175,7 +175,7 @@ def _inplace_operand(self, other, alpha):
             return None
         v = other * alpha if alpha != 1 else other
         # (an out-of-range int wraps into an integer dtype, as torch casts it: int8 += 300)
-        return E._int_in(v, dt) if t is int and not dt.is_floating_point else v
+        return E._int_in(v, dt) if t is int and dt.category < 2 else v
     return None
 
 
@@ -317,6 +317,8 @@ def to(self, *args, **kwargs):
     if dtype is not None:
         dtype = _dt.to_dtype(dtype)
         if dtype is not t._dtype:
+            if t._dtype.is_complex and dtype.category in (1, 2):
+                _warn_complex_to_real()
             t = _cast(t, dtype)
     if fmt is not None and getattr(fmt, "_name", "preserve_format") != "preserve_format":
         if copy and t is self:
@@ -325,6 +327,12 @@ def to(self, *args, **kwargs):
     if copy and t is self:
         t = S.clone(self)
     return t
+
+
+def _warn_complex_to_real():
+    import warnings
+    warnings.warn("Casting complex values to real discards the imaginary part", UserWarning,
+                  stacklevel=3)
 
 
 def _g_cast(ctx, g):
@@ -341,7 +349,7 @@ _to_device_op = defop("to_device", lambda ctx, g: (_to_device(g, ctx.params["dev
 def _cast(t, dtype):
     data = t._device._backend.kernels["cast"](t._data, dtype)
     r = Tensor._wrap(data, dtype, t._device)
-    if _state.enabled and t._requires_grad and dtype.is_floating_point:
+    if _state.enabled and t._requires_grad and dtype.is_inexact:
         record(_cast_op, (t,), r, {"dtype": t._dtype})
     return r
 
@@ -554,6 +562,66 @@ def _nn_method(name: str):
 
 
 _METHODS.update({name: _nn_method(name) for name in ("prelu", "hardshrink")})
+
+
+def _resize(self, *sizes):
+    """Deprecated non-in-place resize: a reshape that keeps the number of elements (torch's
+    autograd ``Resize``)."""
+    import warnings
+    warnings.warn("non-inplace resize is deprecated", UserWarning, stacklevel=2)
+    import math
+    n = math.prod(sizes)
+    if n != self.numel():
+        raise RuntimeError(
+            f"requested resize to {'x'.join(map(str, sizes))} ({n} elements in total), but the "
+            f"given tensor has a size of {'x'.join(map(str, self.shape))} ({self.numel()} "
+            f"elements). autograd's resize can only change the shape of a given tensor, while "
+            f"preserving the number of elements. ")
+    return self.contiguous().view(*sizes)
+
+
+def _resize_as(self, tensor):
+    import warnings
+    warnings.warn("non-inplace resize_as is deprecated", UserWarning, stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _resize(self, *tensor.shape)
+
+
+def _as_subclass(self, cls):
+    """``self`` as an instance of Tensor subclass ``cls``: the same data, version counter and
+    autograd history (an alias, as torch's)."""
+    if not (isinstance(cls, type) and issubclass(cls, Tensor)):
+        raise TypeError("Creating a Tensor subclass from a class that does not inherit from "
+                        "Tensor is not possible. Make sure your class inherits from Tensor.")
+    src = self.view(self.shape)  # (an alias: a leaf's subclass copy is not itself a leaf)
+    obj = object.__new__(cls)
+    for name in Tensor.__slots__:
+        if name in ("__dict__", "__weakref__"):
+            continue
+        try:
+            object.__setattr__(obj, name, object.__getattribute__(src, name))
+        except AttributeError:
+            pass
+    return obj
+
+
+def _removed_linalg(name):
+    def method(self, *args, **kwargs):
+        from . import torch_extra_api
+        return getattr(torch_extra_api, name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+def _nonzero_static(self, *, size, fill_value=-1):
+    from .ops.extra2 import nonzero_static
+    return nonzero_static(self, size=size, fill_value=fill_value)
+
+
+_METHODS.update({"resize": _resize, "resize_as": _resize_as, "as_subclass": _as_subclass,
+                 "nonzero_static": _nonzero_static,
+                 **{n: _removed_linalg(n) for n in ("solve", "lstsq", "eig")}})
 
 _install()
 _install_operators()

@@ -25,68 +25,120 @@ def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=N
     _options["sci_mode"] = sci_mode
 
 
-def _format_floats(a):
-    finite = a[np.isfinite(a)]
-    prec = _options["precision"]
-    if finite.size == 0:
-        return lambda v: _special(v) or f"{v:.{prec}f}"
-    absf = np.abs(finite)
-    integral = np.all(finite == np.round(finite))
-    mx, mn = absf.max(), absf.min() if absf.size else 0
-    nz = absf[absf > 0]
-    mn = nz.min() if nz.size else 0
-    sci = _options["sci_mode"]
-    if sci is None:
-        sci = mx >= 1e8 or (nz.size and mn < 1e-4) or (nz.size and mx / mn > 1000 and not
-                                                       integral and mx > 1e3)
-    if integral and not sci:
-        return lambda v: _special(v) or f"{v:.0f}."
-    if sci:
-        return lambda v: _special(v) or f"{v:.{prec}e}"
-    return lambda v: _special(v) or f"{v:.{prec}f}"
+class _Formatter:
+    """torch's element formatter: one width and one notation for the whole (summarised) tensor.
+
+    Floats are chosen from the nonzero finite values only: integral ones print as ``2.``,
+    scientific notation (unless set_printoptions(sci_mode=) says) when max/min > 1000,
+    max > 1e8 or min < 1e-4."""
+
+    def __init__(self, a, floating: bool):
+        self.floating = floating
+        self.int_mode, self.sci_mode, self.max_width = True, False, 1
+        prec = _options["precision"]
+        flat = a.reshape(-1)
+        if not floating:
+            self.max_width = max([1] + [len(self._plain(v)) for v in flat])
+        else:
+            vals = flat[np.isfinite(flat) & (flat != 0)]
+            if vals.size:
+                absv = np.abs(vals)
+                mn, mx = absv.min(), absv.max()
+                self.int_mode = bool(np.all(vals == np.ceil(vals)))
+                forced = _options["sci_mode"]
+                self.sci_mode = (bool(mx / mn > 1000.0 or mx > 1.0e8 or mn < 1.0e-4)
+                                 if forced is None else forced)
+                if self.sci_mode:
+                    strs = [f"{v:.{prec}e}" for v in vals]
+                elif self.int_mode:
+                    strs = [f"{v:.0f}." for v in vals]
+                else:
+                    strs = [f"{v:.{prec}f}" for v in vals]
+                self.max_width = max(len(x) for x in strs)
+
+    @staticmethod
+    def _plain(v) -> str:
+        if isinstance(v, (bool, np.bool_)):
+            return "True" if v else "False"
+        return str(int(v))
+
+    def __call__(self, v) -> str:
+        if not self.floating:
+            ret = self._plain(v)
+        else:
+            v = float(v)
+            prec = _options["precision"]
+            if self.sci_mode:
+                ret = f"{v:{self.max_width}.{prec}e}"
+            elif self.int_mode:
+                ret = f"{v:.0f}" + ("" if np.isnan(v) or np.isinf(v) else ".")
+            else:
+                ret = f"{v:.{prec}f}"
+        return ret.rjust(self.max_width)
 
 
-def _special(v):
-    if np.isnan(v):
-        return "nan"
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return None
+def _summarized(a):
+    """The edge items a summarised print shows (torch's get_summarized_data)."""
+    edge = _options["edgeitems"]
+    if a.ndim == 0:
+        return a
+    if a.ndim == 1:
+        # NOTE: a[-0:] is the whole row, as torch's self[-0:] with edgeitems=0
+        return np.concatenate([a[:edge], a[-edge:]]) if len(a) > 2 * edge else a
+    if not edge:
+        return a[tuple(slice(0, 0) for _ in range(a.ndim))]
+    rows = list(a[:edge]) + list(a[-edge:]) if len(a) > 2 * edge else list(a)
+    return np.stack([_summarized(x) for x in rows])
+
+
+class _ComplexFormatter:
+    """torch's complex elements: the real parts formatted (and aligned) together, then the
+    imaginary parts, formatted together but not aligned, with their sign (``1.5000+2.j``)."""
+
+    def __init__(self, a):
+        self.real, self.imag = _Formatter(a.real, True), _Formatter(a.imag, True)
+        self.max_width = self.real.max_width + self.imag.max_width + 1
+
+    def __call__(self, v) -> str:
+        v = complex(v)
+        im = (self.imag(v.imag) + "j").lstrip()
+        return self.real(v.real) + (im if im[0] in "+-" else "+" + im)
 
 
 def _body(a, dtype):
     if dtype.is_floating_point:
         a = a.astype(np.float64)
-        fmt = _format_floats(a)
-    elif dtype is _dt.bool_:
-        fmt = lambda v: "True" if v else "False"  # noqa: E731
-    else:
-        fmt = lambda v: str(int(v))  # noqa: E731
     summarize = a.size > _options["threshold"]
+    if dtype.is_complex:
+        a = a.astype(np.complex128)
+        fmt = _ComplexFormatter(_summarized(a) if summarize else a)
+    else:
+        fmt = _Formatter(_summarized(a) if summarize else a, dtype.is_floating_point)
     if a.ndim == 0:
         return fmt(a.item())
-    flat = a.reshape(-1)
-    width = max((len(fmt(v)) for v in flat[:2000]), default=1)
-    return _nested(a, fmt, width, 1, summarize)
+    return _nested(a, fmt, len("tensor("), summarize)
 
 
-def _nested(a, fmt, width, depth, summarize):
+def _nested(a, fmt, indent, summarize):
+    """torch's _tensor_str_with_formatter: ``indent`` is the column of the opening bracket."""
     edge = _options["edgeitems"]
-    indent = " " * (len("tensor(") + depth)
+    cut = summarize and a.shape[0] > 2 * edge
     if a.ndim == 1:
-        items = [fmt(v).rjust(width) for v in (a[:edge] if summarize and len(a) > 2 * edge
-                                              else a)]
-        if summarize and len(a) > 2 * edge:
-            items += ["..."] + [fmt(v).rjust(width) for v in a[-edge:]]
-        per_line = max(1, (_options["linewidth"] - len(indent)) // (width + 2))
+        if summarize and not edge:
+            items = ["..."]
+        elif cut:
+            items = [fmt(v) for v in a[:edge]] + [" ..."] + [fmt(v) for v in a[-edge:]]
+        else:
+            items = [fmt(v) for v in a]
+        per_line = max(1, int((_options["linewidth"] - indent) // (fmt.max_width + 2)))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-        return "[" + (",\n" + indent).join(lines) + "]"
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
     rows = list(range(a.shape[0]))
-    if summarize and a.shape[0] > 2 * edge:
-        rows = rows[:edge] + [None] + rows[-edge:]
-    parts = [("..." if r is None else _nested(a[r], fmt, width, depth + 1, summarize))
+    if cut:
+        rows = rows[:edge] + [None] + rows[len(rows) - edge:]
+    parts = [("..." if r is None else _nested(a[r], fmt, indent + 1, summarize))
              for r in rows]
-    sep = "," + "\n" * (a.ndim - 1) + indent
+    sep = "," + "\n" * (a.ndim - 1) + " " * (indent + 1)
     return "[" + sep.join(parts) + "]"
 
 
@@ -97,7 +149,8 @@ def tensor_repr(t):
     suffix = []
     if t._device.type != "cpu":
         suffix.append(f"device='{t._device}'")
-    default_ok = t._dtype in (_dt.get_default_dtype(), _dt.int64, _dt.bool_)
+    default_ok = t._dtype in (_dt.get_default_dtype(), _dt.int64, _dt.bool_,
+                              _dt.default_complex())
     if t.numel() == 0:
         body = "[]"
         if t.ndim != 1:

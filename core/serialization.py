@@ -57,6 +57,7 @@ _NP_DTYPES = {
     "int16": np.dtype("<i2"), "int32": np.dtype("<i4"), "int64": np.dtype("<i8"),
     "float16": np.dtype("<f2"), "bfloat16": np.dtype(ml_dtypes.bfloat16),
     "float32": np.dtype("<f4"), "float64": np.dtype("<f8"),
+    "complex64": np.dtype("<c8"), "complex128": np.dtype("<c16"),
 }
 
 

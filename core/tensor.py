@@ -52,6 +52,17 @@ def _layout_order(memory_format, ndim: int):
     return None
 
 
+def _check_inplace_shape(out: tuple, got: tuple) -> None:
+    """An in-place result may broadcast into self but never grow it: torch raises
+    ``output with shape [3] doesn't match the broadcast shape [2, 3]``."""
+    n = max(len(out), len(got))
+    po, pg = (1,) * (n - len(out)) + tuple(out), (1,) * (n - len(got)) + tuple(got)
+    if len(got) > len(out) or any(g != o and g != 1 for o, g in zip(po, pg)):
+        full = [max(o, g) if 1 in (o, g) else o for o, g in zip(po, pg)]
+        raise RuntimeError(f"output with shape {list(out)} doesn't match the broadcast shape "
+                           f"{full}")
+
+
 class Tensor:
     """A multi-dimensional array on a device, recorded by autograd when it requires grad.
 
@@ -159,13 +170,14 @@ class Tensor:
 
     @property
     def layout(self):
-        return "strided"
+        from .compat import strided
+        return strided
 
     def is_floating_point(self):
         return self._dtype.is_floating_point
 
     def is_complex(self):
-        return False
+        return self._dtype.is_complex
 
     def is_signed(self):
         return self._dtype.is_signed
@@ -219,7 +231,7 @@ class Tensor:
             raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
                                "want to use a computed variable in a subgraph that doesn't "
                                "require differentiation use var_no_grad = var.detach().")
-        if flag and not self._dtype.is_floating_point:
+        if flag and not self._dtype.is_inexact:
             raise RuntimeError("only Tensors of floating point dtype can require gradients, got "
                                f"{self._dtype}")
         self._requires_grad = flag
@@ -394,6 +406,13 @@ class Tensor:
     # ---- in-place machinery ---------------------------------------------------------------
     def _check_inplace(self):
         if _state.enabled and self._requires_grad:
+            multi = self._aux.get("multi_output") if self._base is not None else None
+            if multi is not None:
+                raise RuntimeError(
+                    f"Output {multi[1]} of {multi[0]} is a view and is being modified inplace. "
+                    "This view is the output of a function that returns multiple views. Such "
+                    "functions do not allow the output views to be modified inplace. You should "
+                    "replace the inplace operation by an out-of-place one.")
             if self._grad_fn is None and self._base is None:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
@@ -407,6 +426,8 @@ class Tensor:
         write it into self's storage, bump the version, and rebase autograd."""
         self._check_inplace()
         data = result._data
+        if data.shape != self._data.shape:
+            _check_inplace_shape(self._data.shape, data.shape)
         if result._dtype is not self._dtype:
             from .ops import elementwise
             if not _can_cast(result._dtype, self._dtype):
@@ -499,13 +520,17 @@ class Tensor:
         return bool(self.item())
 
     def __float__(self):
+        if self._dtype.is_complex:
+            return float(_complex_scalar(self, "double"))
         return float(self.item())
 
     def __int__(self):
+        if self._dtype.is_complex:
+            return int(_complex_scalar(self, "int64_t"))
         return int(self.item())
 
     def __index__(self):
-        if self._dtype.is_floating_point or self.numel() != 1:
+        if self._dtype.category >= 2 or self.numel() != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
                             "index")
         return int(self.item())
@@ -548,6 +573,14 @@ class Tensor:
         return object.__format__(self, spec)
 
 
+def _complex_scalar(t, c_name):
+    # NOTE: torch refuses a complex value with an imaginary part (a real one converts)
+    v = t.item()
+    if v.imag:
+        raise RuntimeError(f"value cannot be converted to type {c_name} without overflow")
+    return v.real
+
+
 def _rebuild(array, dtype_name, device_name, requires_grad):
     from .ops import creation
     from .device import device
@@ -559,7 +592,8 @@ def _rebuild(array, dtype_name, device_name, requires_grad):
 def _dt_name(d):
     return {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
             "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
-            "uint8": "Byte", "bool": "Bool"}[d.name]
+            "uint8": "Byte", "bool": "Bool", "complex64": "ComplexFloat",
+            "complex128": "ComplexDouble"}[d.name]
 
 
 def _can_cast(src, dst) -> bool:

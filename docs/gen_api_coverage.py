@@ -34,6 +34,7 @@ NAMESPACES = [
     ("torch.func", "ember.func"),
     ("torch.jit", "ember.jit"),
     ("torch.special", "ember.special"),
+    ("torch.fft", "ember.fft"),
     ("torch.autograd.functional", "ember.autograd.functional"),
     ("torch.backends.cuda", "ember.backends.cuda"),
     ("torch.profiler", "ember.profiler"),
@@ -46,8 +47,9 @@ NAMESPACES = [
 # Whole families Ember knowingly does not provide, with the reason (regex on the name).
 KNOWN_GAPS = [
     (r"complex|cfloat|cdouble|chalf|^conj|^angle$|^polar$|^view_as_real|^view_as_complex|"
-     r"^real$|^imag$|^is_conj|^resolve_conj|^resolve_neg|^is_neg",
-     "complex dtypes: Ember has none (real dtypes only)"),
+     r"^real$|^imag$|^is_conj|^resolve_conj|^resolve_neg|^is_neg|^sgn",
+     "complex: complex64/complex128 are covered; not ComplexHalf (chalf, complex32), nor lazy "
+     "conjugate/negative views (conj computes the values)"),
     (r"sparse|^coo|^csr|^csc|^bsr|^bsc|to_dense|_nnz|^indices$|^values$|crow|ccol|row_indices|"
      r"col_indices", "sparse layouts: Ember tensors are dense and strided"),
     (r"quant|^q_|qint|quint|^int_repr$|dequantize|fake_quant|per_channel|per_tensor|"
@@ -71,7 +73,7 @@ KNOWN_GAPS = [
      r"^set_warn_always|^is_warn_always|^get_device_module|^classes$|^ops$|^torch_version|"
      r"^overrides", "tooling, compiler stacks and submodules (submodules are listed on their "
      "own)"),
-    (r"^stft$|^istft$|^bartlett|^blackman|^hamming|^hann|^kaiser|fft", "signal processing"),
+    (r"^stft$|^istft$|fft", "signal processing"),
     (r"^pin_memory$|^is_pinned$|^share_memory_|^is_shared$|^record_stream$|^set_$|"
      r"^storage_offset$|^untyped|^data_ptr$|^_|^is_set_to$|^resize_as_$|^resize_$|"
      r"^dim_order$|^module_load$|^new$", "storage-level APIs (Ember has no storage objects)"),

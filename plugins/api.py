@@ -174,6 +174,15 @@ OPTIONAL_KERNELS: dict[str, str] = {
                      "linalg_lu_factor_ex, linalg_lu_permutation, linalg_ldl_factor_ex, "
                      "linalg_ldl_solve (missing ones run on cpu under the fallback policy; see "
                      "backends/cpu/linalg.py for each one's arguments and results)",
+    "real_view": "real_view(x) -> a real view of complex x's real parts; likewise imag_view, "
+                 "view_as_real (the parts in a new last dim of 2, a view), view_as_complex "
+                 "(the inverse view, or None when the strides do not allow it), conj, angle, "
+                 "complex(re, im) (complex tensors; a backend without them claims no complex "
+                 "dtype: see backends/cpu/kernels.py complex_kernels)",
+    "fft_c2c": "fft_c2c(x, axes, norm, forward) -> the complex FFT over axes (inverse unless "
+               "forward), scaled by 1, 1/sqrt(n) or 1/n for norm 'none', 'sqrt', 'n', in x's "
+               "precision; likewise fft_r2c(x, axes, norm, onesided) for real x and "
+               "fft_c2r(x, axes, norm, last_size) back to real (ember.fft)",
 }
 
 #: Primitives that must never be replaced by the cpu fallback: the result would not share

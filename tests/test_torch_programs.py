@@ -43,6 +43,8 @@ DEVICE_BOUND: dict[str, tuple[tuple[str, ...], str]] = {
     "30_autocast_bfloat16": (("cpu",), "cpu autocast and float16/bfloat16 models: on another "
                              "device autocast('cpu') does not apply (as in torch), and the "
                              "opencl backend has neither dtype"),
+    "43_fft_complex": (("cpu", "cuda"), "complex tensors and torch.fft: the opencl backend "
+                       "claims no complex dtype (moving one there is a TypeError)"),
 }
 TORCH_TIMEOUT_S = 120
 EMBER_TIMEOUT_S = 600

@@ -14,7 +14,8 @@ class CpuBackend(Backend):
         kernels.update(conv_kernels())
         super().__init__("cpu", kernels,
                          ["bool", "uint8", "int8", "int16", "int32", "int64", "float16",
-                          "bfloat16", "float32", "float64"], version=f"numpy {np.__version__}")
+                          "bfloat16", "float32", "float64", "complex64", "complex128"],
+                         version=f"numpy {np.__version__}")
         self._np = np
         self._generator = CpuGenerator
 

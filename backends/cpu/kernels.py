@@ -216,7 +216,12 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         return r
 
     k["where"] = where
-    k["cast"] = lambda x, dtype: x.astype(dtype.np)
+    def cast(x, dtype):
+        if x.dtype.kind == "c" and dtype.category < 3 and dtype.category:
+            x = x.real  # (the real part, as torch's cast; NumPy's astype would warn)
+        return x.astype(dtype.np)
+
+    k["cast"] = cast
     def contiguous(x):
         if parallel and x.size >= _Parallel.MIN_SIZE and x.ndim and x.shape[0] > 1:
             out = xp.empty(x.shape, x.dtype)
@@ -477,7 +482,12 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["mul_"], k["div_"] = inplace(xp.multiply), inplace(xp.true_divide)
 
     # fused kernels for composites (optional for a backend)
-    k["relu"] = lambda x: arr(xp.maximum(x, 0))
+    def relu(x):
+        if x.dtype.kind == "c":
+            raise NotImplementedError("clamp is not supported for complex types")
+        return arr(xp.maximum(x, 0))
+
+    k["relu"] = relu
 
     def tanh_backward(g, out):
         r = arr(out * out)
@@ -665,7 +675,65 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["full"] = full
     k["arange"] = lambda start, stop, step, dtype, index: xp.arange(start, stop, step,
                                                                     dtype=dtype.np)
+    k.update(complex_kernels(xp, arr))
     return k
+
+
+# NumPy's names of the normalisations of an (inverse) FFT, by Ember's normalisation mode:
+# "none" scales neither way, "sqrt" by 1/sqrt(n), "n" by 1/n (torch's fft_norm_mode)
+_NP_NORM = {(True, "none"): "backward", (True, "sqrt"): "ortho", (True, "n"): "forward",
+            (False, "none"): "forward", (False, "sqrt"): "ortho", (False, "n"): "backward"}
+
+
+def complex_kernels(xp, arr):
+    """Kernels of complex tensors (optional: see plugins/api.py OPTIONAL_KERNELS): real views
+    of complex buffers, and the FFTs of ember.fft."""
+    def view_as_real(x):
+        r = x.real  # (a view of the real parts; the imaginary part follows each one)
+        return xp.lib.stride_tricks.as_strided(r, x.shape + (2,), r.strides + (r.itemsize,))
+
+    def view_as_complex(x):
+        c = xp.dtype(xp.complex64 if x.dtype == xp.float32 else xp.complex128)
+        try:
+            return x.view(c)[..., 0]
+        except ValueError:
+            return None
+
+    def complex_(re, im):
+        # (not re + 1j * im: inf * 1j has a NaN real part)
+        r = xp.empty(np.broadcast_shapes(re.shape, im.shape),
+                     xp.complex64 if re.dtype == xp.float32 else xp.complex128)
+        r.real[...] = re
+        r.imag[...] = im
+        return r
+
+    def same_precision(r, like_real):
+        # NOTE: NumPy's pocketfft computes float32 input in float32; cast back in case a
+        # version widens (torch keeps float32 -> complex64)
+        c = xp.complex64 if like_real in (xp.float32, xp.complex64) else xp.complex128
+        return r if r.dtype == c else r.astype(c)
+
+    def fft_c2c(x, axes, norm, forward):
+        f = xp.fft.fftn if forward else xp.fft.ifftn
+        return same_precision(arr(f(x, axes=axes, norm=_NP_NORM[forward, norm])), x.dtype)
+
+    def fft_r2c(x, axes, norm, onesided):
+        if onesided:
+            r = xp.fft.rfftn(x, axes=axes, norm=_NP_NORM[True, norm])
+        else:
+            r = xp.fft.fftn(x, axes=axes, norm=_NP_NORM[True, norm])
+        return same_precision(arr(r), x.dtype)
+
+    def fft_c2r(x, axes, norm, last_size):
+        s = [x.shape[a] for a in axes[:-1]] + [last_size]
+        r = arr(xp.fft.irfftn(x, s=s, axes=axes, norm=_NP_NORM[False, norm]))
+        real = xp.float32 if x.dtype == xp.complex64 else xp.float64
+        return r if r.dtype == real else r.astype(real)
+
+    return {"real_view": lambda x: x.real, "imag_view": lambda x: x.imag,
+            "view_as_real": view_as_real, "view_as_complex": view_as_complex,
+            "conj": lambda x: arr(xp.conj(x)), "angle": lambda x: arr(xp.angle(x)),
+            "complex": complex_, "fft_c2c": fft_c2c, "fft_r2c": fft_r2c, "fft_c2r": fft_c2r}
 
 
 def linalg_kernels(xp):

@@ -25,7 +25,7 @@ _runtime = cupy.cuda.runtime
 _Device = cupy.cuda.Device
 
 _DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
-           "float64")
+           "float64", "complex64", "complex128")
 
 # NOTE: cupyx.scatter_add is an atomicAdd, which CUDA (and CuPy's atomics.cuh) has only for
 # these; the rest accumulate in a wider dtype.
@@ -39,16 +39,29 @@ _OVERLAP = ("unsupported operation: more than one element of the written-to tens
 def _fused():
     """The fused elementwise kernels (compiled on first call per dtype and device)."""
     ek = cupy.ElementwiseKernel
-    return {
-        "sigmoid": ek("T x", "T y",
+    real_sigmoid = ek("T x", "T y",
                       "typedef typename ember_wide<T>::type W;"
                       "y = (T)(W(1) / (W(1) + exp(-(W)x)))",
-                      "ember_sigmoid", preamble=PREAMBLE),
+                      "ember_sigmoid", preamble=PREAMBLE)
+    # NOTE: torch's relu propagates NaN (x != x), unlike where(x > 0, x, 0)
+    real_relu = ek("T x", "T y", "y = (x > (T)0 || x != x) ? x : (T)0", "ember_relu")
+
+    def sigmoid(x):
+        if x.dtype.kind == "c":  # (ember_wide has no complex type: CuPy's complex ufuncs)
+            return 1 / (1 + cupy.exp(-x))
+        return real_sigmoid(x)
+
+    def relu(x):
+        if x.dtype.kind == "c":
+            raise NotImplementedError("clamp is not supported for complex types")
+        return real_relu(x)
+
+    return {
+        "sigmoid": sigmoid,
         "erf": ek("T x", "T y",
                   "typedef typename ember_wide<T>::type W; y = (T)erf((W)x)",
                   "ember_erf", preamble=PREAMBLE),
-        # NOTE: torch's relu propagates NaN (x != x), unlike where(x > 0, x, 0)
-        "relu": ek("T x", "T y", "y = (x > (T)0 || x != x) ? x : (T)0", "ember_relu"),
+        "relu": relu,
     }
 
 

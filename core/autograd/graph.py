@@ -348,7 +348,7 @@ class AccumulateGrad(Node):
             g = _sum_to(g, t._data.shape)
             owned = True
         if g._dtype is not t._dtype:
-            g = g.to(t._dtype)
+            g = g.to(t._dtype) if not g._dtype.is_complex else _complex_grad_to(g, t._dtype)
             owned = True
         prev = t._grad
         if prev is None:
@@ -421,6 +421,11 @@ def _apply_tensor_hooks(hooks, g):
             g = r
     return g
 
+
+def _complex_grad_to(g, dtype):
+    # NOTE: a real input of a complex op keeps the real part of its gradient, silently (torch)
+    from ..ops.complex import real_to_complex_grad
+    return real_to_complex_grad(g, dtype)
 
 
 def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
@@ -525,7 +530,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         if g._data.shape != m[0]:
                             g = _sum_to(g, m[0])
                         if g._dtype is not m[1]:
-                            g = g.to(m[1])
+                            g = g.to(m[1]) if not g._dtype.is_complex else \
+                                _complex_grad_to(g, m[1])
                     if nn._n_outputs == 1:  # (_add_gradient's first case, inline)
                         prev = p[1]
                         p[1] = g if prev is None else prev + g
@@ -536,7 +542,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 else:
                     p[0] -= 1
             # (a gradient these held would look shared to AccumulateGrad)
-            in_grads = p = None
+            in_grads = p = g = prev = None
     finally:
         state.enabled = prev_enabled
 

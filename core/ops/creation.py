@@ -55,10 +55,15 @@ def _infer_np(data, dtype):
         return np.asarray(int(data), dtype=np.int64), _dt.int64
     if isinstance(data, numbers.Real):
         return np.asarray(float(data), dtype=np.float64), _dt.get_default_dtype()
+    if isinstance(data, numbers.Complex):
+        return np.asarray(complex(data), dtype=np.complex128), _dt.default_complex()
     if isinstance(data, (list, tuple)):
         flat, shape = [], []
         kind = _flatten(data, flat, shape, 0)
-        if kind == 2:
+        if kind == 3:
+            d = _dt.default_complex()
+            arr = np.array(flat, dtype=np.complex128)
+        elif kind == 2:
             d = _dt.get_default_dtype()
             arr = np.array(flat, dtype=np.float64)
         elif kind == 1:
@@ -89,12 +94,12 @@ def _flatten(seq, flat, shape, depth):
         elif isinstance(v, Tensor):
             if v.ndim == 0:
                 flat.append(v.item())
-                k = 2 if v._dtype.is_floating_point else (0 if v._dtype is _dt.bool_ else 1)
+                k = v._dtype.category
                 if len(shape) > depth + 1:
                     raise ValueError("mixed nesting of tensors and sequences")
             else:
                 k = _flatten(v.tolist(), flat, shape, depth + 1)
-                k = 2 if v._dtype.is_floating_point else k
+                k = max(k, v._dtype.category)
         elif isinstance(v, np.ndarray):
             k = _flatten(v.tolist(), flat, shape, depth + 1)
         elif isinstance(v, bool) or isinstance(v, np.bool_):
@@ -106,6 +111,9 @@ def _flatten(seq, flat, shape, depth):
         elif isinstance(v, numbers.Real):
             flat.append(float(v))
             k = 2
+        elif isinstance(v, numbers.Complex):
+            flat.append(complex(v))
+            k = 3
         else:
             raise TypeError(f"new(): invalid data type '{type(v).__name__}'")
         kind = max(kind, k)
@@ -184,7 +192,8 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False, out=
         if isinstance(fill_value, Tensor):
             fill_value = fill_value.item()
         d = (_dt.bool_ if isinstance(fill_value, bool) else _dt.int64
-             if isinstance(fill_value, numbers.Integral) else _dt.get_default_dtype())
+             if isinstance(fill_value, numbers.Integral) else _dt.get_default_dtype()
+             if isinstance(fill_value, numbers.Real) else _dt.default_complex())
     else:
         d = _dt.to_dtype(dtype)
     if isinstance(fill_value, Tensor):
@@ -316,7 +325,7 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
         half = steps // 2
         arr = np.where(i < half, start + step * i, end - step * (steps - 1 - i))
     dev = canonical(device)
-    arr = arr.astype(d.np) if d.is_floating_point else np.trunc(arr).astype(d.np)
+    arr = arr.astype(d.np) if d.is_inexact else np.trunc(arr).astype(d.np)
     return _finish(_wrap(dev._backend.from_numpy(arr, dev.index), d, dev), requires_grad)
 
 
@@ -414,8 +423,10 @@ def cartesian_prod(*tensors):
     return stack([g.reshape(-1) for g in grids], 1)
 
 
-def polar(abs, angle):
-    raise TypeError("ember has no complex dtypes")
+def polar(abs, angle, *, out=None):
+    """abs * (cos(angle) + i sin(angle)): defined with the complex ops (ember.polar)."""
+    from .complex import polar as _polar
+    return _polar(abs, angle, out=out)
 
 
 # ---- random numbers -------------------------------------------------------------------------
@@ -520,6 +531,8 @@ def rand(*size, generator=None, dtype=None, device=None, requires_grad=False, ou
     """Uniform random numbers in [0, 1)."""
     shape = _shape_args(size, "rand")
     d = _factory_dtype(dtype)
+    if d.is_complex:  # (each part uniform in [0, 1), as torch's)
+        return _complex_random(rand, shape, d, generator, device, requires_grad, 1.0)
     if not d.is_floating_point:
         raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d.name}'")
     dev = canonical(device)
@@ -531,11 +544,22 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False, o
     """Standard normal random numbers."""
     shape = _shape_args(size, "randn")
     d = _factory_dtype(dtype)
+    if d.is_complex:  # (each part normal with variance 1/2: |z|^2 has mean 1, as torch's)
+        return _complex_random(randn, shape, d, generator, device, requires_grad,
+                               math.sqrt(0.5))
     if not d.is_floating_point:
         raise RuntimeError(f"\"normal_kernel_cpu\" not implemented for '{d.name}'")
     dev = canonical(device)
     t = _wrap(dev._backend.kernels["rand_normal"](_gen_for(generator, dev), shape, d), d, dev)
     return _finish(t, requires_grad)
+
+
+def _complex_random(real_fn, shape, d, generator, device, requires_grad, scale):
+    from .complex import view_as_complex
+    parts = real_fn(*shape, 2, generator=generator, dtype=d.to_real(), device=device)
+    v = view_as_complex(parts * scale if scale != 1.0 else parts)
+    # (a tensor of its own, not a view: nothing else refers to the parts)
+    return _finish(_wrap(v._data, d, v._device), requires_grad)
 
 
 def randint(low=None, high=None, size=None, *, generator=None, dtype=None, device=None,

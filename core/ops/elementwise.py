@@ -48,12 +48,16 @@ def _scalar_category(v):
         return 1
     if t is bool:
         return 0
+    if t is complex:
+        return 3
     if isinstance(v, float):
         return 2
     if isinstance(v, bool):
         return 0
     if isinstance(v, int):
         return 1
+    if isinstance(v, complex):
+        return 3
     if hasattr(v, "dtype") and hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
         return None  # a NumPy scalar: treated as a 0-d tensor
     raise TypeError(f"unsupported operand type: expected a Tensor or a number, got "
@@ -71,6 +75,8 @@ def _scalar_for(v, dt):
         return float(v)
     if dt is _dt.bool_:
         return bool(v)
+    if dt.is_complex:
+        return complex(v)
     return _int_in(int(v), dt)
 
 
@@ -91,14 +97,32 @@ def _int_in(v, dt):
 # ---- binary ---------------------------------------------------------------------------------
 
 _FLOATS = frozenset(d for d in _dt.ALL if d.is_floating_point)
+_INEXACT = frozenset(d for d in _dt.ALL if d.is_inexact)
 _NOT_BOOL = frozenset(d for d in _dt.ALL if d is not _dt.bool_)
-_INTEGRAL = frozenset(d for d in _dt.ALL if not d.is_floating_point)
+_INTEGRAL = frozenset(d for d in _dt.ALL if d.category < 2)
+_COMPLEX = frozenset(_dt.COMPLEX)
+
+# binary ops without complex kernels in torch: name -> (error class, message); {dev} and {dt}
+# are filled in ("lt_cpu" not implemented for 'ComplexFloat')
+_REAL_ONLY = {
+    **{n: (NotImplementedError, f'"{n}_{{dev}}" not implemented for \'{{dt}}\'')
+       for n in ("lt", "le", "gt", "ge", "remainder", "atan2", "bitwise_and", "bitwise_or",
+                 "bitwise_xor")},
+    "floor_divide": (NotImplementedError, '"div_floor_{dev}" not implemented for \'{dt}\''),
+    "maximum": (RuntimeError, "maximum not implemented for complex tensors."),
+    "minimum": (RuntimeError, "minimum not implemented for complex tensors."),
+}
+
+
+def _complex_unsupported(name, dt, dev):
+    cls, msg = _REAL_ONLY[name]
+    return cls(msg.format(dev=dev.type, dt=_dt_title(dt)))
 
 
 def _binary_rule(name, kind, dt):
     """(compute dtype, output dtype) of binary op ``name`` for promoted dtype ``dt``."""
     if kind == "div" or kind == "float":
-        if not dt.is_floating_point:
+        if dt.category < 2:
             dt = _dt.get_default_dtype()
         return dt, dt
     if kind == "compare" or kind == "logical":
@@ -126,12 +150,16 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
     # dtypes for which the op computes and returns the input dtype (or bool): the fast path
     if kind == "arith":
         fast = _NOT_BOOL
-    elif kind in ("div", "float"):
+    elif kind == "div":
+        fast = _INEXACT
+    elif kind == "float":
         fast = _FLOATS
     elif kind == "bitwise":
         fast = _INTEGRAL
     else:
         fast = frozenset(_dt.ALL)
+    if name in _REAL_ONLY:
+        fast = fast - _COMPLEX  # (complex operands reach _binary_general's error)
     bool_out = kind in ("compare", "logical")
     bool_ = _dt.bool_
 
@@ -157,7 +185,7 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
                     return res
             elif (tb is float and dt.is_floating_point and dt in fast) or (
                     tb is int and dt in fast and dt is not bool_):
-                if tb is int and not dt.is_floating_point:
+                if tb is int and dt.category < 2:
                     b = _int_in(b, dt)
                 res = _wrap(dev._backend.kernels[name](a._data, b), bool_ if bool_out else dt,
                             dev)
@@ -205,6 +233,8 @@ def _binary_general(name, kind, op, self, a, b):
     else:
         raise TypeError(f"{name}(): expected at least one Tensor argument, got "
                         f"{type(a).__name__} and {type(b).__name__}")
+    if dt.category == 3 and name in _REAL_ONLY:
+        raise _complex_unsupported(name, dt, dev)
     dt, out_dt = _binary_rule(name, kind, dt)
     if isinstance(a, Tensor):
         xa = a._data if a._dtype is dt else _cast(a, dt)
@@ -219,7 +249,7 @@ def _binary_general(name, kind, op, self, a, b):
         xa = _scalar_for(a, dt)
         xb = b._data if b._dtype is dt else _cast(b, dt)
     res = _wrap(dev._backend.kernels[name](xa, xb), out_dt, dev)
-    if op is not None and _state.enabled and out_dt.is_floating_point and (
+    if op is not None and _state.enabled and out_dt.is_inexact and (
             getattr(a, "_requires_grad", False) or getattr(b, "_requires_grad", False)):
         record(op, (a, b), res)
     return res
@@ -290,7 +320,9 @@ def _g_pow(ctx, g):
         la = log(a) if isinstance(a, Tensor) else math.log(a) if a > 0 else float("nan")
         gb = g * out * la
         if isinstance(a, Tensor):
-            gb = where((a == 0) & (b >= 0), 0.0, gb)
+            # (a complex exponent: its real part decides, as torch's)
+            bb = b.real if isinstance(b, Tensor) and b._dtype.is_complex else b
+            gb = where((a == 0) & (bb >= 0), 0.0, gb)
     return ga, gb
 
 
@@ -388,7 +420,7 @@ def pow_(input, exponent):
     """input ** exponent: a negative Python int exponent of an integer tensor is torch's error
     (a tensor of negative exponents gives torch's integer results: 1, -1 or 0)."""
     if type(exponent) is int and exponent < 0 and isinstance(input, Tensor) and \
-            not input._dtype.is_floating_point:
+            input._dtype.category < 2:
         raise RuntimeError("Integers to negative integer powers are not allowed.")
     if _amp.active:
         input, exponent = _amp.widen("pow", input), _amp.widen("pow", exponent)
@@ -528,11 +560,26 @@ def _out(result, out):
 
 # ---- unary ----------------------------------------------------------------------------------
 
-def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_dtype=None):
+def _no_complex(cls, msg):
+    """A ``complex_fn`` raising torch's error for an op without complex kernels."""
+    def refuse(x):
+        raise cls(msg.format(dev=x._device.type, dt=_dt_title(x._dtype)))
+    return refuse
+
+
+def _complex_abs(x):
+    from .complex import complex_abs
+    return complex_abs(x)
+
+
+def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_dtype=None,
+          complex_fn=None):
     """Make the unary op ``name``; ``to_float`` ops compute integer inputs in the default float
-    dtype, ``out_dtype`` fixes the result dtype (predicates)."""
+    dtype, ``out_dtype`` fixes the result dtype (predicates); ``complex_fn(x)`` replaces the op
+    for complex inputs (abs, or torch's error where it has no complex kernel)."""
     op = defop(name, backward, inputs=inputs, out=out) if backward else None
     float32_listed = _amp.is_float32_listed(name)
+    special = complex_fn is not None
 
     def unary(x, *, out=None):
         if type(x) is not Tensor:
@@ -547,9 +594,11 @@ def Unary(name, backward=None, *, to_float=False, inputs=False, out=False, out_d
         if float32_listed and _amp.active:
             x = _amp.widen(name, x)
         dt = x._dtype
+        if special and dt.category == 3:
+            return complex_fn(x) if out is None else _out(complex_fn(x), out)
         data = x._data
         dev = x._device
-        if to_float and not dt.is_floating_point:
+        if to_float and dt.category < 2:
             dt = _dt.get_default_dtype()
             data = dev._backend.kernels["cast"](data, dt)
         res = _wrap(dev._backend.kernels[name](data), out_dtype or dt, dev)
@@ -596,7 +645,8 @@ def threshold_backward(grad, out):
 tanh = Unary("tanh", lambda c, g: tanh_backward(g, c.out), to_float=True, out=True)
 sigmoid = Unary("sigmoid", lambda c, g: sigmoid_backward(g, c.out), to_float=True, out=True)
 erf = Unary("erf", lambda c, g: g * (2 / math.sqrt(math.pi)) * exp(-_x(c) * _x(c)),
-            to_float=True, inputs=True)
+            to_float=True, inputs=True, complex_fn=_no_complex(
+                NotImplementedError, "\"erf_vml_{dev}\" not implemented for '{dt}'"))
 asin = Unary("asin", lambda c, g: g / sqrt(1 - _x(c) * _x(c)), to_float=True, inputs=True)
 acos = Unary("acos", lambda c, g: -g / sqrt(1 - _x(c) * _x(c)), to_float=True, inputs=True)
 atan = Unary("atan", lambda c, g: g / (1 + _x(c) * _x(c)), to_float=True, inputs=True)
@@ -606,17 +656,24 @@ log2 = Unary("log2", lambda c, g: g / (_x(c) * math.log(2)), to_float=True, inpu
 exp2 = Unary("exp2", lambda c, g: g * c.out * math.log(2), to_float=True, out=True)
 reciprocal = Unary("reciprocal", lambda c, g: -g * c.out * c.out, to_float=True, out=True)
 neg_ = Unary("neg", lambda c, g: -g)
-abs = Unary("abs", lambda c, g: g * sign(_x(c)), inputs=True)
-sign = Unary("sign", lambda c, g: g * 0.0)
-floor = Unary("floor", lambda c, g: g * 0.0)
-ceil = Unary("ceil", lambda c, g: g * 0.0)
-round_ = Unary("round", lambda c, g: g * 0.0)
-trunc = Unary("trunc", lambda c, g: g * 0.0)
+abs = Unary("abs", lambda c, g: g * sign(_x(c)), inputs=True, complex_fn=_complex_abs)
+sign = Unary("sign", lambda c, g: g * 0.0, complex_fn=_no_complex(
+    NotImplementedError, "Unlike NumPy, torch.sign is not intended to support complex numbers. "
+    "Please use torch.sgn instead."))
+floor = Unary("floor", lambda c, g: g * 0.0, complex_fn=_no_complex(
+    NotImplementedError, "floor is not supported for complex inputs"))
+ceil = Unary("ceil", lambda c, g: g * 0.0, complex_fn=_no_complex(
+    NotImplementedError, "ceil is not supported for complex inputs"))
+round_ = Unary("round", lambda c, g: g * 0.0, complex_fn=_no_complex(
+    NotImplementedError, "\"round_vml_{dev}\" not implemented for '{dt}'"))
+trunc = Unary("trunc", lambda c, g: g * 0.0, complex_fn=_no_complex(
+    NotImplementedError, "trunc is not supported for complex inputs"))
 isnan = Unary("isnan", out_dtype=_dt.bool_)
 isinf = Unary("isinf", out_dtype=_dt.bool_)
 isfinite = Unary("isfinite", out_dtype=_dt.bool_)
 logical_not = Unary("logical_not", out_dtype=_dt.bool_)
-bitwise_not_ = Unary("bitwise_not")
+bitwise_not_ = Unary("bitwise_not", complex_fn=_no_complex(
+    NotImplementedError, "\"bitwise_not_{dev}\" not implemented for '{dt}'"))
 
 fix = trunc
 absolute = abs
@@ -732,7 +789,7 @@ def _where(cond, a, b):
         if hasattr(x, "shape"):
             shape = broadcast_shapes("where", shape, x.shape)
     res = _wrap(dev._backend.kernels["where"](cond._data, xa, xb), dt, dev)
-    if _state.enabled and dt.is_floating_point and (_rg(a) or _rg(b)):
+    if _state.enabled and dt.is_inexact and (_rg(a) or _rg(b)):
         record(_where_op, (cond, a, b), res)
     return res
 
@@ -744,6 +801,8 @@ def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]; the gradient passes where the value was inside (torch)."""
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if input._dtype.is_complex:
+        raise NotImplementedError("clamp is not supported for complex types")
     r = input
     for bound, above in ((min, False), (max, True)):
         if bound is None:

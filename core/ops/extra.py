@@ -490,7 +490,8 @@ def _lgamma_impl(x):
     refl = math.log(math.pi) - E.log(_sinpi_abs(x)) - base
     r = E.where(small, refl, base)
     r = E.where(_nonpos_int(x) | E.isinf(x), float("inf"), r)
-    return r
+    # lgamma's two roots, exactly (the series is ~1e-15 off there, a wrong float32 value)
+    return E.where((x == 1) | (x == 2), 0.0, r)
 
 
 def _digamma_pos(x):
@@ -565,7 +566,16 @@ def lgamma(input: Tensor) -> Tensor:
     >>> ember.lgamma(ember.tensor([1.0, 3.0]))
     tensor([0.0000, 0.6931])
     """
-    return _special(_lgamma_op, _lgamma_impl, _float(input))
+    x = _float(input)
+    return _special(_lgamma_op, _lgamma_wide if x._dtype is not _dt.float64 else _lgamma_impl, x)
+
+
+def _lgamma_wide(x):
+    # NOTE: torch's float32 lgamma is libm's lgammaf (within an ulp or so of the true value);
+    # the series in float32 loses ~1e-6 to cancellation, so evaluate in float64 and round
+    if "float64" not in x._device._backend.dtypes:
+        return _lgamma_impl(x)
+    return _lgamma_impl(x.to(_dt.float64)).to(x._dtype)
 
 
 def digamma(input: Tensor) -> Tensor:
@@ -1045,12 +1055,20 @@ def split_with_sizes(input: Tensor, split_sizes, dim: int = 0):
     return tuple(S.split(input, list(split_sizes), d))
 
 
+def _unmark(views):
+    # the unsafe_* variants exist to allow in-place changes of their outputs
+    for t in views:
+        if t._aux is not None:
+            t._aux.pop("multi_output", None)
+    return tuple(views)
+
+
 def unsafe_split(input: Tensor, split_size, dim: int = 0):
-    return tuple(S.split(input, split_size, dim))
+    return _unmark(S.split(input, split_size, dim))
 
 
 def unsafe_chunk(input: Tensor, chunks: int, dim: int = 0):
-    return tuple(S.chunk(input, chunks, dim))
+    return _unmark(S.chunk(input, chunks, dim))
 
 
 def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
@@ -1121,8 +1139,9 @@ def vander(x: Tensor, N=None, increasing: bool = False) -> Tensor:
 
 
 def adjoint(input: Tensor) -> Tensor:
-    """The transpose of the last two dims (a view; real tensors have no conjugate)."""
-    return S.transpose(input, -2, -1)
+    """The conjugate transpose of the last two dims (a view for real tensors)."""
+    from .complex import conj
+    return conj(S.transpose(input, -2, -1))
 
 
 def detach(input: Tensor) -> Tensor:

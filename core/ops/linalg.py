@@ -129,7 +129,10 @@ def dot(input, other):
 
 
 inner = dot
-vdot = dot
+def vdot(input, other):
+    """The dot product with ``input`` conjugated (torch.vdot; dot for real tensors)."""
+    from .complex import conj
+    return dot(conj(input), other)
 
 
 def outer(input, vec2):

@@ -32,7 +32,7 @@ class OpDef:
     """
 
     __slots__ = ("name", "backward", "save_inputs", "save_out", "saves", "node_cls",
-                 "n_outputs")
+                 "complex_node_cls", "n_outputs")
 
     def __init__(self, name, backward, save_inputs=False, save_out=False, n_outputs=1,
                  node_name=None):
@@ -46,6 +46,9 @@ class OpDef:
         self.node_cls = type(cls_name, (Node,), {
             "__slots__": (), "_backward": backward,
             "_n_outputs": n_outputs})
+        # the node of a complex result: a holomorphic op's differs (ops/complex.py), so real
+        # results pick their rule when recorded instead of testing the dtype in backward
+        self.complex_node_cls = self.node_cls
 
 
 def defop(name, backward=None, *, inputs=False, out=False, n_outputs=1, node_name=None):
@@ -108,8 +111,9 @@ def record(op: OpDef, inputs, outputs, params=None):
         nexts, meta = tuple([p[0] for p in pairs]), tuple([p[1] for p in pairs])
     saved = _save(op, inputs, outputs) if op.saves else None
     if type(outputs) is Tensor:
-        node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta)
-        if outputs._dtype.is_floating_point:
+        cls = op.complex_node_cls if outputs._dtype.is_complex else op.node_cls
+        node = cls(nexts, saved, params or _NO_PARAMS, meta)
+        if outputs._dtype.is_inexact:
             outputs._requires_grad = True
             outputs._grad_fn = node
             outputs._output_nr = 0
@@ -118,7 +122,7 @@ def record(op: OpDef, inputs, outputs, params=None):
     out_meta = tuple([(o._data.shape, o._dtype) if o is not None else None for o in outs])
     node = op.node_cls(nexts, saved, params or _NO_PARAMS, meta, out_meta)
     for i, o in enumerate(outs):
-        if o is not None and o._dtype.is_floating_point:
+        if o is not None and o._dtype.is_inexact:
             o._requires_grad = True
             o._grad_fn = node
             o._output_nr = i
@@ -129,16 +133,36 @@ def record_elementwise(op: OpDef, inputs, out):
     """``record`` for an op whose floating-point output ``out`` has the shape and dtype of each
     tensor in ``inputs`` (an elementwise op that neither broadcast nor promoted): the node keeps
     no input metadata, and the engine neither reduces nor casts its gradients."""
+    # (the forward's hot path: _edge and Node.__init__ inline, which saves two to three calls
+    # per recorded op)
+    a = inputs[0]
+    ea = None
+    if type(a) is Tensor or isinstance(a, Tensor):
+        if a._requires_grad:
+            fn = a._grad_fn
+            ea = (fn, a._output_nr) if fn is not None and a._base is None else a._grad_edge()
     if len(inputs) == 1:
-        nexts = (_edge(inputs[0]),)
+        nexts = (ea,)
     else:
-        nexts = (_edge(inputs[0]), _edge(inputs[1]))
-    out._grad_fn = op.node_cls(nexts, _save(op, inputs, out) if op.saves else None,
-                               _NO_PARAMS, None)
+        b = inputs[1]
+        eb = None
+        if type(b) is Tensor or isinstance(b, Tensor):
+            if b._requires_grad:
+                fn = b._grad_fn
+                eb = (fn, b._output_nr) if fn is not None and b._base is None else \
+                    b._grad_edge()
+        nexts = (ea, eb)
+    node = _new_node(op.complex_node_cls if out._dtype.is_complex else op.node_cls)
+    node.next_functions = nexts
+    node._saved = _save(op, inputs, out) if op.saves else None
+    node._ctx = _NO_PARAMS
+    node._meta = node._out_meta = node._hooks = node._metadata = None
+    out._grad_fn = node
     out._requires_grad = True
     out._output_nr = 0
 
 
+_new_node = object.__new__
 _NO_PARAMS: dict = {}
 
 

@@ -19,9 +19,10 @@ def _as_shape(args, op="view"):
         raise TypeError(f"{op}(): size must be a tuple of ints, got {args!r}") from None
 
 
-def _make_view(x, data, view_fn, op, params=None):
-    """Wrap ``data`` (a backend view of x's buffer) as a view tensor of x."""
-    t = _wrap(data, x._dtype, x._device)
+def _make_view(x, data, view_fn, op, params=None, dtype=None):
+    """Wrap ``data`` (a backend view of x's buffer) as a view tensor of x (of ``dtype``: a real
+    view of a complex tensor)."""
+    t = _wrap(data, dtype or x._dtype, x._device)
     t._vc = x._vc
     if x._base is not None:
         parent = x._aux["view_fn"]
@@ -33,7 +34,19 @@ def _make_view(x, data, view_fn, op, params=None):
     t._aux = {"view_fn": fn, "view_version": x._vc[0]}
     if _state.enabled and x._requires_grad:
         record(op, (x,), t, params)
+        if x._base is not None and "multi_output" in x._aux:
+            # a view of an output of split/unbind may not be modified in place either
+            t._aux["multi_output"] = (op.node_cls.__name__.removesuffix("Backward0"), 0)
     return t
+
+
+def _mark_multi_output(views, name):
+    """Remember that ``views`` come from one multi-view op (split, unbind): torch refuses to
+    modify such a view in place while autograd records it."""
+    for i, t in enumerate(views):
+        if t._requires_grad:
+            t._aux["multi_output"] = (name, i)
+    return views
 
 
 def _infer_shape(shape, numel, op="view"):
@@ -398,7 +411,8 @@ def split(x, split_size_or_sections, dim=0):
     for s in sizes:
         out.append(narrow(x, d, start, s))
         start += s
-    return tuple(out)
+    name = "Split" if isinstance(split_size_or_sections, int) else "SplitWithSizes"
+    return _mark_multi_output(tuple(out), name) if _state.enabled else tuple(out)
 
 
 def chunk(x, chunks, dim=0):
@@ -429,7 +443,8 @@ def tensor_split(x, indices_or_sections, dim=0):
 
 def unbind(x, dim=0):
     d = _norm_dim(dim, x.ndim, "unbind")
-    return tuple(select(x, d, i) for i in range(x._data.shape[d]))
+    out = tuple(select(x, d, i) for i in range(x._data.shape[d]))
+    return _mark_multi_output(out, "Unbind") if _state.enabled else out
 
 
 def _as_strided_backward(ctx, g):
@@ -487,23 +502,43 @@ def unfold(x, dimension, size, step):
     return as_strided(x, new_shape, new_strides)
 
 
+def _diagonal_backward(ctx, g):
+    from .creation import zeros
+    from .extra import diagonal_scatter
+    p = ctx.params
+    z = zeros(p["shape"], dtype=g.dtype, device=g.device)
+    return (diagonal_scatter(z, g, p["offset"], p["dim1"], p["dim2"]),)
+
+
+_diagonal_op = defop("diagonal", _diagonal_backward, node_name="DiagonalBackward0")
+
+
 def diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal (offset, dim1, dim2) as a new last dim: a view, so that in-place ops on it
+    (``x.diagonal().add_(1)``) write into x, as in torch.
+
+    >>> ember.eye(2).diagonal().tolist()
+    [1.0, 1.0]
+    """
     n = x.ndim
     d1, d2 = _norm_dim(dim1, n, "diagonal"), _norm_dim(dim2, n, "diagonal")
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     rest = [i for i in range(n) if i not in (d1, d2)]
-    y = permute(x, rest + [d1, d2])
-    a, b = y._data.shape[-2:]
-    if offset >= 0:
-        m = max(min(a, b - offset), 0)
-        rows, cols = list(range(m)), [i + offset for i in range(m)]
-    else:
-        m = max(min(a + offset, b), 0)
-        rows, cols = [i - offset for i in range(m)], list(range(m))
-    from .creation import tensor
-    from .indexing import getitem
-    ri = tensor(rows, dtype=_dt.int64, device=x.device)
-    ci = tensor(cols, dtype=_dt.int64, device=x.device)
-    return getitem(y, (Ellipsis, ri, ci))
+    k = x._device._backend.kernels
+    y = k["permute"](x._data, tuple(rest + [d1, d2]))
+    a, b = y.shape[-2:]
+    m = max(min(a, b - offset), 0) if offset >= 0 else max(min(a + offset, b), 0)
+    r0, c0 = (0, offset) if offset >= 0 else (-offset, 0)
+    if m == 0:
+        r0 = c0 = 0
+    lead = (slice(None),) * len(rest)
+    start = k["getitem_basic"](y, lead + (slice(r0, a, 1), slice(c0, b, 1)))
+    st = k["strides"](start)
+    data = k["as_strided"](start, tuple(y.shape[:-2]) + (m,),
+                           tuple(st[:-2]) + (st[-2] + st[-1],))
+    return _make_view(x, data, lambda t: diagonal(t, offset, d1, d2), _diagonal_op,
+                      {"shape": x._data.shape, "offset": offset, "dim1": d1, "dim2": d2})
 
 
 # ---- copies ---------------------------------------------------------------------------------
@@ -695,14 +730,16 @@ def cat(tensors, dim=0, *, out=None):
                                f"{t.ndim}")
         for i in range(n):
             if i != d and t._data.shape[i] != ref._data.shape[i]:
+                # NOTE: found by identity: list.index would compare tensors with ==
+                pos = next(j for j, u in enumerate(tensors) if u is t)
                 raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
                                    f"Expected size {ref._data.shape[i]} but got size "
-                                   f"{t._data.shape[i]} for tensor number {parts.index(t)} in "
+                                   f"{t._data.shape[i]} for tensor number {pos} in "
                                    "the list.")
     k = ref._device._backend.kernels
     datas = [t._data if t._dtype is dt else k["cast"](t._data, dt) for t in parts]
     res = _wrap(k["cat"](datas, d), dt, ref._device)
-    if _state.enabled and dt.is_floating_point and any(t._requires_grad for t in parts):
+    if _state.enabled and dt.is_inexact and any(t._requires_grad for t in parts):
         record(_cat_op, parts, res, {"dim": d, "sizes": [t._data.shape[d] for t in parts]})
     if out is not None:
         from .elementwise import _out
@@ -868,6 +905,9 @@ def record_copy_slices(base, src, view_fn):
 
 def _copy_slices_backward(ctx, g):
     view_fn = ctx.params["view_fn"]
+    if ctx.params["dtype"].is_complex:  # (the view may be one part: .real, .imag)
+        from .complex import copy_slices_backward
+        return copy_slices_backward(view_fn, ctx.params["shape"], g)
     with grad_mode.no_grad():
         from .creation import zeros
         mask = zeros(ctx.params["shape"], dtype=_dt.bool_, device=g.device)

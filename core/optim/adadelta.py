@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _grads,
-                        _advance_state)
+                        _advance_state, _as_real)
 
 __all__ = ["Adadelta"]
 
@@ -50,6 +50,7 @@ class Adadelta(Optimizer):
             lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
             for p, grad in _grads(group):
                 state = _advance_state(self.state[p], p, "square_avg", "acc_delta")
+                p, grad, state = _as_real(p, grad, state)
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 square_avg, acc_delta = state["square_avg"], state["acc_delta"]

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import ember
 
 from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _check_betas,
-                        _grads, _advance_state)
+                        _grads, _advance_state, _as_real)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -58,6 +58,7 @@ class Adam(Optimizer):
             buffers = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
             for p, grad in _grads(group):
                 state = _advance_state(self.state[p], p, *buffers)
+                p, grad, state = _as_real(p, grad, state)
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 step_t = state["step"]
                 if wd != 0:

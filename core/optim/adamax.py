@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import ember
 
 from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _check_betas,
-                        _grads, _advance_state)
+                        _grads, _advance_state, _as_real)
 
 __all__ = ["Adamax"]
 
@@ -52,6 +52,7 @@ class Adamax(Optimizer):
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for p, grad in _grads(group):
                 state = _advance_state(self.state[p], p, "exp_avg", "exp_inf")
+                p, grad, state = _as_real(p, grad, state)
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]

@@ -255,6 +255,16 @@ def _advance_state(state: dict, p: Any, *buffers: str) -> dict:
     return state
 
 
+def _as_real(p: Any, grad: Any, state: dict) -> tuple:
+    """(p, grad, state) as torch's optimizers step a complex parameter: through the real views
+    of the parameter, its gradient and its state buffers (elementwise squares and maxima are
+    then per part, not z * z); the views write through. A real parameter as it is."""
+    if not p.is_complex():
+        return p, grad, state
+    return (ember.view_as_real(p), ember.view_as_real(grad),
+            {k: v if k == "step" else ember.view_as_real(v) for k, v in state.items()})
+
+
 def _check_lr(lr: Any) -> None:
     if isinstance(lr, ember.Tensor) and lr.numel() != 1:
         raise ValueError("Tensor lr must be 1-element")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _check_betas,
-                        _grads, _advance_state)
+                        _grads, _advance_state, _as_real)
 
 __all__ = ["RAdam"]
 
@@ -54,6 +54,7 @@ class RAdam(Optimizer):
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for p, grad in _grads(group):
                 state = _advance_state(self.state[p], p, "exp_avg", "exp_avg_sq")
+                p, grad, state = _as_real(p, grad, state)
                 step = state["step"].item()
                 if wd != 0:
                     if group["decoupled_weight_decay"]:

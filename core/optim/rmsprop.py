@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import ember
 
 from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _grads,
-                        _advance_state)
+                        _advance_state, _as_real)
 
 __all__ = ["RMSprop"]
 
@@ -53,6 +53,7 @@ class RMSprop(Optimizer):
                        + (("grad_avg",) if centered else ()))
             for p, grad in _grads(group):
                 state = _advance_state(self.state[p], p, *buffers)
+                p, grad, state = _as_real(p, grad, state)
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 square_avg = state["square_avg"]

@@ -12,7 +12,7 @@ from .opinfo import FLOATS, NP, Arg, OpInfo, Sample, is_float, make_rng
 
 #: forward tolerances (rtol, atol) per output dtype, before the op's ``tol`` multiplier
 TOL = {"float16": (2e-3, 2e-3), "bfloat16": (1.6e-2, 1.6e-2), "float32": (1e-5, 1e-6),
-       "float64": (1e-9, 1e-12)}
+       "float64": (1e-9, 1e-12), "complex64": (1e-5, 1e-6), "complex128": (1e-9, 1e-12)}
 
 
 class ConformanceError(AssertionError):
@@ -30,7 +30,7 @@ def to_host(t) -> np.ndarray:
         t = t.detach().cpu()
         if t.dtype == torch.bfloat16:
             return t.float().numpy().astype(NP["bfloat16"])
-        return t.numpy().copy()
+        return t.resolve_conj().numpy().copy()
     return np.array(t.detach().cpu().numpy(), copy=True)
 
 
@@ -75,6 +75,8 @@ def ref_inputs(sample: Sample):
             v = np.asarray(a.value)
             if v.dtype.kind == "f" or v.dtype == NP["bfloat16"]:
                 v = v.astype(np.float64)
+            elif v.dtype.kind == "c":
+                v = v.astype(np.complex128)
             elif v.dtype.kind in "iu":
                 v = v.astype(np.int64)
             out.append(v)
@@ -93,6 +95,14 @@ def compare(actual: np.ndarray, expected, out_dtype: str, tol: float, what: str)
     if tuple(actual.shape) != tuple(expected.shape):
         return f"{what}: shape {tuple(actual.shape)}, expected {tuple(expected.shape)}"
     if actual.size == 0:
+        return None
+    if out_dtype in ("complex64", "complex128"):
+        # each part against the reference's, with the tolerance of the parts' dtype
+        part = "float32" if out_dtype == "complex64" else "float64"
+        for name, f in (("real part", np.real), ("imaginary part", np.imag)):
+            p = compare(f(actual).astype(NP[part]), f(expected), part, tol, f"{what} ({name})")
+            if p:
+                return p
         return None
     if is_float(out_dtype):
         a = actual.astype(np.float64)

@@ -27,11 +27,14 @@ INTS = ("uint8", "int8", "int16", "int32", "int64")
 SIGNED = ("int8", "int16", "int32", "int64")
 NUMERIC = INTS + FLOATS
 ALL = ("bool",) + NUMERIC
+#: complex dtypes: only the ops of the complex section below are defined for them
+COMPLEX = ("complex64", "complex128")
 
 NP = {"bool": np.dtype(np.bool_), "uint8": np.dtype(np.uint8), "int8": np.dtype(np.int8),
       "int16": np.dtype(np.int16), "int32": np.dtype(np.int32), "int64": np.dtype(np.int64),
       "float16": np.dtype(np.float16), "bfloat16": np.dtype(ml_dtypes.bfloat16),
-      "float32": np.dtype(np.float32), "float64": np.dtype(np.float64)}
+      "float32": np.dtype(np.float32), "float64": np.dtype(np.float64),
+      "complex64": np.dtype(np.complex64), "complex128": np.dtype(np.complex128)}
 
 
 def is_float(d: str) -> bool:
@@ -40,6 +43,15 @@ def is_float(d: str) -> bool:
 
 def is_int(d: str) -> bool:
     return d in INTS
+
+
+def is_complex(d: str) -> bool:
+    return d in COMPLEX
+
+
+def real_of(d: str) -> str:
+    """The dtype of a complex dtype's parts (float32 for complex64)."""
+    return {"complex64": "float32", "complex128": "float64"}.get(d, d)
 
 
 # ---- inputs ------------------------------------------------------------------------------------
@@ -121,6 +133,10 @@ def make_rng(*key) -> np.random.Generator:
 def values(rng, shape, dtype: str, domain: str = "any") -> np.ndarray:
     """Random values of ``dtype`` (stored exactly in it) from a domain where the op is smooth."""
     shape = tuple(shape)
+    if is_complex(dtype):  # (both parts from the domain: complex ops are smooth off zero)
+        part = real_of(dtype)
+        v = values(rng, shape, part, domain) + 1j * values(rng, shape, part, domain)
+        return v.astype(NP[dtype])
     if dtype == "bool":
         v = rng.random(shape) < 0.5
         if domain in ("pos", "nonzero"):
@@ -1425,3 +1441,50 @@ add(OpInfo("eye", lambda m, *, device, dtype, args: m.eye(*args, dtype=_dt(m, dt
            lambda args: np.eye(*args), ALL,
            _creation(lambda d: [{"args": (3,)}, {"args": (2, 4)}, {"args": (4, 2)}]),
            grad=False, creation=True, primitives=("full", "setitem")))
+
+
+# ---- complex tensors ---------------------------------------------------------------------------
+# Rows of their own (complex_<op>), defined for complex64 and complex128 only: a backend that
+# claims neither (opencl) shows them as unsupported. References compute in complex128.
+
+def _complex_unary(name, ref, domain="any", out="same", op=None, tol=1):
+    add(OpInfo(f"complex_{name}", op or _unary_op(name), ref, COMPLEX,
+               _unary_samples(domain), out_dtype=out, grad=False, primitives=(name,), tol=tol))
+
+
+def _complex_binary(name, ref, domain_b="any", scalars=()):
+    add(OpInfo(f"complex_{name}", _bin_op(name), ref, COMPLEX,
+               _binary_samples("any", domain_b, scalars=scalars), grad=False,
+               primitives=(name,)))
+
+
+_TO_REAL = real_of
+# (Python scalars: an int, and a complex, which keeps the tensor's complex dtype)
+_complex_binary("add", np.add, scalars=(2, 1.5 - 2j))
+_complex_binary("sub", np.subtract, scalars=(1.5 - 2j,))
+_complex_binary("mul", np.multiply, scalars=(2, 1.5 - 2j))
+_complex_binary("div", np.true_divide, "nonzero", scalars=(2, 1.5 - 2j))
+for _name, _ref, _dom in (("neg", np.negative, "any"), ("exp", np.exp, "small"),
+                          ("log", np.log, "pos"), ("sqrt", np.sqrt, "pos"),
+                          ("sin", np.sin, "small"), ("cos", np.cos, "small"),
+                          ("tanh", np.tanh, "small"), ("sigmoid", _np_sigmoid, "small"),
+                          ("reciprocal", lambda x: 1.0 / x, "nonzero")):
+    _complex_unary(_name, _ref, _dom)
+_complex_unary("abs", np.abs, "nonzero", out=_TO_REAL)
+_complex_unary("angle", np.angle, "nonzero", out=_TO_REAL)
+_complex_unary("real", np.real, out=_TO_REAL, op=lambda m, x: m.real(x).clone())
+_complex_unary("imag", np.imag, out=_TO_REAL, op=lambda m, x: m.imag(x).clone())
+_complex_unary("conj", np.conj, op=lambda m, x: m.conj_physical(x))
+_complex_unary("view_as_real", lambda x: np.stack([x.real, x.imag], -1), out=_TO_REAL,
+               op=lambda m, x: m.view_as_real(x).clone())
+add(OpInfo("complex_eq", _bin_op("eq"), np.equal, COMPLEX, _binary_samples(), out_dtype="bool",
+           grad=False, primitives=("eq",)))
+add(OpInfo("complex_sum", _red_op("sum"), _sum_ref, COMPLEX, _reduce_samples(), grad=False,
+           primitives=("sum",), tol=4))
+add(OpInfo("complex_matmul", lambda m, a, b: m.matmul(a, b), np.matmul, COMPLEX,
+           lambda dtype, rng: (Sample((Arg(values(rng, s, dtype)), Arg(values(rng, t, dtype))))
+                               for s, t in (((3, 4), (4, 2)), ((2, 3, 4), (4, 5)), ((4,), (4,)))),
+           grad=False, primitives=("matmul",), tol=4))
+add(OpInfo("complex_fft", lambda m, x: m.fft.fft(x), lambda x: np.fft.fft(x), COMPLEX,
+           lambda dtype, rng: (Sample((Arg(values(rng, s, dtype)),)) for s in ((8,), (3, 5))),
+           grad=False, primitives=("fft_c2c",), tol=10))

@@ -24,7 +24,7 @@ SUITE_PATH = os.path.join(PKG_DIR, "suite.py")
 
 OP_KINDS = ("forward", "parity", "grad", "gradgrad")
 ALL_DTYPES = ("bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16",
-              "float32", "float64")
+              "float32", "float64", "complex64", "complex128")
 ANY = "-"   # the column of checks that do not depend on a dtype
 
 # status of a cell, worst first
@@ -296,7 +296,7 @@ def format_table(t: dict) -> str:
     width = max([len(r) for r in t["rows"]] + [10])
     short = {"bool": "bool", "uint8": "u8", "int8": "i8", "int16": "i16", "int32": "i32",
              "int64": "i64", "float16": "f16", "bfloat16": "bf16", "float32": "f32",
-             "float64": "f64", ANY: "any"}
+             "float64": "f64", "complex64": "c64", "complex128": "c128", ANY: "any"}
     lines = [" " * width + " " + " ".join(f"{short[c]:>5}" for c in cols)]
     for row, cells in t["rows"].items():
         lines.append(f"{row:<{width}} " + " ".join(f"{SYMBOL.get(cells.get(c), ''):>5}"
