@@ -7,21 +7,22 @@ from numbers import Number
 import ember
 
 from . import constraints
+from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .utils import _log1pexp, broadcast_all, lazy_property, logits_to_probs, probs_to_logits
 
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(ExponentialFamily):
-    """Bernoulli(probs=p) or Bernoulli(logits=log(p / (1 - p))): 1 with probability p."""
+class ProbsOrLogits(Distribution):
+    """Shared plumbing of the families given by exactly one of ``probs`` / ``logits``; the
+    other is derived lazily (``_binary``: the two-outcome relation, else the categorical)."""
 
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.boolean
-    has_enumerate_support = True
-    _mean_carrier_measure = 0
+    _binary = True
 
-    def __init__(self, probs=None, logits=None, validate_args=None):
+    def _init_param(self, probs, logits):
+        """Keep whichever of ``probs`` / ``logits`` is given; returns the batch shape it
+        implies."""
         if (probs is None) == (logits is None):
             raise ValueError("Either `probs` or `logits` must be specified, but not both.")
         if probs is not None:
@@ -31,18 +32,44 @@ class Bernoulli(ExponentialFamily):
             is_scalar = isinstance(logits, Number)
             (self.logits,) = broadcast_all(logits)
         self._param = self.probs if probs is not None else self.logits
-        batch_shape = ember.Size() if is_scalar else self._param.shape
-        super().__init__(batch_shape, validate_args=validate_args)
+        return ember.Size() if is_scalar else self._param.shape
 
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = ember.Size(batch_shape)
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=self._binary)
+
+    @lazy_property
+    def probs(self):
+        return logits_to_probs(self.logits, is_binary=self._binary)
+
+    @property
+    def param_shape(self):
+        return self._param.shape
+
+    def _expand_params(self, new, batch_shape):
         if "probs" in self.__dict__:
             new.probs = self.probs.expand(batch_shape)
             new._param = new.probs
         if "logits" in self.__dict__:
             new.logits = self.logits.expand(batch_shape)
             new._param = new.logits
+
+
+class Bernoulli(ProbsOrLogits, ExponentialFamily):
+    """Bernoulli(probs=p) or Bernoulli(logits=log(p / (1 - p))): 1 with probability p."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+    _mean_carrier_measure = 0
+
+    def __init__(self, probs=None, logits=None, validate_args=None):
+        super().__init__(self._init_param(probs, logits), validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Bernoulli, _instance)
+        batch_shape = ember.Size(batch_shape)
+        self._expand_params(new, batch_shape)
         super(Bernoulli, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
@@ -59,18 +86,6 @@ class Bernoulli(ExponentialFamily):
     @property
     def variance(self):
         return self.probs * (1 - self.probs)
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=True)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
 
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)

@@ -8,10 +8,11 @@ from numbers import Number
 import ember
 
 from . import constraints
+from .bernoulli import ProbsOrLogits
 from .categorical import Categorical
 from .distribution import Distribution
 from .gamma import Gamma
-from .utils import broadcast_all, finfo, lazy_property, logits_to_probs, probs_to_logits
+from .utils import broadcast_all, finfo
 
 __all__ = ["Binomial", "Geometric", "Multinomial", "NegativeBinomial"]
 
@@ -19,32 +20,6 @@ __all__ = ["Binomial", "Geometric", "Multinomial", "NegativeBinomial"]
 def _clamp_by_zero(x):
     # max(x, 0) whose gradient at 0 is 1/2, as torch's binomial normaliser uses
     return (x.clamp(min=0) + x - x.clamp(max=0)) / 2
-
-
-class _ProbsOrLogits(Distribution):
-    """Shared plumbing: exactly one of ``probs`` / ``logits``; the other is derived lazily."""
-
-    _binary = True
-
-    @lazy_property
-    def logits(self):
-        return probs_to_logits(self.probs, is_binary=self._binary)
-
-    @lazy_property
-    def probs(self):
-        return logits_to_probs(self.logits, is_binary=self._binary)
-
-    @property
-    def param_shape(self):
-        return self._param.shape
-
-    def _expand_params(self, new, batch_shape):
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(batch_shape)
-            new._param = new.logits
 
 
 def _count_and_param(total_count, probs, logits):
@@ -55,7 +30,7 @@ def _count_and_param(total_count, probs, logits):
     return count.to(param.dtype), param
 
 
-class Binomial(_ProbsOrLogits):
+class Binomial(ProbsOrLogits):
     """Binomial(total_count, probs=p): successes in ``total_count`` independent trials.
 
     >>> Binomial(10, ember.tensor(0.5)).log_prob(ember.tensor(5.0))
@@ -217,7 +192,7 @@ class Multinomial(Distribution):
         return term1 + (binomial_probs * weights).sum((0, -1))
 
 
-class NegativeBinomial(_ProbsOrLogits):
+class NegativeBinomial(ProbsOrLogits):
     """NegativeBinomial(total_count, probs=p): successes before ``total_count`` failures, each
     trial a success with probability p.
 
@@ -278,7 +253,7 @@ class NegativeBinomial(_ProbsOrLogits):
         return unnormalized - normalization
 
 
-class Geometric(_ProbsOrLogits):
+class Geometric(ProbsOrLogits):
     """Geometric(probs=p): failures before the first success, P(k) = (1 - p)^k p.
 
     >>> Geometric(ember.tensor(0.5)).log_prob(ember.tensor(1.0))

@@ -65,23 +65,21 @@ class LogNormal(TransformedDistribution):
         return self.base_dist.entropy() + self.loc
 
 
-class HalfNormal(TransformedDistribution):
-    """|X| for X ~ Normal(0, scale).
-
-    >>> HalfNormal(1.0).log_prob(ember.tensor(0.0))
-    tensor(-0.2258)
-    """
+class _Folded(TransformedDistribution):
+    """|X| for X of the zero-centred symmetric family ``_base(0, scale)``: HalfNormal and
+    HalfCauchy."""
 
     arg_constraints = {"scale": constraints.positive}
     support = constraints.nonnegative
     has_rsample = True
+    _base = None
 
     def __init__(self, scale, validate_args=None):
-        super().__init__(Normal(0, scale, validate_args=False), AbsTransform(),
+        super().__init__(type(self)._base(0, scale, validate_args=False), AbsTransform(),
                          validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(HalfNormal, _instance)
+        new = self._get_checked_instance(type(self), _instance)
         return super().expand(batch_shape, _instance=new)
 
     @property
@@ -89,20 +87,13 @@ class HalfNormal(TransformedDistribution):
         return self.base_dist.scale
 
     @property
-    def mean(self):
-        return self.scale * math.sqrt(2 / math.pi)
-
-    @property
     def mode(self):
         return ember.zeros_like(self.scale)
-
-    @property
-    def variance(self):
-        return self.scale.pow(2) * (1 - 2 / math.pi)
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
+        value = ember.as_tensor(value, dtype=self.scale.dtype, device=self.scale.device)
         # NOTE: both signs fold onto |x|, hence + log 2; torch gives -inf below the support
         lp = self.base_dist.log_prob(value) + math.log(2)
         return ember.where(value >= 0, lp, -math.inf)
@@ -117,6 +108,24 @@ class HalfNormal(TransformedDistribution):
 
     def entropy(self):
         return self.base_dist.entropy() - math.log(2)
+
+
+class HalfNormal(_Folded):
+    """|X| for X ~ Normal(0, scale).
+
+    >>> HalfNormal(1.0).log_prob(ember.tensor(0.0))
+    tensor(-0.2258)
+    """
+
+    _base = Normal
+
+    @property
+    def mean(self):
+        return self.scale * math.sqrt(2 / math.pi)
+
+    @property
+    def variance(self):
+        return self.scale.pow(2) * (1 - 2 / math.pi)
 
 
 class Cauchy(LocationScale, Distribution):
