@@ -30,16 +30,9 @@ def _count_and_param(total_count, probs, logits):
     return count.to(param.dtype), param
 
 
-class Binomial(ProbsOrLogits):
-    """Binomial(total_count, probs=p): successes in ``total_count`` independent trials.
-
-    >>> Binomial(10, ember.tensor(0.5)).log_prob(ember.tensor(5.0))
-    tensor(-1.4020)
-    """
-
-    arg_constraints = {"total_count": constraints.nonnegative_integer,
-                       "probs": constraints.unit_interval, "logits": constraints.real}
-    has_enumerate_support = True
+class _Counted(ProbsOrLogits):
+    """Families of a count of trials and one of ``probs`` / ``logits``: Binomial and
+    NegativeBinomial."""
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         self.total_count, param = _count_and_param(total_count, probs, logits)
@@ -51,13 +44,25 @@ class Binomial(ProbsOrLogits):
         super().__init__(param.shape, validate_args=validate_args)
 
     def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Binomial, _instance)
+        new = self._get_checked_instance(type(self), _instance)
         batch_shape = ember.Size(batch_shape)
         new.total_count = self.total_count.expand(batch_shape)
         self._expand_params(new, batch_shape)
-        super(Binomial, new).__init__(batch_shape, validate_args=False)
+        super(_Counted, new).__init__(batch_shape, validate_args=False)
         new._validate_args = self._validate_args
         return new
+
+
+class Binomial(_Counted):
+    """Binomial(total_count, probs=p): successes in ``total_count`` independent trials.
+
+    >>> Binomial(10, ember.tensor(0.5)).log_prob(ember.tensor(5.0))
+    tensor(-1.4020)
+    """
+
+    arg_constraints = {"total_count": constraints.nonnegative_integer,
+                       "probs": constraints.unit_interval, "logits": constraints.real}
+    has_enumerate_support = True
 
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self):
@@ -192,7 +197,7 @@ class Multinomial(Distribution):
         return term1 + (binomial_probs * weights).sum((0, -1))
 
 
-class NegativeBinomial(ProbsOrLogits):
+class NegativeBinomial(_Counted):
     """NegativeBinomial(total_count, probs=p): successes before ``total_count`` failures, each
     trial a success with probability p.
 
@@ -206,22 +211,7 @@ class NegativeBinomial(ProbsOrLogits):
     support = constraints.nonnegative_integer
 
     def __init__(self, total_count, probs=None, logits=None, validate_args=None):
-        self.total_count, param = _count_and_param(total_count, probs, logits)
-        if probs is not None:
-            self.probs = param
-        else:
-            self.logits = param
-        self._param = param
-        super().__init__(param.shape, validate_args=validate_args)
-
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(NegativeBinomial, _instance)
-        batch_shape = ember.Size(batch_shape)
-        new.total_count = self.total_count.expand(batch_shape)
-        self._expand_params(new, batch_shape)
-        super(NegativeBinomial, new).__init__(batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        super().__init__(total_count, probs, logits, validate_args)  # (no default count)
 
     @property
     def mean(self):
