@@ -116,6 +116,7 @@ _alias("return_types", _return_types)
 xlogy = _special.xlogy
 from .core import fft as _fft  # noqa: E402
 _alias("fft", _fft)
+stft, istft = _fft.stft, _fft.istft  # (torch.stft, torch.istft: top-level in torch)
 from .core import func  # noqa: E402
 _alias("func", func)
 from .core.func import vmap  # noqa: E402,F401

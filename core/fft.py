@@ -426,3 +426,247 @@ def _out(res, out):
         return res
     from .ops.elementwise import _out as write
     return write(res, out)
+
+
+# ---- short-time Fourier transforms (torch.stft, torch.istft) -----------------------------------
+# (top-level in torch, not in torch.fft: exported as ember.stft / ember.istft and as Tensor
+# methods, but not in this module's __all__)
+
+_TYPE_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
+               "complex64": "ComplexFloat", "complex128": "ComplexDouble", "int64": "Long",
+               "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def _type_name(t):
+    return _TYPE_NAMES.get(t._dtype.name, t._dtype.name)
+
+
+def _opt(v):
+    return "None" if v is None else str(int(v) if isinstance(v, bool) else v)
+
+
+def _window_repr(window):
+    if window is None:
+        return "None"
+    return f"torch.{_type_name(window)}Tensor{{{list(window.shape)}}}"
+
+
+def _window_of(window, win_length, n_fft, like):
+    """The window padded with zeros on both sides to n_fft (torch centers it); ones when None."""
+    from .ops.creation import ones
+    if window is None:
+        dt = like._dtype.to_real() if like._dtype.is_complex else like._dtype
+        window = ones(win_length, dtype=dt, device=like._device)
+    if win_length < n_fft:
+        from .nn import functional as F
+        left = (n_fft - win_length) // 2
+        window = F.pad(window, [left, n_fft - win_length - left])
+    return window
+
+
+def _overlap_add(frames, hop, length):
+    """Sum of the frames (..., T, n) placed hop apart, the first ``length`` samples (torch's
+    unfold_backward): the frames cut in hop-sized pieces, each piece j of every frame laid out
+    contiguously (the frames' starts are hop apart) and shifted by j * hop."""
+    from .nn import functional as F
+    *batch, T, n = frames.shape
+    pieces = -(-n // hop)
+    if pieces * hop > n:
+        frames = F.pad(frames, [0, pieces * hop - n])
+    frames = frames.reshape(tuple(batch) + (T, pieces, hop))
+    total = None
+    for j in range(pieces):
+        piece = frames.select(-2, j).reshape(tuple(batch) + (T * hop,))
+        piece = F.pad(piece, [j * hop, (pieces - 1 - j) * hop])
+        total = piece if total is None else total + piece
+    return total.narrow(-1, 0, length)
+
+
+def stft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
+         pad_mode="reflect", normalized=False, onesided=None, return_complex=None,
+         align_to_window=None):
+    """The short-time Fourier transform: the fft of windowed frames, hop_length apart, of a
+    1-d signal or a batch of them; (..., n_fft // 2 + 1 or n_fft, frames). ``center`` pads
+    n_fft // 2 on each side first (``pad_mode``); ``normalized`` scales by 1/sqrt(n_fft).
+    Differentiable (through ember.fft).
+
+    >>> x = ember.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> ember.stft(x, 2, 2, window=ember.ones(2), center=False, return_complex=True)
+    tensor([[ 3.+0.j,  7.+0.j],
+            [-1.+0.j, -1.+0.j]])
+    """
+    from .ops.complex import view_as_real
+    if not isinstance(input, Tensor):
+        raise TypeError(f"stft(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if center and align_to_window is not None:
+        raise RuntimeError("stft align_to_window should only be set when center = false")
+    x = input
+    if center:
+        from .nn import functional as F
+        nd = x.ndim
+        pad = n_fft // 2
+        x = F.pad(x.reshape((1,) * (3 - nd) + tuple(x.shape)), [pad, pad], pad_mode)
+        x = x.reshape(tuple(x.shape[x.ndim - nd:]))
+    hop = n_fft >> 2 if hop_length is None else hop_length
+    win = n_fft if win_length is None else win_length
+    complex_in = x._dtype.is_complex or (window is not None and window._dtype.is_complex)
+
+    def fail(message):
+        raise RuntimeError(
+            f"stft(torch.{_type_name(x)}Tensor{list(x.shape)}, n_fft={n_fft}, hop_length={hop}, "
+            f"win_length={win}, window={_window_repr(window)}, normalized={int(normalized)}, "
+            f"onesided={_opt(onesided)}, return_complex={_opt(return_complex)}, "
+            f"align_to_window={_opt(align_to_window)}) : {message}")
+
+    if return_complex is None:
+        if not complex_in:
+            raise RuntimeError("stft requires the return_complex parameter be given for real "
+                               "inputs, and will further require that return_complex=True in "
+                               "a future PyTorch release.")
+        return_complex = True
+    if window is None:
+        import warnings
+        warnings.warn("A window was not provided. A rectangular window will be applied,which is "
+                      "known to cause spectral leakage. Other windows such as torch.hann_window "
+                      "or torch.hamming_window are recommended to reduce spectral leakage.To "
+                      "suppress this warning and use a rectangular window, explicitly set "
+                      "`window=torch.ones(n_fft, device=<device>)`.", UserWarning, stacklevel=2)
+    if not (x._dtype.is_floating_point or x._dtype.is_complex):
+        fail("expected a tensor of floating point or complex values")
+    if x.ndim not in (1, 2):
+        fail("expected a 1D or 2D tensor")
+    length = x.shape[-1]
+    if n_fft <= 0 or n_fft > length:
+        fail(f"expected 0 < n_fft < {length}, but got n_fft={n_fft}")
+    if hop <= 0:
+        fail(f"expected hop_length > 0, but got hop_length={hop}")
+    if win <= 0 or win > n_fft:
+        fail(f"expected 0 < win_length <= n_fft, but got win_length={win}")
+    if window is not None and (window.ndim != 1 or window.shape[0] != win):
+        fail(f"expected a 1D window tensor of size equal to win_length={win}, but got window "
+             f"with size {list(window.shape)}")
+    if window is not None and window._device is not x._device:
+        fail(f"expected the window on {x.device}, but it is on {window.device}")
+    full_window = _window_of(window, win, n_fft, x)
+    if align_to_window and win < n_fft:
+        # frames start where the (centered) window starts, not where the fft frame does
+        from .nn import functional as F
+        left = (n_fft - win) // 2
+        x = F.pad(x, [left, n_fft - win - left])
+    frames = x.unfold(-1, n_fft, hop) * full_window   # (..., frames, n_fft)
+    one_sided = (not frames._dtype.is_complex) if onesided is None else onesided
+    norm = "ortho" if normalized else "backward"
+    if frames._dtype.is_complex:
+        if one_sided:
+            raise RuntimeError("Cannot have onesided output if window or input is complex")
+        out = fft(frames, norm=norm)
+    else:
+        out = rfft(frames, norm=norm) if one_sided else fft(frames, norm=norm)
+    out = out.transpose(-1, -2)
+    if return_complex:
+        return out
+    import warnings
+    warnings.warn("stft with return_complex=False is deprecated. In a future pytorch release, "
+                  "stft will return complex tensors for all inputs, and return_complex=False "
+                  "will raise an error.\nNote: you can still call torch.view_as_real on the "
+                  "complex output to recover the old return format.", UserWarning, stacklevel=2)
+    return view_as_real(out.contiguous())
+
+
+def istft(input, n_fft, hop_length=None, win_length=None, window=None, center=True,
+          normalized=False, onesided=None, length=None, return_complex=False):
+    """The inverse of stft (least squares: the overlap-added inverse ffts of the frames,
+    divided by the overlap-added squared window); ``length`` trims or zero-pads the result.
+    Differentiable (through ember.fft).
+
+    >>> x = ember.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    >>> S = ember.stft(x, 4, window=ember.ones(4), return_complex=True)
+    >>> ember.istft(S, 4, window=ember.ones(4), length=8)
+    tensor([1., 2., 3., 4., 5., 6., 7., 8.])
+    """
+    if not isinstance(input, Tensor):
+        raise TypeError(f"istft(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    hop = n_fft >> 2 if hop_length is None else hop_length
+    win = n_fft if win_length is None else win_length
+    if not input._dtype.is_complex:
+        raise RuntimeError("istft requires a complex-valued input tensor matching the output "
+                           "from stft with return_complex=True.")
+
+    def fail(message):
+        raise RuntimeError(
+            f"istft(CPU{_type_name(input)}Type{list(input.shape)}, n_fft={n_fft}, "
+            f"hop_length={hop}, win_length={win}, window={_window_repr(window)}, "
+            f"center={int(center)}, normalized={int(normalized)}, onesided={_opt(onesided)}, "
+            f"length={_opt(length)}, return_complex={int(return_complex)}) {message}")
+
+    if input.numel() == 0:
+        fail(": input tensor cannot be empty.")
+    if input.ndim not in (2, 3):
+        fail(f": expected a tensor with 3 or 4 dimensions of complex dtype, but got "
+             f"{input.ndim + 1}")
+    n_frames, fft_size = input.shape[-1], input.shape[-2]
+    one_sided = (fft_size != n_fft) if onesided is None else onesided
+    if one_sided and n_fft // 2 + 1 != fft_size:
+        fail(f": expected the frequency dimension (3rd to the last) of the input tensor to "
+             f"match n_fft / 2 + 1 when onesided=True, but got {fft_size}")
+    if not one_sided and n_fft != fft_size:
+        fail(f": expected the frequency dimension (3rd to the last) of the input tensor to "
+             f"match n_fft when onesided=False, but got {fft_size}")
+    if not 0 < hop <= win:
+        fail(": expected 0 < hop_length <= win_length")
+    if not 0 < win <= n_fft:
+        fail(": expected 0 < win_length <= n_fft")
+    if window is not None and (window.ndim != 1 or window.shape[0] != win):
+        fail(": Invalid window shape. window has to be 1D and length of `win_length`")
+    if window is None:
+        import warnings
+        warnings.warn("A window was not provided. A rectangular window will be applied.Please "
+                      "provide the same window used by stft to make the inversion lossless.To "
+                      "suppress this warning and use a rectangular window, explicitly set "
+                      "`window=torch.ones(n_fft, device=<device>)`.", UserWarning, stacklevel=2)
+    full_window = _window_of(window, win, n_fft, input)
+    frames = input.transpose(-1, -2)   # (..., frames, fft_size)
+    norm = "ortho" if normalized else "backward"
+    if return_complex:
+        if one_sided:
+            raise RuntimeError("Cannot have onesided output if window or input is complex")
+        frames = ifft(frames, norm=norm)
+    else:
+        if window is not None and window._dtype.is_complex:
+            raise RuntimeError("Complex windows are incompatible with return_complex=False")
+        if not one_sided:
+            frames = frames.narrow(-1, 0, n_fft // 2 + 1)
+        frames = irfft(frames, n=n_fft, norm=norm)
+    expected = n_fft + hop * (n_frames - 1)
+    y = _overlap_add(frames * full_window, hop, expected)
+    envelope = _overlap_add((full_window ** 2).expand((n_frames, n_fft)), hop, expected)
+    start = n_fft // 2 if center else 0
+    if length is not None:
+        end = start + length
+    else:
+        end = expected - n_fft // 2 if center else expected
+    stop = min(end, expected)
+    y = y.narrow(-1, start, max(stop - start, 0))
+    envelope = envelope.narrow(-1, start, max(stop - start, 0))
+    low = envelope.abs().amin() if envelope.numel() else None
+    if low is not None and bool(low < 1e-11):
+        fail("window overlap add min: 1")
+    y = y / envelope
+    if end > expected:
+        import warnings
+        from .nn import functional as F
+        warnings.warn("The length of signal is shorter than the length parameter. Result is "
+                      "being padded with zeros in the tail. Please check your center and "
+                      "hop_length settings.", UserWarning, stacklevel=2)
+        y = F.pad(y, [0, end - expected])
+    return y
+
+
+def _bind_methods():
+    Tensor.stft = stft
+    Tensor.istft = istft
+
+
+_bind_methods()

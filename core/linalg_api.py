@@ -3,8 +3,10 @@
 Decompositions are composite ops with kernels named ``linalg_<op>``: the cpu backend provides
 them (numpy.linalg, and backends/cpu/linalg.py for LU, triangular solves and the ``*_ex`` error
 codes); a backend without them runs them on cpu (see ``_kernel``). Backward rules are torch's,
-written in ember ops, so they are differentiable again. Complex inputs (and so ``eig``,
-``eigvals``) are not supported yet: the decompositions take real tensors only.
+written in ember ops, so they are differentiable again. Complex inputs (complex64, complex128)
+follow torch: Hermitian where torch says symmetric, conjugate transposes (``mH``) in the rules,
+and torch's complex gradient convention (see core/ops/complex.py); ``eig`` and ``eigvals``
+return complex results for real inputs too.
 """
 from __future__ import annotations
 
@@ -52,8 +54,10 @@ def _needs_grad(*tensors):
     return _state.enabled and any(t._requires_grad for t in tensors)
 
 
-def _check_dtype(A, op):
+def _check_dtype(A, op, complex_ok=True):
     if A.dtype.is_complex:
+        if complex_ok:
+            return
         raise NotImplementedError(f"{op}: complex inputs are not supported by ember.linalg yet "
                                   f"(got {_dt_name(A.dtype)})")
     if not A.dtype.is_floating_point:
@@ -63,11 +67,11 @@ def _check_dtype(A, op):
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {_dt_name(A.dtype)}")
 
 
-def _check(A, op, square=True):
-    """torch's checks of a matrix argument: floating dtype, >= 2 dims, square."""
+def _check(A, op, square=True, complex_ok=True):
+    """torch's checks of a matrix argument: floating or complex dtype, >= 2 dims, square."""
     if not isinstance(A, Tensor):
         raise TypeError(f"{op}(): argument 'A' must be Tensor, not {type(A).__name__}")
-    _check_dtype(A, op)
+    _check_dtype(A, op, complex_ok)
     if A.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
     if square and A.shape[-1] != A.shape[-2]:
@@ -175,7 +179,7 @@ inv_ex_ret = _return_types.make("linalg_inv_ex", ["inverse", "info"])
 
 
 def _g_inv(ctx, g):
-    t = ctx.out.mT
+    t = ctx.out.mH
     return (-(t @ g @ t),)
 
 
@@ -231,13 +235,13 @@ def _exclusive_prod(S):
 def _g_det(ctx, g):
     A, = ctx.inputs
     d = ctx.out
-    gd = (g * d).unsqueeze(-1).unsqueeze(-1)
+    gd = (g * d.conj()).unsqueeze(-1).unsqueeze(-1)
     if not bool((d == 0).any()):
-        return (gd * inv(A).mT,)
-    # NOTE: at a singular matrix det * A^-T is 0 * inf; the cofactor matrix through the SVD
-    # (torch's rule there) is finite: U diag(prod_{j != i} S_j) Vh, times det(U) det(Vh).
+        return (gd * inv(A).mH,)
+    # NOTE: at a singular matrix det * A^-H is 0 * inf; the cofactor matrix through the SVD
+    # (torch's rule there) is finite: U diag(prod_{j != i} S_j) Vh, times conj(det(U) det(Vh)).
     U, S, Vh = svd(A, full_matrices=False)
-    alpha = (det(U) * det(Vh) * g).unsqueeze(-1)
+    alpha = ((det(U) * det(Vh)).conj() * g).unsqueeze(-1)
     return ((U * (alpha * _exclusive_prod(S)).unsqueeze(-2)) @ Vh,)
 
 
@@ -258,10 +262,15 @@ slogdet_ret = _return_types.make("linalg_slogdet", ["sign", "logabsdet"])
 
 def _g_slogdet(ctx, g_sign, g_logabsdet):
     A, = ctx.inputs
-    return (g_logabsdet.unsqueeze(-1).unsqueeze(-1) * inv(A).mT,)
+    g = g_logabsdet
+    if A.dtype.is_complex:
+        # torch's rule: the sign's gradient enters as -i Im(conj(g_sign) sign)
+        sign = ctx.outs[0]
+        g = g - 1j * (g_sign.conj() * sign).imag
+    return (g.unsqueeze(-1).unsqueeze(-1) * inv(A).mH,)
 
 
-_slogdet_op = defop("linalg_slogdet", _g_slogdet, inputs=True, n_outputs=2,
+_slogdet_op = defop("linalg_slogdet", _g_slogdet, inputs=True, out=True, n_outputs=2,
                     node_name="LinalgSlogdetBackward0")
 
 
@@ -280,8 +289,10 @@ def slogdet(A):
 
 
 def logdet(A):
-    """log(det(A)): NaN where det < 0, -inf where it is 0."""
+    """log(det(A)): NaN where det < 0, -inf where it is 0 (complex A: log(sign) + log|det|)."""
     sign, logabsdet = slogdet(A)
+    if A.dtype.is_complex:
+        return sign.log() + logabsdet
     return _where(sign < 0, float("nan"), logabsdet)
 
 
@@ -292,8 +303,8 @@ solve_ex_ret = _return_types.make("linalg_solve_ex", ["result", "info"])
 
 def _g_solve(ctx, g):
     A, _ = ctx.inputs
-    gB = _solve_matrix(A.mT, g)
-    gA = -(gB @ ctx.out.mT) if ctx.needs_input_grad[0] else None
+    gB = _solve_matrix(A.mH, g)
+    gA = -(gB @ ctx.out.mH) if ctx.needs_input_grad[0] else None
     return gA, gB
 
 
@@ -357,10 +368,10 @@ def solve(A, B, *, left=True):
 def _g_solve_triangular(ctx, g):
     A, _ = ctx.inputs
     upper, unit = ctx.params["upper"], ctx.params["unitriangular"]
-    gB = solve_triangular(A.mT, g, upper=not upper, unitriangular=unit)
+    gB = solve_triangular(A.mH, g, upper=not upper, unitriangular=unit)
     gA = None
     if ctx.needs_input_grad[0]:
-        gA = -(gB @ ctx.out.mT)
+        gA = -(gB @ ctx.out.mH)
         gA = gA.triu(int(unit)) if upper else gA.tril(-int(unit))
     return gA, gB
 
@@ -412,21 +423,21 @@ def _lu_backward(gL, gU, P, L, U):
     k = min(m, n)
     if m == n:
         # gA = P L^-H [L^H gL o 1_L + gU U^H o 1_U] U^-H
-        gA = (L.mT @ gL).tril(-1) + (gU @ U.mT).triu()
-        gA = solve_triangular(U.mT, gA, upper=False, left=False)
-        gA = solve_triangular(L.mT, gA, upper=True, unitriangular=True)
+        gA = (L.mH @ gL).tril(-1) + (gU @ U.mH).triu()
+        gA = solve_triangular(U.mH, gA, upper=False, left=False)
+        gA = solve_triangular(L.mH, gA, upper=True, unitriangular=True)
     elif m < n:
         U1 = U.narrow(-1, 0, k)
-        gA = (L.mT @ gL) - gU.triu() @ U.mT
-        gA = solve_triangular(U1.mT, gA.tril(-1), upper=False, left=False)
+        gA = (L.mH @ gL) - gU.triu() @ U.mH
+        gA = solve_triangular(U1.mH, gA.tril(-1), upper=False, left=False)
         gA = _S.cat([gA + gU.narrow(-1, 0, k).triu(), gU.narrow(-1, k, n - k)], -1)
-        gA = solve_triangular(L.mT, gA, upper=True, unitriangular=True)
+        gA = solve_triangular(L.mH, gA, upper=True, unitriangular=True)
     else:
         L1 = L.narrow(-2, 0, k)
-        gA = gU @ U.mT - L.mT @ gL.tril(-1)
-        gA = solve_triangular(L1.mT, gA.triu(), upper=True, unitriangular=True)
+        gA = gU @ U.mH - L.mH @ gL.tril(-1)
+        gA = solve_triangular(L1.mH, gA.triu(), upper=True, unitriangular=True)
         gA = _S.cat([gA + gL.narrow(-2, 0, k).tril(-1), gL.narrow(-2, k, m - k)], -2)
-        gA = solve_triangular(U.mT, gA, upper=False, left=False)
+        gA = solve_triangular(U.mH, gA, upper=False, left=False)
     return P @ gA
 
 
@@ -511,8 +522,8 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
         raise RuntimeError("linalg.lu_solve: The input tensor B must have at least 2 "
                            "dimensions.")
     _same_dtype(LU, B, "linalg.lu_solve")
-    if not left:  # X A = B  <=>  A^T X^T = B^T
-        return lu_solve(LU, pivots, B.mT, adjoint=not adjoint).mT
+    if not left:  # X A = B  <=>  A^H X^H = B^H
+        return lu_solve(LU, pivots, B.mH, adjoint=not adjoint).mH
     if LU.shape[-1] != B.shape[-2]:
         raise RuntimeError(f"linalg.lu_solve: Incompatible shapes of A and B for the equation "
                            f"AX = B ({LU.shape[-2]}x{LU.shape[-1]} and {B.shape[-2]}x"
@@ -521,9 +532,9 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     if not adjoint:  # X = U^-1 L^-1 P^T B
         Y = solve_triangular(L, P.mT @ B, upper=False, unitriangular=True)
         return solve_triangular(U, Y, upper=True)
-    # A^T = U^T L^T P^T: X = P L^-T U^-T B
-    Y = solve_triangular(U.mT, B, upper=False)
-    return P @ solve_triangular(L.mT, Y, upper=True, unitriangular=True)
+    # A^H = U^H L^H P^T: X = P L^-H U^-H B
+    Y = solve_triangular(U.mH, B, upper=False)
+    return P @ solve_triangular(L.mH, Y, upper=True, unitriangular=True)
 
 
 # ---- Cholesky --------------------------------------------------------------------------------
@@ -532,13 +543,13 @@ cholesky_ex_ret = _return_types.make("linalg_cholesky_ex", ["L", "info"])
 
 
 def _g_cholesky(ctx, g):
-    # From dA = dL L^T + L dL^T: with M = L^T g, the gradient is L^-T P L^-1, P the lower
-    # triangle of M with its strict part mirrored and everything halved: the symmetric
-    # gradient torch reports.
+    # From dA = dL L^H + L dL^H: with M = L^H g, the gradient is L^-H P L^-1, P the lower
+    # triangle of M with its strict part mirrored (conjugated) and everything halved: the
+    # Hermitian gradient torch reports.
     L = ctx.out
-    M = L.mT @ g
-    P = 0.5 * (M.tril() + M.tril(-1).mT)
-    X = solve_triangular(L.mT, P, upper=True)
+    M = L.mH @ g
+    P = 0.5 * (M.tril() + M.tril(-1).mH)
+    X = solve_triangular(L.mH, P, upper=True)
     return (solve_triangular(L, X, upper=False, left=False),)
 
 
@@ -560,12 +571,12 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
         record(_cholesky_op, (A,), L)
     if check_errors:
         _check_info(info, A, "linalg.cholesky_ex", _cholesky_message)
-    return cholesky_ex_ret(L.mT if upper else L, info)
+    return cholesky_ex_ret(L.mH if upper else L, info)
 
 
 @_amp.float32_op(name="linalg_cholesky")
 def cholesky(A, *, upper=False):
-    """L with A = L L^T (U^T U when upper); LinAlgError when A is not positive-definite."""
+    """L with A = L L^H (U^H U when upper); LinAlgError when A is not positive-definite."""
     _check(A, "linalg.cholesky")
     L, info = cholesky_ex(A, upper=upper)
     _check_info(info, A, "linalg.cholesky", _cholesky_message)
@@ -593,7 +604,7 @@ def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
     """(LD, pivots, info): LAPACK sytrf's compact L D L^T of a symmetric A (read from its lower
     triangle; D has 1x1 and 2x2 blocks), its pivots, and info (0, or the first zero of D).
     Not differentiable, as in torch."""
-    _check(A, "torch.linalg.ldl_factor_ex")
+    _check(A, "torch.linalg.ldl_factor_ex", complex_ok=False)
     LD, pivots, info = _native(A, "ldl_factor_ex")
     if _needs_grad(A):
         record(_ldl_factor_op, (A,), LD)
@@ -615,7 +626,7 @@ def ldl_factor(A, *, hermitian=False):
 
 def ldl_solve(LD, pivots, B, *, hermitian=False):
     """X with A X = B from ldl_factor's (LD, pivots) of A (LAPACK sytrs)."""
-    _check(LD, "torch.linalg.ldl_solve")
+    _check(LD, "torch.linalg.ldl_solve", complex_ok=False)
     if not isinstance(B, Tensor) or B.ndim < 2:
         raise RuntimeError("torch.linalg.ldl_solve: Expected B to have at least 2 dimensions, "
                            f"but it has {B.ndim if isinstance(B, Tensor) else 0} dimensions "
@@ -640,29 +651,45 @@ qr_ret = _return_types.make("linalg_qr", ["Q", "R"])
 eigh_ret = _return_types.make("linalg_eigh", ["eigenvalues", "eigenvectors"])
 
 
+def _check_phase_invariant(im_diag, op, what):
+    """torch's check that a loss does not depend on the phases of complex singular vectors or
+    eigenvectors (which the decomposition does not determine)."""
+    if not bool((im_diag.abs() <= 1e-2).all()):
+        raise RuntimeError(f"{op}: The {what} in the complex case are specified up to "
+                           "multiplication by e^{i phi}. The specified loss function depends "
+                           "on this phase term, making it ill-defined.")
+
+
 def _svd_backward(gU, gS, gVh, U, S, Vh):
-    """torch's svd_backward (reduced U, Vh; real)."""
+    """torch's svd_backward (reduced U, Vh)."""
     m, n = U.shape[-2], Vh.shape[-1]
-    V, gV = Vh.mT, gVh.mT
-    UhgU = U.mT @ gU
-    UhgU = UhgU - UhgU.mT
-    VhgV = V.mT @ gV
-    VhgV = VhgV - VhgV.mT
-    S2 = S * S
+    V, gV = Vh.mH, gVh.mH
+    UhgU = U.mH @ gU
+    VhgV = V.mH @ gV
     k = S.shape[-1]
+    if U.dtype.is_complex:
+        im_u = UhgU.diagonal(0, -2, -1).imag
+        _check_phase_invariant(im_u + VhgV.diagonal(0, -2, -1).imag, "svd_backward",
+                               "singular vectors")
+    UhgU = UhgU - UhgU.mH
+    VhgV = VhgV - VhgV.mH
+    S2 = S * S
     E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + _eye_like(S, k)   # S_j^2 - S_i^2, 1 on diagonal
     gA = (UhgU * S.unsqueeze(-2) + S.unsqueeze(-1) * VhgV) / E
     gA = gA * _off_diagonal_ones(k, S) + gS.diag_embed()
+    if U.dtype.is_complex:
+        # the phase of u_i v_i^H: Im(u_i^H du_i) / S_i on the diagonal
+        gA = gA + (1j * im_u / S).diag_embed()
     if m > n:
         # gA = [U gA + (I_m - U U^H) gU S^-1] V^H
         gA = U @ gA
         gUSinv = gU / S.unsqueeze(-2)
-        gA = gA + gUSinv - U @ (U.mT @ gUSinv)
+        gA = gA + gUSinv - U @ (U.mH @ gUSinv)
         return gA @ Vh
     if m < n:
         gA = gA @ Vh
         gVSinv = gV / S.unsqueeze(-2)
-        gA = gA + gVSinv.mT - (gVSinv.mT @ V) @ Vh
+        gA = gA + gVSinv.mH - (gVSinv.mH @ V) @ Vh
         return U @ gA
     return U @ gA @ Vh
 
@@ -715,10 +742,12 @@ def svdvals(A, *, driver=None):
 
 
 def _qr_square_backward(gQ, gR, Q, R):
-    # gA = [gQ + Q syminvadj(triu(gR R^H - Q^H gQ))] R^-H
-    M = (gR @ R.mT - Q.mT @ gQ).triu()
-    M = M + M.mT - M.diagonal(0, -2, -1).diag_embed()
-    return solve_triangular(R.mT, Q @ M + gQ, upper=False, left=False)
+    # gA = [gQ + Q syminvadj(triu(gR R^H - Q^H gQ))] R^-H; syminvadj(M) = M + M^H with the
+    # real part of its diagonal halved
+    M = (gR @ R.mH - Q.mH @ gQ).triu()
+    diag = M.diagonal(0, -2, -1)
+    M = M + M.mH - (diag.real if M.dtype.is_complex else diag).diag_embed()
+    return solve_triangular(R.mH, Q @ M + gQ, upper=False, left=False)
 
 
 def _g_qr(ctx, gQ, gR):
@@ -737,7 +766,7 @@ def _g_qr(ctx, gQ, gR):
     # A = [X | Y], R = [U | V], X = Q U: X's gradient sees gQ + Y gV^H
     Y = ctx.inputs[0].narrow(-1, m, n - m)
     gV = gR.narrow(-1, m, n - m)
-    gX = _qr_square_backward(gQ + Y @ gV.mT, gR.narrow(-1, 0, m), Q, R.narrow(-1, 0, m))
+    gX = _qr_square_backward(gQ + Y @ gV.mH, gR.narrow(-1, 0, m), Q, R.narrow(-1, 0, m))
     return (_S.cat([gX, Q @ gV], -1),)
 
 
@@ -770,18 +799,22 @@ def _g_eigh(ctx, gL, gV):
     L, V = ctx.outs
     n = L.shape[-1]
     E = L.unsqueeze(-2) - L.unsqueeze(-1) + _eye_like(L, n)   # L_j - L_i, 1 on the diagonal
-    VhgV = V.mT @ gV
-    # torch projects onto the skew-symmetric matrices: its gradient is symmetric
-    inner = 0.5 * (VhgV - VhgV.mT) / E * _off_diagonal_ones(n, L) + gL.diag_embed()
-    return (V @ inner @ V.mT,)
+    VhgV = V.mH @ gV
+    if V.dtype.is_complex:
+        _check_phase_invariant(VhgV.diagonal(0, -2, -1).imag, "linalg_eigh_backward",
+                               "eigenvectors")
+    # torch projects onto the skew-Hermitian matrices: its gradient is Hermitian
+    inner = 0.5 * (VhgV - VhgV.mH) / E * _off_diagonal_ones(n, L) + gL.diag_embed()
+    return (V @ inner @ V.mH,)
 
 
 _eigh_op = defop("linalg_eigh", _g_eigh, out=True, n_outputs=2, node_name="LinalgEighBackward0")
 
 
 def _eigh_native(A, UPLO):
-    # the kernel reads the lower triangle: A^T's lower triangle is A's upper one
-    return _native(A if UPLO == "L" else A.mT, "eigh")
+    # the kernel reads the lower triangle: A^H's lower triangle is A's upper one (conjugated,
+    # so that it stands for the same Hermitian matrix)
+    return _native(A if UPLO == "L" else A.mH, "eigh")
 
 
 @_amp.float32_op(name="linalg_eigh")
@@ -804,7 +837,7 @@ def eigh(A, UPLO="L"):
 def _g_eigvalsh(ctx, g):
     A, = ctx.inputs
     V = eigh(A, ctx.params["UPLO"]).eigenvectors
-    return ((V * g.unsqueeze(-2)) @ V.mT,)
+    return ((V * g.unsqueeze(-2)) @ V.mH,)
 
 
 _eigvalsh_op = defop("linalg_eigvalsh", _g_eigvalsh, inputs=True,
@@ -822,6 +855,83 @@ def eigvalsh(A, UPLO="L"):
     return w
 
 
+# ---- eig, eigvals (general matrices) ---------------------------------------------------------
+
+eig_ret = _return_types.make("linalg_eig", ["eigenvalues", "eigenvectors"])
+
+
+def _eig_backward(gL, gV, L, V):
+    """torch's linalg_eig_backward: gA = V^-H (diag(gL) + P(V^H gV) / conj(E)) V^H, P the
+    projection that keeps each eigenvector's norm (LAPACK's gauge: unit columns)."""
+    n = L.shape[-1]
+    Vh = V.mH
+    inner = gL.diag_embed()
+    if gV is not None:
+        VhgV = Vh @ gV
+        diag = VhgV.diagonal(0, -2, -1)
+        _check_phase_invariant(diag.imag, "linalg_eig_backward", "eigenvectors")
+        VhgV = VhgV - Vh @ (V * diag.real.unsqueeze(-2))
+        Lc = L.conj()
+        E = Lc.unsqueeze(-2) - Lc.unsqueeze(-1) + _eye_like(L, n)  # conj(L_j - L_i)
+        inner = inner + VhgV / E * _off_diagonal_ones(n, L)
+    return solve(Vh, inner @ Vh)
+
+
+def _g_eig(ctx, gL, gV):
+    L, V = ctx.outs
+    return (_eig_backward(gL, gV, L, V),)
+
+
+_eig_op = defop("linalg_eig", _g_eig, out=True, n_outputs=2, node_name="LinalgEigBackward0")
+
+
+def _eig_check(A, op):
+    _check(A, op)
+    if not bool(A.detach().isfinite().all()):
+        raise RuntimeError(f"{op}: input tensor should not contain infs or NaNs.")
+
+
+@_amp.float32_op(name="linalg_eig")
+def eig(A):
+    """Eigenvalues and eigenvectors of general square matrices (LAPACK geev): complex results
+    (complex64 for float32 input), eigenvectors of unit norm; differentiable for distinct
+    eigenvalues and losses that do not depend on the eigenvectors' phases.
+
+    >>> import ember
+    >>> ember.linalg.eig(ember.tensor([[0.0, -1.0], [1.0, 0.0]])).eigenvalues
+    tensor([0.+1.j, 0.-1.j])
+    """
+    _eig_check(A, "linalg.eig")
+    w, v = _native(A, "eig")
+    if _needs_grad(A):
+        record(_eig_op, (A,), (w, v))
+    return eig_ret(w, v)
+
+
+def _g_eigvals(ctx, g):
+    A, = ctx.inputs
+    L, V = eig(A)
+    return (_eig_backward(g, None, L, V),)
+
+
+_eigvals_op = defop("linalg_eigvals", _g_eigvals, inputs=True, node_name="LinalgEigBackward0")
+
+
+@_amp.float32_op(name="linalg_eigvals")
+def eigvals(A):
+    """The eigenvalues of general square matrices (complex, in LAPACK's order).
+
+    >>> import ember
+    >>> ember.linalg.eigvals(ember.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    tensor([2.+0.j, 3.+0.j])
+    """
+    _eig_check(A, "linalg.eigvals")
+    w = _native(A, "eig")[0]
+    if _needs_grad(A):
+        record(_eigvals_op, (A,), w)
+    return w
+
+
 # ---- pseudo-inverse, rank, least squares -----------------------------------------------------
 
 def _g_pinv(ctx, g):
@@ -829,15 +939,15 @@ def _g_pinv(ctx, g):
     A, = ctx.inputs
     pinvA = ctx.out
     m, n = A.shape[-2], A.shape[-1]
-    pinvAh, gh = pinvA.mT, g.mT
+    pinvAh, gh = pinvA.mH, g.mH
     if m <= n:
         K = gh @ pinvA
         KpinvAh = K @ pinvAh
-        return (-(pinvA @ K).mT + KpinvAh - (A @ pinvA) @ KpinvAh
+        return (-(pinvA @ K).mH + KpinvAh - (A @ pinvA) @ KpinvAh
                 + (pinvAh @ pinvA) @ (gh - K @ A),)
     K = pinvA @ gh
     pinvAhK = pinvAh @ K
-    return (-(K @ pinvA).mT + (gh - A @ K) @ pinvA @ pinvAh + pinvAhK
+    return (-(K @ pinvA).mH + (gh - A @ K) @ pinvA @ pinvAh + pinvAhK
             - pinvAhK @ pinvA @ A,)
 
 
@@ -867,7 +977,8 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
     tensor([[0.5000, 0.0000],
             [0.0000, 0.0000]])
     """
-    if not isinstance(A, Tensor) or A.ndim < 2 or not A.dtype.is_floating_point:
+    if not isinstance(A, Tensor) or A.ndim < 2 or not (A.dtype.is_floating_point
+                                                       or A.dtype.is_complex):
         what = f"{_dt_name(A.dtype)}{{{list(A.shape)}}}" if isinstance(A, Tensor) else A
         raise RuntimeError(f"linalg.pinv({what}): expected a tensor with 2 or more dimensions of "
                            "float, double, cfloat or cdouble types")
@@ -880,12 +991,12 @@ def pinv(A, rcond=None, hermitian=False, *, atol=None, rtol=None):
             w, V = eigh(A)
             tol = _tolerance(w.abs().amax(-1, keepdim=True), A, atol, rtol)
             winv = _where(w.abs() > tol, 1.0 / w, 0.0)
-            X = (V * winv.unsqueeze(-2)) @ V.mT
+            X = (V * winv.unsqueeze(-2)) @ V.mH
         else:
             U, S, Vh = svd(A, full_matrices=False)
             tol = _tolerance(S.narrow(-1, 0, 1), A, atol, rtol) if S.shape[-1] else S
             Sinv = _where(S > tol, 1.0 / S, 0.0)
-            X = (Vh.mT * Sinv.unsqueeze(-2)) @ U.mT
+            X = (Vh.mH * Sinv.unsqueeze(-2)) @ U.mH
     if _needs_grad(A):
         record(_pinv_op, (A,), X)
     return X
@@ -930,16 +1041,19 @@ def lstsq(A, B, rcond=None, *, driver=None):
     rtol = _default_rtol(A) if rcond is None or rcond < 0 else rcond
     X = pinv(A, rtol=rtol) @ Bm
     from .autograd.grad_mode import no_grad
-    empty = _empty(A.dtype, A.device)
+    real = A.dtype.to_real() if A.dtype.is_complex else A.dtype
+    empty = _empty(real, A.device)   # (residuals and singular values are real)
     with no_grad():
         rank = (matrix_rank(A, rtol=rtol) if driver != "gels"
                 else _empty(_dt.int64, A.device))
         sv = svdvals(A) if driver in ("gelsd", "gelss") else empty
     residuals = empty
     if m > n and driver != "gelsy" and (driver == "gels" or bool((rank == n).all())):
-        residuals = ((A @ X - Bm) ** 2).sum(-2)   # (differentiable, as torch's)
-        if vector:
-            residuals = residuals.squeeze(-1)
+        r = A @ X - Bm
+        if r.dtype.is_complex:
+            r = r.abs()
+        # (differentiable, as torch's; NOTE: torch keeps the size-1 last dim for a vector B)
+        residuals = (r ** 2).sum(-2)
     return lstsq_ret(X.squeeze(-1) if vector else X, residuals, rank, sv)
 
 
@@ -984,7 +1098,7 @@ def matrix_exp(A):
         # scale to ||A / 2^s||_1 <= 1/2: the Taylor tail is then below 0.5^(q+1) / (q+1)!
         squarings = max(0, math.ceil(math.log2(norm1)) + 1)
     X = A / (2.0 ** squarings) if squarings else A
-    degree = 14 if A.dtype is _dt.float64 else 8
+    degree = 14 if A.dtype in (_dt.float64, _dt.complex128) else 8
     eye = _eye_like(A, n)
     R = eye + X / degree
     for j in range(degree - 1, 0, -1):  # Horner: I + X/j (I + X/(j+1) (...))
@@ -1026,7 +1140,7 @@ def householder_product(A, tau):
     for i in range(tau.shape[-1] - 1, -1, -1):  # H_i (H_{i+1} ... H_k I)
         v = V.narrow(-1, i, 1)
         t = tau.narrow(-1, i, 1).unsqueeze(-1)
-        Q = Q - (t * v) @ (v.mT @ Q)
+        Q = Q - (t * v) @ (v.mH @ Q)
     return Q
 
 
@@ -1099,7 +1213,8 @@ def cross(a, b, dim=-1):
 
 
 def vecdot(x, y, dim=-1):
-    return (x * y).sum(dim)
+    """sum(conj(x) * y) over ``dim`` (x conjugated when complex, as torch)."""
+    return (x.conj() * y).sum(dim)
 
 
 def multi_dot(tensors):

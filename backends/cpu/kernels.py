@@ -747,11 +747,20 @@ def linalg_kernels(xp):
     def svd_full(x):
         return tuple(la.svd(x, full_matrices=True))
 
-    return {"linalg_inv": la.inv, "linalg_det": lambda x: xp.asarray(la.det(x)),
-            "linalg_svd": svd, "linalg_svd_full": svd_full,
-            "linalg_qr": lambda x, mode="reduced": tuple(la.qr(x, mode)),
-            "linalg_eigh": lambda x: tuple(la.eigh(x)),
-            "linalg_cholesky": lambda x: (la.cholesky(x),), **linalg_extra_kernels(xp)}
+    def eig(x):
+        # (complex results always: geev of a real matrix may give real arrays)
+        c = xp.result_type(x.dtype, xp.complex64)
+        w, v = la.eig(x)
+        return w.astype(c, copy=False), v.astype(c, copy=False)
+
+    kernels = {"linalg_inv": la.inv, "linalg_det": lambda x: xp.asarray(la.det(x)),
+               "linalg_svd": svd, "linalg_svd_full": svd_full,
+               "linalg_qr": lambda x, mode="reduced": tuple(la.qr(x, mode)),
+               "linalg_eigh": lambda x: tuple(la.eigh(x)),
+               "linalg_cholesky": lambda x: (la.cholesky(x),), **linalg_extra_kernels(xp)}
+    if hasattr(la, "eig"):  # (not in every CuPy: ember.linalg.eig then runs on cpu)
+        kernels["linalg_eig"] = eig
+    return kernels
 
 
 def _erf32(x):

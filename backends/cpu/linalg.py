@@ -26,8 +26,11 @@ def linalg_extra_kernels(xp):
         rows = xp.arange(b)
         pivots = xp.zeros((b, k), dtype=xp.int32)
         info = xp.zeros(b, dtype=xp.int32)
+        # NOTE: LAPACK's complex getrf picks the pivot by |Re| + |Im| (izamax), not |z|
+        magnitude = ((lambda c: xp.abs(c.real) + xp.abs(c.imag)) if lu.dtype.kind == "c"
+                     else xp.abs)
         for j in range(k):
-            p = j + xp.argmax(xp.abs(lu[:, j:, j]), axis=1)
+            p = j + xp.argmax(magnitude(lu[:, j:, j]), axis=1)
             pivots[:, j] = (p + 1).astype(xp.int32)
             row_j = lu[rows, j].copy()
             lu[rows, j] = lu[rows, p]
@@ -72,12 +75,14 @@ def linalg_extra_kernels(xp):
         low = xp.zeros_like(a)
         info = xp.zeros(a.shape[:-2], dtype=xp.int32)
         for j in range(n):
-            d = a[..., j, j] - (low[..., j, :j] ** 2).sum(-1)
+            row = low[..., j, :j]
+            # (Hermitian: the diagonal is real, |l|^2 for a complex matrix)
+            d = (a[..., j, j] - (row * row.conj()).sum(-1)).real
             bad = ~(d > 0)
             info = xp.where((info == 0) & bad, j + 1, info).astype(xp.int32)
             ljj = xp.sqrt(d)
             low[..., j, j] = ljj
-            rest = a[..., j + 1:, j] - (low[..., j + 1:, :j] @ low[..., j, :j, None])[..., 0]
+            rest = a[..., j + 1:, j] - (low[..., j + 1:, :j] @ row.conj()[..., None])[..., 0]
             low[..., j + 1:, j] = rest / ljj[..., None]
         return low, info
 
@@ -117,7 +122,8 @@ def linalg_extra_kernels(xp):
 
     def slogdet(a):
         sign, logabs = la.slogdet(a)
-        return xp.asarray(sign, dtype=a.dtype), xp.asarray(logabs, dtype=a.dtype)
+        # (log|det| is real for a complex matrix: the dtype of its parts)
+        return xp.asarray(sign, dtype=a.dtype), xp.asarray(logabs, dtype=a.real.dtype)
 
     def ldl_factor_ex(a):
         """LAPACK sytrf (lower): Bunch-Kaufman pivoting, 1x1 and 2x2 blocks of D; pivots > 0
