@@ -170,7 +170,8 @@ OPTIONAL_KERNELS: dict[str, str] = {
                       "else 0, in dtype (bernoulli_(p), dropout; else rand_uniform < p)",
     "linalg_inv_ex": "linalg_inv_ex(a) -> (inverse, info) of (batched) square matrices; likewise "
                      "linalg_det, linalg_slogdet, linalg_svd, linalg_svd_full, linalg_qr, "
-                     "linalg_eigh, linalg_cholesky_ex, linalg_solve_ex, linalg_solve_triangular, "
+                     "linalg_eigh, linalg_eig (complex results), linalg_cholesky_ex, "
+                     "linalg_solve_ex, linalg_solve_triangular, "
                      "linalg_lu_factor_ex, linalg_lu_permutation, linalg_ldl_factor_ex, "
                      "linalg_ldl_solve (missing ones run on cpu under the fallback policy; see "
                      "backends/cpu/linalg.py for each one's arguments and results)",
@@ -179,6 +180,13 @@ OPTIONAL_KERNELS: dict[str, str] = {
                  "(the inverse view, or None when the strides do not allow it), conj, angle, "
                  "complex(re, im) (complex tensors; a backend without them claims no complex "
                  "dtype: see backends/cpu/kernels.py complex_kernels)",
+    "fused_elementwise": "fused_elementwise(program, *arrays) -> tuple of new contiguous "
+                         "arrays, one per program.outputs, each shaped like the broadcast of "
+                         "arrays, or None to decline (the jit then runs the ops one by one). "
+                         "program (ember.core.jit._fuse.ElementwiseProgram) is a run of "
+                         "primitive steps of this table (add, exp, lt, where, cast ...) over "
+                         "the arrays and its scalars, with their meanings here; compile it once "
+                         "and cache it by program.key (ember.jit's elementwise fusion)",
     "fft_c2c": "fft_c2c(x, axes, norm, forward) -> the complex FFT over axes (inverse unless "
                "forward), scaled by 1, 1/sqrt(n) or 1/n for norm 'none', 'sqrt', 'n', in x's "
                "precision; likewise fft_r2c(x, axes, norm, onesided) for real x and "

@@ -19,6 +19,7 @@ from ember.plugins.api import PRIMITIVES, Backend
 
 from ..cpu.kernels import linalg_kernels, make_kernels
 from .fused import ERRORS, PREAMBLE, fused_kernels
+from .fusion import fused_elementwise
 
 _ndarray = cupy.ndarray
 _runtime = cupy.cuda.runtime
@@ -368,6 +369,7 @@ class CudaBackend(Backend):
         kernels.update(fused_kernels(kernels))
         kernels.update(linalg_kernels(cupy))
         kernels.update(_rng_kernels())
+        kernels["fused_elementwise"] = fused_elementwise
         missing = set(PRIMITIVES) - set(kernels)
         assert not missing, f"cuda backend lacks kernels for {sorted(missing)}"
         if count > 1:

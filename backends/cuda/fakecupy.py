@@ -140,8 +140,47 @@ FUSED = {"ember_threshold_backward": _threshold_backward, "ember_sgd_momentum": 
          "ember_scatter_amin": _scatter(np.minimum)}
 
 
+class _FusedProgram:
+    """A fused kernel of ember.jit (backends/cuda/fusion.py), run from the program structure
+    that its preamble carries, one primitive at a time with the cpu backend's kernels (the
+    NumPy semantics the CuPy ufuncs follow); the kernel's CUDA C is not checked here."""
+
+    def __init__(self, preamble):
+        import json
+        tag = "// ember-fused-program: "
+        line = next(x for x in preamble.splitlines() if x.startswith(tag))
+        self.doc = json.loads(line[len(tag):])
+
+    def __call__(self, *args):
+        from ember.core.dtypes import BY_NAME
+        from ember.core.device import device
+        kernels = device("cpu").backend.kernels
+        doc = self.doc
+        n_in = len(doc["inputs"])
+        arrays, scalars = args[:n_in], args[n_in:]
+        shape = np.broadcast_shapes(*[np.shape(a) for a in arrays])
+        values = []
+
+        def get(o):
+            kind, k = o
+            return arrays[k] if kind == "in" else scalars[k].item() if kind == "sc" else \
+                values[k]
+        for op, dt, ops in doc["steps"]:
+            xs = [get(o) for o in ops]
+            if op == "cast":
+                r = kernels["cast"](np.asarray(xs[0]), BY_NAME[dt])
+            else:
+                r = kernels[op](*xs)
+            values.append(np.asarray(r).astype(dt, copy=False))
+        outs = tuple(np.array(np.broadcast_to(values[j], shape)) for j in doc["outputs"])
+        return outs[0] if len(outs) == 1 else outs
+
+
 class ElementwiseKernel:
     def __init__(self, in_params, out_params, operation, name="kernel", preamble="", **kw):
+        if name.startswith("ember_fused_"):
+            self.name, self._f = name, _FusedProgram(preamble)
+            return
         if name not in FUSED:
             raise NotImplementedError(f"fakecupy has no NumPy version of kernel {name!r}; add one "
                                       f"to ember.backends.cuda.fakecupy.FUSED")

@@ -14,7 +14,7 @@ from ember.plugins.api import (BINARY_ARITH, BINARY_BITWISE, BINARY_COMPARE, BIN
 
 from . import array as ar
 from . import elementwise as ew
-from . import indexing, matmul, random, reduce, sort
+from . import fusion, indexing, matmul, random, reduce, sort
 from .array import CLArray
 from .runtime import OpenCLError, device, devices
 
@@ -63,6 +63,7 @@ KERNELS = {
     "rand_uniform": random.rand_uniform,
     "rand_normal": random.rand_normal,
     "rand_int": random.rand_int,
+    "fused_elementwise": fusion.fused_elementwise,
 }
 _missing = set(PRIMITIVES) - set(KERNELS)
 assert not _missing, f"opencl backend lacks kernels for {sorted(_missing)}"

@@ -25,7 +25,14 @@ How it optimises
     for values written in place or random ops) and dead-code elimination (pure nodes only: a
     node that writes in place or draws random numbers stays). ``freeze`` turns parameters and
     buffers into constants, folds what depends only on them (and eval-mode batch norms into
-    the convolutions before them), then runs both passes again.
+    the convolutions before them), then runs both passes again. Last, when the program's
+    device has the optional ``fused_elementwise`` kernel (opencl, cuda), each run of
+    elementwise ops becomes one fused step: one kernel, and only the values used after the run
+    stored. The step keeps the run's unfused ops and runs those when autograd records (an
+    input requires grad), under autocast, or for inputs of other dtypes or shape patterns, so
+    gradients are eager mode's (see ``_fuse``). ``graph_for(*inputs)`` shows the program that
+    runs, fused steps included; ``set_fusion_enabled(False)`` turns fusion off for programs
+    made afterwards. The saved program (``save``) is always the recorded, unfused one.
 
 What it cannot capture
     Python control flow and Python values computed from tensors (``bool(t)``, ``.item()``,
@@ -71,14 +78,15 @@ from typing import Any, Callable
 from ..autograd import grad_mode, no_grad
 from ..nn.modules.module import Module
 from ..tensor import Tensor
-from . import _tracer
+from . import _fuse, _tracer
+from ._fuse import set_fusion_enabled  # noqa: F401  (public name)
 from ._ir import FORMAT, FORMAT_VERSION, Graph, Node, Var, _enc
 from ._tracer import TracerWarning, is_tracing  # noqa: F401  (public names)
 
 __all__ = ["trace", "trace_module", "script", "save", "load", "freeze",
            "optimize_for_inference", "ScriptModule", "ScriptFunction", "TracerWarning",
            "is_tracing", "is_scripting", "ignore", "unused", "export", "annotate", "Final",
-           "interface", "fork", "wait", "Future", "TracingCheckError"]
+           "interface", "fork", "wait", "Future", "TracingCheckError", "set_fusion_enabled"]
 
 _state = grad_mode.state
 Final = typing.Final
@@ -96,9 +104,11 @@ def is_scripting() -> bool:
 # ---- programs ---------------------------------------------------------------------------------
 
 class _Program:
-    """A graph and its compiled replay function, for one module (or none)."""
+    """A graph and its compiled replay function, for one module (or none). ``graph`` is the
+    recorded program (what ``save`` writes); ``run_graph`` the one that runs, with elementwise
+    runs fused for the device (see ``_fuse``), or None when nothing fused."""
 
-    __slots__ = ("graph", "fn", "signature")
+    __slots__ = ("graph", "fn", "signature", "run_graph")
 
     def __init__(self, graph: Graph, root: Module | None, signature: str | None = None):
         self.graph = graph
@@ -107,7 +117,9 @@ class _Program:
         for _, path in graph.attrs.values():
             owner = path.rpartition(".")[0]
             owners[owner] = root.get_submodule(owner) if owner else root
-        self.fn = graph.compile(owners, _tracer.targets())
+        self.run_graph = _fuse.fuse(graph) if _fuse.fusion_enabled() else None
+        runs = graph if self.run_graph is None else self.run_graph
+        self.fn = runs.compile(owners, _fuse.targets(_tracer.targets()))
 
 
 def _optimize(g: Graph) -> Graph:
@@ -263,6 +275,11 @@ class ScriptModule(Module):
     def code(self) -> str:
         """The recorded program as Python-like code."""
         return self._current().graph.render_code()
+
+    def graph_for(self, *args, **kwargs) -> str:
+        """The program that runs for these inputs, as IR text with its fused steps (torch's
+        ``graph_for``); calls the module once to choose (or record) it."""
+        return _graph_for(self, args, kwargs)
 
     def _current(self) -> _Program:
         programs = self._programs()
@@ -467,11 +484,27 @@ class ScriptFunction:
     def code(self) -> str:
         return self._current().graph.render_code()
 
+    graph_for = ScriptModule.graph_for
+
     def save(self, f, _extra_files=None) -> None:
         save(self, f, _extra_files)
 
     def __repr__(self) -> str:
         return f"<ember.jit.ScriptFunction {self.name}>"
+
+
+def _graph_for(obj, args, kwargs) -> str:
+    obj(*args, **kwargs)
+    dispatch = obj.__dict__.get("_dispatch")
+    if dispatch is None:
+        prog = obj._current()
+    else:
+        key = dispatch.key(args, kwargs)
+        prog = dispatch.cache.get(key) if key is not None else None
+        if not isinstance(prog, _Program):
+            return _GraphText(f"(no program: {obj.original_name} runs these inputs eagerly)")
+    g = prog.graph if prog.run_graph is None else prog.run_graph
+    return _GraphText(g.render_graph())
 
 
 def _select(programs, args, kwargs, training, name):

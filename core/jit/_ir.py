@@ -455,7 +455,8 @@ def _fmt(x, show) -> str:
         return f"ember.device({str(x)!r})"
     if isinstance(x, (int, float, str, type(None))):
         return repr(x)
-    return f"<{type(x).__name__}>"
+    text = getattr(x, "ir_text", None)  # (a fused step's description)
+    return text() if text is not None else f"<{type(x).__name__}>"
 
 
 def _fmt_args(args, kwargs, show) -> str:
