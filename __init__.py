@@ -132,6 +132,10 @@ from .core import multiprocessing as _multiprocessing  # noqa: E402
 _alias("multiprocessing", _multiprocessing)
 from .core import distributed as _distributed  # noqa: E402
 _alias("distributed", _distributed)
+# (last: it makes the dense Tensor methods a sparse tensor lacks raise torch's error)
+from .core import sparse as _sparse  # noqa: E402
+_alias("sparse", _sparse)
+_sparse.install(globals())
 
 del _sys
 

@@ -42,6 +42,7 @@ NAMESPACES = [
     ("torch.multiprocessing", "ember.multiprocessing"),
     ("torch.distributed", "ember.distributed"),
     ("torch.nn.parallel", "ember.nn.parallel"),
+    ("torch.sparse", "ember.sparse"),
 ]
 
 # Whole families Ember knowingly does not provide, with the reason (regex on the name).
@@ -51,7 +52,9 @@ KNOWN_GAPS = [
      "complex: complex64/complex128 are covered; not ComplexHalf (chalf, complex32), nor lazy "
      "conjugate/negative views (conj computes the values)"),
     (r"sparse|^coo|^csr|^csc|^bsr|^bsc|to_dense|_nnz|^indices$|^values$|crow|ccol|row_indices|"
-     r"col_indices", "sparse layouts: Ember tensors are dense and strided"),
+     r"col_indices", "sparse layouts beyond Ember's sparse COO tensors and basic 2-D CSR "
+     "(ember.sparse: construction, conversion, sum, softmax, mm, autograd, sparse embedding "
+     "gradients): CSC/BSR/BSC, batched or hybrid CSR, and the sparse-only long tail"),
     (r"quant|^q_|qint|quint|^int_repr$|dequantize|fake_quant|per_channel|per_tensor|"
      r"^fbgemm|^channel_shuffle$", "quantization: not in scope"),
     (r"^float8|^float4|^uint16$|^uint32$|^uint64$|^int1$|^int2$|^int3$|^int4$|^int5$|^int6$|"
@@ -73,7 +76,7 @@ KNOWN_GAPS = [
      r"^set_warn_always|^is_warn_always|^get_device_module|^classes$|^ops$|^torch_version|"
      r"^overrides", "tooling, compiler stacks and submodules (submodules are listed on their "
      "own)"),
-    (r"^stft$|^istft$|fft", "signal processing"),
+    (r"fft", "signal processing"),
     (r"^pin_memory$|^is_pinned$|^share_memory_|^is_shared$|^record_stream$|^set_$|"
      r"^storage_offset$|^untyped|^data_ptr$|^_|^is_set_to$|^resize_as_$|^resize_$|"
      r"^dim_order$|^module_load$|^new$", "storage-level APIs (Ember has no storage objects)"),

@@ -359,6 +359,11 @@ class AccumulateGrad(Node):
         elif create_graph or prev._requires_grad or prev._may_overlap():
             # (the engine runs with grad mode set to create_graph already)
             t._grad = prev + g
+        elif (g.__class__ is not Tensor and g.is_sparse) or (
+                prev.__class__ is not Tensor and prev.is_sparse):
+            # a sparse gradient (ember.sparse): summed out of place; a dense one comes first,
+            # as torch's sparse + dense is refused and dense + sparse is dense
+            t._grad = g + prev if prev.is_sparse and not g.is_sparse else prev + g
         else:
             # in place, as torch: references to .grad see the sum (shapes, dtypes and devices
             # agree here, so the in-place kernel is called directly when the backend has one)

@@ -797,6 +797,9 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
             norms = (rows.abs() ** norm_type).sum(dim=1, keepdim=True) ** (1.0 / norm_type)
             scale = _where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
             weight[idx] = rows * scale
+    if sparse and weight.requires_grad and ember.is_grad_enabled():
+        from ..sparse.coo import embedding_sparse  # (weight.grad: a sparse COO tensor)
+        return embedding_sparse(input, weight, padding_idx, scale_grad_by_freq)
     out = _embedding_rows(weight, input)
     if padding_idx is not None:
         keep = (input != padding_idx).unsqueeze(-1)

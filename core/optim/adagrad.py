@@ -26,6 +26,8 @@ class Adagrad(Optimizer):
         >>> opt = ember.optim.Adagrad(model.parameters(), lr=1e-2)
     """
 
+    _accepts_sparse_grads = True  # (torch's sparse update rule)
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0,
                  weight_decay: float = 0, initial_accumulator_value: float = 0,
                  eps: float = 1e-10, foreach: bool | None = None, *, maximize: bool = False,
@@ -61,6 +63,13 @@ class Adagrad(Optimizer):
                 step_t = state["step"]
                 step_t.add_(1)
                 step = step_t.item()
+                if grad.__class__ is not ember.Tensor and grad.is_sparse:
+                    if wd != 0:
+                        raise RuntimeError("weight_decay option is not compatible with sparse "
+                                           "gradients")
+                    from ..sparse.optim import adagrad_step_
+                    adagrad_step_(p, grad, state["sum"], lr / (1 + (step - 1) * lr_decay), eps)
+                    continue
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 clr = lr / (1 + (step - 1) * lr_decay)

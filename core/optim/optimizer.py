@@ -38,10 +38,26 @@ def _no_grad_step(step: Callable) -> Callable:
 
     @functools.wraps(step)
     def wrapper(self, *args, **kwargs):
+        if not self._accepts_sparse_grads:
+            _refuse_sparse_grads(self)
         with ember.no_grad():
             return step(self, *args, **kwargs)
 
     return wrapper
+
+
+def _refuse_sparse_grads(opt) -> None:
+    """torch's error for a sparse gradient (nn.Embedding(sparse=True)) given to an optimizer
+    that has no sparse update rule."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            g = p._grad
+            if g is not None and g.__class__ is not ember.Tensor and g.is_sparse:
+                name = type(opt).__name__
+                if name in ("Adam", "AdamW"):
+                    raise RuntimeError("Adam does not support sparse gradients, please consider "
+                                       "SparseAdam instead")
+                raise RuntimeError(f"{name} does not support sparse gradients")
 
 
 class Optimizer:
@@ -55,6 +71,10 @@ class Optimizer:
     ``state`` maps each parameter (the tensor itself, by identity) to a dict of its buffers.
     ``state_dict()`` replaces parameters by integer ids in group order, as torch does.
     """
+
+    # whether step() takes sparse gradients (SGD, Adagrad, SparseAdam); the others
+    # raise torch's error for them
+    _accepts_sparse_grads = False
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults

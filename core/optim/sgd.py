@@ -32,6 +32,8 @@ class SGD(Optimizer):
     ``foreach``, ``differentiable`` and ``fused`` are accepted for torch compatibility and ignored.
     """
 
+    _accepts_sparse_grads = True  # (torch's sparse update rule)
+
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0,
                  dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
                  maximize: bool = False, foreach: bool | None = None,
@@ -61,6 +63,12 @@ class SGD(Optimizer):
                 grad = p.grad if not group["maximize"] else -p.grad
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
+                if grad.__class__ is not ember.Tensor and grad.is_sparse:
+                    if momentum == 0:
+                        from ..sparse.optim import add_sparse_
+                        add_sparse_(p, grad, -lr)
+                        continue
+                    grad = grad.to_dense()  # (momentum: the same numbers, a dense buffer)
                 if momentum == 0:
                     p.add_(grad, alpha=-lr)
                     continue

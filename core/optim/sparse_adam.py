@@ -1,5 +1,5 @@
-"""SparseAdam (``torch.optim.SparseAdam``): Ember has no sparse tensors, so it exists for API
-compatibility and its step raises torch's error for dense gradients."""
+"""SparseAdam (``torch.optim.SparseAdam``): Adam's moments and parameter updated only where a
+sparse gradient (``nn.Embedding(sparse=True)``) has entries, torch's rule exactly."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -12,13 +12,15 @@ __all__ = ["SparseAdam"]
 
 
 class SparseAdam(Optimizer):
-    """Adam for sparse gradients, as ``torch.optim.SparseAdam``. Ember has no sparse tensors, so
-    :meth:`step` raises torch's error for the dense gradients it is given.
+    """Adam for sparse gradients, as ``torch.optim.SparseAdam``: the moments and the parameter
+    change only at the gradient's entries; a dense gradient raises torch's error.
 
     Example::
 
         >>> opt = ember.optim.SparseAdam(model.parameters(), lr=1e-3)
     """
+
+    _accepts_sparse_grads = True  # (torch's sparse update rule)
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
@@ -39,11 +41,29 @@ class SparseAdam(Optimizer):
 
     @_no_grad_step
     def step(self, closure=None):
-        """Raise torch's error: every Ember gradient is dense."""
+        """Perform one SparseAdam step; returns the closure's loss, if a closure is given."""
+        from ..sparse.optim import is_sparse, sparse_adam_step_
         loss = self._eval_closure(closure)
         for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            lr = group["lr"]
+            lr = lr.item() if isinstance(lr, ember.Tensor) else lr
+            todo = []
             for p in group["params"]:
-                if p.grad is not None:
+                if p.grad is None:
+                    continue
+                if not is_sparse(p.grad):
                     raise RuntimeError("SparseAdam does not support dense gradients, please "
                                        "consider Adam instead")
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = 0
+                    state["exp_avg"] = ember.zeros_like(p)
+                    state["exp_avg_sq"] = ember.zeros_like(p)
+                state["step"] += 1
+                todo.append((p, state))
+            for p, state in todo:
+                grad = p.grad if not group["maximize"] else -p.grad
+                sparse_adam_step_(p, grad, state["exp_avg"], state["exp_avg_sq"], state["step"],
+                                  lr, beta1, beta2, group["eps"])
         return loss
