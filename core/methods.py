@@ -7,7 +7,7 @@ from .device import canonical, device as _device
 from .ops import creation as C, elementwise as E, indexing as I, linalg as L, reduction as R
 from .ops import shape as S
 from .ops.registry import _state
-from .tensor import Tensor
+from .tensor import Tensor, _dt_name
 
 # method name -> op function (first argument is the tensor)
 _METHODS = {
@@ -347,7 +347,12 @@ _to_device_op = defop("to_device", lambda ctx, g: (_to_device(g, ctx.params["dev
 
 
 def _cast(t, dtype):
-    data = t._device._backend.kernels["cast"](t._data, dtype)
+    backend = t._device._backend
+    if dtype.name not in backend.dtypes:
+        # NOTE: said here, before a backend is asked for a kernel it cannot build
+        raise TypeError(f"the {t._device.type} backend does not support dtype {dtype} "
+                        f"(it supports {sorted(backend.dtypes)})")
+    data = backend.kernels["cast"](t._data, dtype)
     r = Tensor._wrap(data, dtype, t._device)
     if _state.enabled and t._requires_grad and dtype.is_inexact:
         record(_cast_op, (t,), r, {"dtype": t._dtype})
@@ -375,16 +380,12 @@ def _type_method(dtype):
 
 
 def type_(self, dtype=None, non_blocking=False):
+    """The legacy type name (``ember.FloatTensor``), or a copy converted to ``dtype`` (a dtype
+    or a legacy name)."""
     if dtype is None:
-        names = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
-                 "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
-                 "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
-                 "bool": "BoolTensor"}
-        return f"ember.{names[self._dtype.name]}"
+        return f"ember.{_dt_name(self._dtype)}Tensor"
     if isinstance(dtype, str):
-        legacy = {"FloatTensor": _dt.float32, "DoubleTensor": _dt.float64,
-                  "LongTensor": _dt.int64, "IntTensor": _dt.int32, "HalfTensor": _dt.float16,
-                  "BoolTensor": _dt.bool_, "ByteTensor": _dt.uint8}
+        legacy = {f"{_dt_name(d)}Tensor": d for d in _dt.ALL}
         dtype = legacy.get(dtype.split(".")[-1]) or _dt.to_dtype(dtype)
     return to(self, dtype)
 

@@ -9,7 +9,7 @@ structure and raw tensor bytes), and only these types are written or read back: 
 File layout (all integers little-endian)::
 
     magic        8 bytes   b"\\x89EMBER\\r\\n"  (the \\r\\n catches text-mode mangling, as PNG's)
-    version      u32       1
+    version      u32       1, or 2 when the file holds views of a shared storage
     header_len   u64
     header_crc   u32       CRC-32 of the header bytes
     header       JSON, UTF-8: {"root": <node>, "data_len": int, "tensors": int}
@@ -18,10 +18,12 @@ File layout (all integers little-endian)::
     data_crc     u32       CRC-32 of data
     end magic    8 bytes   b"EMBEREND"
 
-A tensor node records dtype, shape, device, byte offset and length. Each tensor is stored on its
-own: two views of one storage are written as two separate copies (and load as two tensors that
-no longer share memory); the very same tensor object saved twice is stored once and loads as
-one object.
+A tensor node records dtype, shape, device, byte offset and length. As in torch, a view of
+a tensor is stored as its whole storage (the bytes of the tensor it views, written once) plus
+``root_shape``, ``stride`` and ``storage_offset``, so that views of one tensor load sharing
+memory again; a view Ember cannot describe that way (another dtype than its base, a base that
+is not contiguous) is stored as a copy of its own. The very same tensor object saved twice is
+stored once and loads as one object.
 """
 from __future__ import annotations
 
@@ -41,7 +43,9 @@ __all__ = ["save", "load"]
 
 MAGIC = b"\x89EMBER\r\n"
 END_MAGIC = b"EMBEREND"
-VERSION = 1
+#: Version 2 adds view entries (root_shape, stride, storage_offset); a file without views is
+#: still written as version 1, which every Ember reads.
+VERSION = 2
 _ALIGN = 64
 _PREFIX = struct.Struct("<8sIQI")  # magic, version, header_len, header_crc
 _SUFFIX = struct.Struct("<I8s")    # data_crc, end magic
@@ -74,6 +78,8 @@ class _Writer:
         self.seen: dict[int, int] = {}  # id(tensor) -> tensor number, for objects saved twice
         self.count = 0
         self.keep: list[Any] = []      # keep tensors alive so ids stay unique while saving
+        self.storages: dict[int, tuple[int, int]] = {}  # id(root tensor) -> (offset, nbytes)
+        self.views = False             # whether a view entry was written (format version 2)
 
     def tensor(self, t: Any) -> dict:
         if id(t) in self.seen:
@@ -82,19 +88,40 @@ class _Writer:
         name = _dtype_name(t.dtype)
         if name not in _NP_DTYPES:
             raise TypeError(f"ember.save cannot store a tensor of dtype {t.dtype}")
+        node = {"t": "tensor", "id": self.count, "dtype": name,
+                "shape": list(t.shape), "device": str(t.device),
+                "requires_grad": bool(t.requires_grad), "parameter": _is_parameter(t)}
+        root = t._base
+        if root is not None and _shares_storage(t, root):
+            # NOTE: as torch, a view is saved as its whole storage plus its layout, so that
+            # views of one tensor (and the tensor itself) load sharing memory again
+            node["offset"], node["nbytes"] = self.storage(root, name)
+            node.update(root_shape=list(root.shape), stride=list(t.stride()),
+                        storage_offset=t.storage_offset())
+            self.views = True
+        elif root is None and t.is_contiguous():
+            node["offset"], node["nbytes"] = self.storage(t, name)
+        else:
+            node["offset"], node["nbytes"] = self.write(t, name)
+        self.seen[id(t)] = self.count
+        self.count += 1
+        return node
+
+    def storage(self, root: Any, name: str) -> tuple[int, int]:
+        """(offset, nbytes) of the contiguous tensor ``root``'s bytes, written once."""
+        if id(root) not in self.storages:
+            self.keep.append(root)
+            self.storages[id(root)] = self.write(root, name)
+        return self.storages[id(root)]
+
+    def write(self, t: Any, name: str) -> tuple[int, int]:
         arr = np.ascontiguousarray(t.detach().cpu().numpy())
         raw = arr.astype(_NP_DTYPES[name], copy=False).tobytes()
         offset = self.size
         self.chunks.append(raw)
         self.chunks.append(b"\0" * _pad(len(raw)))
         self.size += len(raw) + _pad(len(raw))
-        node = {"t": "tensor", "id": self.count, "dtype": name,
-                "shape": list(t.shape), "device": str(t.device), "offset": offset,
-                "nbytes": len(raw), "requires_grad": bool(t.requires_grad),
-                "parameter": _is_parameter(t)}
-        self.seen[id(t)] = self.count
-        self.count += 1
-        return node
+        return offset, len(raw)
 
     def node(self, obj: Any, path: str) -> dict:
         if isinstance(obj, ember.Tensor):
@@ -134,6 +161,14 @@ def _dtype_name(d: Any) -> str:
     return str(d).rsplit(".", 1)[-1]  # "ember.float32" -> "float32"
 
 
+def _shares_storage(view: Any, root: Any) -> bool:
+    """Whether ``view`` can be saved as a window on its root's bytes: same dtype, a contiguous
+    root, no negative strides, and a backend that says where the view starts."""
+    return (view.dtype == root.dtype and root.is_contiguous()
+            and "byte_address" in view._device._backend.kernels
+            and all(st >= 0 for st in view.stride()))
+
+
 def _is_parameter(t: Any) -> bool:
     nn = getattr(ember, "nn", None)
     param_cls = getattr(nn, "Parameter", None) if nn is not None else None
@@ -155,7 +190,7 @@ def save(obj: Any, f: FileLike) -> None:
     root = w.node(obj, "the saved object")
     header = json.dumps({"root": root, "data_len": w.size, "tensors": w.count},
                         separators=(",", ":")).encode("utf-8")
-    prefix = _PREFIX.pack(MAGIC, VERSION, len(header), zlib.crc32(header))
+    prefix = _PREFIX.pack(MAGIC, VERSION if w.views else 1, len(header), zlib.crc32(header))
     crc = 0
     for c in w.chunks:
         crc = zlib.crc32(c, crc)
@@ -183,6 +218,8 @@ class _Reader:
         self.data = data
         self.map_location = map_location
         self.tensors: dict[int, Any] = {}
+        # (offset, nbytes, dtype, device) -> the tensor holding those bytes, which views share
+        self.storages: dict[tuple, Any] = {}
 
     def fail(self, what: str) -> RuntimeError:
         return RuntimeError(f"ember.load: {self.name}: {what}")
@@ -231,14 +268,32 @@ class _Reader:
                             f"{e})") from None
         except (TypeError, ValueError) as e:
             raise self.fail(f"malformed tensor entry in the header ({e!r})") from None
-        count = int(np.prod(shape, dtype=np.int64))
-        if count * np_dt.itemsize != nbytes or off < 0 or off + nbytes > len(self.data):
+        view = "stride" in node
+        try:
+            root_shape = tuple(int(s) for s in node["root_shape"]) if view else shape
+            stride = tuple(int(s) for s in node["stride"]) if view else ()
+            start = int(node["storage_offset"]) if view else 0
+        except (KeyError, TypeError, ValueError) as e:
+            raise self.fail(f"malformed view entry in the header ({e!r})") from None
+        count = int(np.prod(root_shape, dtype=np.int64))
+        last = start + sum((n - 1) * st for n, st in zip(shape, stride) if n > 0)
+        if (count * np_dt.itemsize != nbytes or off < 0 or off + nbytes > len(self.data)
+                or len(stride) != (len(shape) if view else 0) or min(stride, default=0) < 0
+                or (view and 0 not in shape and not 0 <= start <= last < count)):
             raise self.fail(f"tensor entry (dtype {node['dtype']}, shape {list(shape)}) does "
                             "not match its bytes in the file; the file is corrupted")
-        arr = np.frombuffer(self.data[off:off + nbytes], dtype=np_dt, count=count)
-        arr = arr.astype(np_dt.newbyteorder("="), copy=True).reshape(shape)
-        t = ember.from_numpy(arr)
-        t = self.to_device(t, node.get("device", "cpu"))
+        key = (off, nbytes, node["dtype"], node.get("device", "cpu"))
+        root = self.storages.get(key)
+        if root is None:
+            arr = np.frombuffer(self.data[off:off + nbytes], dtype=np_dt, count=count)
+            arr = arr.astype(np_dt.newbyteorder("="), copy=True).reshape(root_shape)
+            root = self.to_device(ember.from_numpy(arr), node.get("device", "cpu"))
+            self.storages[key] = root
+        if view:
+            with ember.no_grad():     # a loaded view is a leaf of its own, as in torch
+                t = root.as_strided(shape, stride, start)
+        else:
+            t = root
         if node.get("parameter"):
             t = ember.nn.Parameter(t, requires_grad=bool(node.get("requires_grad")))
         elif node.get("requires_grad"):
@@ -336,9 +391,9 @@ def load(f: FileLike, map_location: MapLocation = None, pickle_module: Any = Non
     if len(blob) < _PREFIX.size:
         raise fail("file is truncated (incomplete header)")
     _, version, header_len, header_crc = _PREFIX.unpack_from(blob, 0)
-    if version != VERSION:
-        raise fail(f"unsupported checkpoint version {version} (this Ember reads version "
-                   f"{VERSION})")
+    if not 1 <= version <= VERSION:
+        raise fail(f"unsupported checkpoint version {version} (this Ember reads versions 1 "
+                   f"to {VERSION})")
     h0 = _PREFIX.size
     if h0 + header_len > len(blob):
         raise fail(f"file is truncated: the header needs {header_len} bytes, "

@@ -63,6 +63,37 @@ def _check_inplace_shape(out: tuple, got: tuple) -> None:
                            f"{full}")
 
 
+class _UntypedStorage:
+    """What ``Tensor.untyped_storage()`` returns: the buffer of a tensor and all its views, as
+    far as code asks about it (identity through ``data_ptr``, size in bytes, device)."""
+
+    __slots__ = ("_root",)
+
+    def __init__(self, root: "Tensor") -> None:
+        self._root = root
+
+    def data_ptr(self) -> int:
+        return self._root.data_ptr()
+
+    def nbytes(self) -> int:
+        return self._root.numel() * self._root.element_size()
+
+    size = nbytes
+
+    def __len__(self) -> int:
+        return self.nbytes()
+
+    def element_size(self) -> int:
+        return 1
+
+    @property
+    def device(self):
+        return self._root.device
+
+    def __repr__(self) -> str:
+        return f"ember.UntypedStorage(nbytes={self.nbytes()}, device={self.device})"
+
+
 class Tensor:
     """A multi-dimensional array on a device, recorded by autograd when it requires grad.
 
@@ -214,6 +245,30 @@ class Tensor:
         if isinstance(d, np.ndarray):
             return d.__array_interface__["data"][0]
         return id(d)
+
+    def storage_offset(self) -> int:
+        """How many elements this tensor starts after the first element of its storage (the
+        buffer of the tensor it is a view of; 0 for a tensor that is not a view).
+
+        >>> ember.arange(12.0).reshape(3, 4)[1, 2:].storage_offset()
+        6
+        """
+        if self._base is None:
+            return 0
+        address = self._device._backend.kernels.get("byte_address")
+        if address is None:
+            raise RuntimeError(f"storage_offset: the {self._device.type} backend does not say "
+                               "where a view starts (it has no byte_address kernel)")
+        return (address(self._data) - address(self._base._data)) // self._dtype.itemsize
+
+    def untyped_storage(self) -> "_UntypedStorage":
+        """The storage this tensor views: every view of one tensor reports the same one.
+
+        >>> x = ember.zeros(4)
+        >>> x[1:].untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        True
+        """
+        return _UntypedStorage(self if self._base is None else self._base)
 
     def _kernel(self, name):
         return self._device._backend.kernels[name]

@@ -22,12 +22,23 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
                  check_dtype=True, check_stride=False, msg=None):
     """Raise AssertionError unless actual and expected are close elementwise
     (|a - e| <= atol + rtol * |e|), with matching shape, dtype and device."""
+    kw = dict(rtol=rtol, atol=atol, equal_nan=equal_nan, check_device=check_device,
+              check_dtype=check_dtype, msg=msg)
     if isinstance(actual, (list, tuple)) and isinstance(expected, (list, tuple)):
-        assert len(actual) == len(expected), f"sequence lengths differ: {len(actual)} vs " \
-            f"{len(expected)}"
-        for a, e in zip(actual, expected):
-            assert_close(a, e, rtol=rtol, atol=atol, equal_nan=equal_nan,
-                         check_device=check_device, check_dtype=check_dtype, msg=msg)
+        if len(actual) != len(expected):
+            raise AssertionError(msg or f"The length of the sequences mismatch: {len(actual)} "
+                                 f"!= {len(expected)}")
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            _item(a, e, f"[{i}]", kw)
+        return
+    if isinstance(actual, dict) and isinstance(expected, dict):
+        if set(actual) != set(expected):
+            missing, extra = set(expected) - set(actual), set(actual) - set(expected)
+            raise AssertionError(msg or f"The keys of the mappings do not match:\n"
+                                 f"Missing keys in the actual mapping: {sorted(missing)}\n"
+                                 f"Additional keys in the actual mapping: {sorted(extra)}")
+        for k in actual:
+            _item(actual[k], expected[k], f"[{k!r}]", kw)
         return
     a, ta = _host(actual)
     e, te = _host(expected)
@@ -48,12 +59,53 @@ def assert_close(actual, expected, *, rtol=None, atol=None, equal_nan=False, che
     ok = np.isclose(a.astype(np.float64), e.astype(np.float64), rtol=rtol, atol=atol,
                     equal_nan=equal_nan)
     if not ok.all():
-        bad = int((~ok).sum())
-        diff = np.abs(a.astype(np.float64) - e.astype(np.float64))
-        raise AssertionError(msg or f"Tensor-likes are not close!\n\nMismatched elements: {bad} "
-                             f"/ {a.size} ({100.0 * bad / max(a.size, 1):.1f}%)\nGreatest "
-                             f"absolute difference: {np.nanmax(diff)}\n(up to {atol} allowed, "
-                             f"rtol {rtol})")
+        raise AssertionError(msg or _mismatch(a, e, ok, rtol, atol, scalar=(
+            a.ndim == 0 if ta is not None else np.ndim(actual) == 0)))
+
+
+def _item(actual, expected, where: str, kw: dict) -> None:
+    """Compare one entry of a sequence or mapping; say which one failed, as torch does."""
+    try:
+        assert_close(actual, expected, **kw)
+    except AssertionError as err:
+        text, marker = str(err), "\n\nThe failure occurred for item "
+        if kw["msg"] is None:
+            # the outer container's key goes first: "for item ['x'][0]"
+            text = (text.replace(marker, marker + where) if marker in text
+                    else text + marker + where)
+        raise AssertionError(text) from None
+
+
+def _mismatch(a, e, ok, rtol: float, atol: float, scalar: bool) -> str:
+    """torch's wording: 'Scalars' for 0-d values, 'equal' when both tolerances are 0."""
+    exact = rtol == 0 and atol == 0
+    head = f"{'Scalars' if scalar else 'Tensor-likes'} are not {'equal' if exact else 'close'}!"
+    exact_ints = a.dtype.kind in "iub" and e.dtype.kind in "iub"
+    # NOTE: torch takes the differences in the tensors' own dtype (int64 for integers, whose
+    # relative difference is then a float32 division); the printed digits follow from that
+    same_float = a.dtype == e.dtype and a.dtype.kind in "fc"
+    wide = a.dtype if same_float else np.float64
+    diff = (np.abs(a.astype(np.int64) - e.astype(np.int64)) if exact_ints
+            else np.abs(a.astype(wide) - e.astype(wide)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = (diff.astype(np.float32) / np.abs(e.astype(np.float32)) if exact_ints
+               else diff / np.abs(e.astype(wide)))
+
+    def tol(t):
+        return "" if exact else f" (up to {t} allowed)"
+
+    if scalar:
+        return (f"{head}\n\nExpected {e.item()} but got {a.item()}.\nAbsolute difference: "
+                f"{diff.item()}{tol(atol)}\nRelative difference: {rel.item()}{tol(rtol)}")
+    bad = int((~ok).sum())
+    diff = np.where(ok, 0, diff)
+    rel = np.where(ok, 0.0, rel)
+    ia = np.unravel_index(int(np.argmax(diff)), a.shape)
+    ir = np.unravel_index(int(np.nanargmax(rel)) if not np.isnan(rel).all() else 0, a.shape)
+    return (f"{head}\n\nMismatched elements: {bad} / {a.size} ({bad / max(a.size, 1):.1%})\n"
+            f"Greatest absolute difference: {diff[ia]} at index {tuple(int(i) for i in ia)}"
+            f"{tol(atol)}\nGreatest relative difference: {rel[ir]} at index "
+            f"{tuple(int(i) for i in ir)}{tol(rtol)}")
 
 
 assert_allclose = assert_close

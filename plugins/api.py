@@ -136,6 +136,9 @@ OPTIONAL_KERNELS: dict[str, str] = {
     "relu": "relu(x) -> array: max(x, 0) with NaN kept (the fused relu composite)",
     "is_contiguous": "is_contiguous(x) -> bool: x is row-major, strides of size-1 dims aside "
                      "(the fast path of clone and the *_like factories; else from strides)",
+    "byte_address": "byte_address(x) -> int: where x's first element lies in memory, in bytes; "
+                    "only differences between views of one buffer are used (storage_offset, "
+                    "and ember.save keeping views of one tensor shared)",
     "tanh_backward": "tanh_backward(g, out) -> g * (1 - out^2)",
     "sigmoid_backward": "sigmoid_backward(g, out) -> g * out * (1 - out)",
     "threshold_backward": "threshold_backward(g, out) -> g where out > 0, else 0",

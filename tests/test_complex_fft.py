@@ -611,3 +611,12 @@ def test_save_load_complex(tmp_path):
     ember.save({"z": z}, tmp_path / "z.pt")
     back = ember.load(tmp_path / "z.pt")["z"]
     assert back.dtype is ember.complex128 and back.tolist() == z.tolist()
+
+
+def test_legacy_type_names_cover_every_dtype():
+    for d, name in [(ember.complex64, "ComplexFloatTensor"), (ember.complex128,
+                    "ComplexDoubleTensor"), (ember.float32, "FloatTensor"),
+                    (ember.int16, "ShortTensor"), (ember.bfloat16, "BFloat16Tensor")]:
+        t = ember.zeros(2, dtype=d)
+        assert t.type() == f"ember.{name}"
+        assert ember.ones(2).type(f"torch.{name}").dtype is d

@@ -377,6 +377,14 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     k["strides"] = strides
     k["is_contiguous"] = lambda x: x.flags.c_contiguous  # (optional: clone's fast path)
 
+    def byte_address(x):
+        # NOTE: CuPy arrays (this table serves the cuda backend too) describe themselves
+        # through the CUDA interface, NumPy arrays through the host one
+        face = getattr(x, "__cuda_array_interface__", None) or x.__array_interface__
+        return face["data"][0]
+
+    k["byte_address"] = byte_address
+
     # gathers and scatters
     k["getitem_advanced"] = lambda x, index: arr(x[index])
 

@@ -47,6 +47,7 @@ KERNELS = {
     "as_strided": ar.as_strided,
     "strides": ar.strides,
     "is_contiguous": ar.CLArray.is_contiguous,
+    "byte_address": lambda x: x.offset * x.itemsize,
     "getitem_advanced": indexing.getitem_advanced,
     "setitem": indexing.setitem,
     "index_add": indexing.index_add,
