@@ -684,6 +684,18 @@ def reduce_scatter(output, input_list, op=ReduceOp.SUM, group=None,  # noqa: F81
     return _finish(async_op, [output])
 
 
+def _check_root_list(pg, root, tensors, name, role):
+    """torch's checks of gather's and scatter's list: one tensor per member on the root
+    (``role``: destination or source), none elsewhere."""
+    if pg.rank() == root:
+        if tensors is None or len(tensors) != pg.size():
+            raise ValueError(f"Argument ``{name}`` must be specified on {role} rank, with "
+                             f"{pg.size()} tensors")
+        _check_list(tensors, name)
+    elif tensors:
+        raise ValueError(f"Argument ``{name}`` must NOT be specified on non-{role} ranks.")
+
+
 def _reduce_scatter(pg, chunks, op, name):
     return _reduce_arrays(_exchange(pg, pg._key(name), chunks), op)
 
@@ -712,14 +724,7 @@ def gather(tensor, gather_list=None, dst=None, group=None, async_op=False,  # no
     if pg is None:
         return None
     root = _group_src(pg, dst, group_dst, "dst")
-    if pg.rank() == root:
-        if gather_list is None or len(gather_list) != pg.size():
-            raise ValueError("Argument ``gather_list`` must be specified on destination rank, "
-                             f"with {pg.size()} tensors")
-        _check_list(gather_list, "gather_list")
-    elif gather_list:
-        raise ValueError("Argument ``gather_list`` must NOT be specified on non-destination "
-                         "ranks.")
+    _check_root_list(pg, root, gather_list, "gather_list", "destination")
     arrays = _to_root(pg, root, pg._key("gather"), _values(tensor))
     for out, a in zip(gather_list or (), arrays or ()):
         _write(out, a)
@@ -734,15 +739,8 @@ def scatter(tensor, scatter_list=None, src=None, group=None, async_op=False,  # 
     if pg is None:
         return None
     root = _group_src(pg, src, group_src)
-    outgoing = None
-    if pg.rank() == root:
-        if scatter_list is None or len(scatter_list) != pg.size():
-            raise ValueError("Argument ``scatter_list`` must be specified on source rank, with "
-                             f"{pg.size()} tensors")
-        _check_list(scatter_list, "scatter_list")
-        outgoing = [_values(t) for t in scatter_list]
-    elif scatter_list:
-        raise ValueError("Argument ``scatter_list`` must NOT be specified on non-source ranks.")
+    _check_root_list(pg, root, scatter_list, "scatter_list", "source")
+    outgoing = [_values(t) for t in scatter_list] if pg.rank() == root else None
     _write(tensor, _from_root(pg, root, pg._key("scatter"), outgoing))
     return _finish(async_op, [tensor])
 
