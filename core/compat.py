@@ -14,8 +14,9 @@ nan = builtins.float("nan")
 newaxis = None
 
 
-class layout:
-    """A tensor layout tag (torch.layout). Ember tensors are dense: ``strided`` is the one."""
+class _Tag:
+    """A named singleton of torch's (a layout or a memory format): prints as ``ember.<name>``
+    and pickles by name."""
 
     __slots__ = ("_name",)
 
@@ -26,24 +27,30 @@ class layout:
         return f"ember.{self._name}"
 
     def __reduce__(self):
-        return self._name
+        # (by its top-level name: tags defined elsewhere, like ember.sparse_coo, pickle too)
+        return _tag_named, (self._name,)
+
+
+def _tag_named(name: str) -> _Tag:
+    import ember
+    return getattr(ember, name)
+
+
+class layout(_Tag):
+    """A tensor layout tag (torch.layout): ``strided`` for dense tensors (``sparse_coo``
+    and ``sparse_csr`` are ember.sparse's)."""
+
+    __slots__ = ()
 
 
 strided = layout("strided")
 
 
-class memory_format:
+class memory_format(_Tag):
     """A memory layout tag (torch.memory_format): contiguous_format, preserve_format,
     channels_last (NHWC strides for 4-D) and channels_last_3d (NDHWC strides for 5-D)."""
 
-    def __init__(self, name: str):
-        self._name = name
-
-    def __repr__(self):
-        return f"ember.{self._name}"
-
-    def __reduce__(self):
-        return self._name
+    __slots__ = ()
 
 
 contiguous_format = memory_format("contiguous_format")

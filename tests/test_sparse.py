@@ -454,3 +454,9 @@ def test_dense_operators_keep_their_direct_dispatch():
     from ember.core.ops import elementwise as E
     assert ember.Tensor.__add__ is E.add_ and ember.Tensor.__mul__ is E.mul
     assert "__radd__" in vars(ember.sparse.SparseTensor)
+
+
+def test_layouts_pickle_by_name():
+    import pickle
+    for tag in (ember.sparse_coo, ember.sparse_csr, ember.strided, ember.channels_last):
+        assert pickle.loads(pickle.dumps(tag)) is tag
