@@ -205,6 +205,30 @@ NO_FALLBACK = frozenset({
 })
 
 
+class DeclineProgram(Exception):
+    """Raised by a backend's compiler of a fused program (``fused_elementwise``) that cannot
+    build it; the program then runs unfused."""
+
+
+class ProgramCache:
+    """What a backend compiled for each fused program, by ``program.key``: ``build(program)``
+    runs once per key; a program it declines (DeclineProgram) is remembered as None."""
+
+    def __init__(self, build: Callable[[Any], Any]):
+        self._build = build
+        self._plans: dict = {}
+
+    def get(self, program):
+        plan = self._plans.get(program.key, self)
+        if plan is self:
+            try:
+                plan = self._build(program)
+            except DeclineProgram:
+                plan = None
+            self._plans[program.key] = plan
+        return plan
+
+
 class Backend:
     """A loaded backend. Plugins build one in their ``BackendSpec.load``.
 

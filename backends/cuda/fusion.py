@@ -17,6 +17,8 @@ import json
 
 import numpy as np
 
+from ember.plugins.api import DeclineProgram, ProgramCache
+
 #: dtype name -> the C++ type CuPy gives it in kernels
 CTYPE = {"bool": "bool", "uint8": "unsigned char", "int8": "signed char", "int16": "short",
          "int32": "int", "int64": "long long", "float32": "float", "float64": "double"}
@@ -83,10 +85,6 @@ def _kind(dt: np.dtype) -> str:
     return "b" if dt == np.bool_ else dt.kind
 
 
-class _Decline(Exception):
-    pass
-
-
 def _cast_expr(src: np.dtype, dst: np.dtype) -> str:
     if dst == np.bool_:
         return "x != (S)0"
@@ -125,7 +123,7 @@ def operation(program) -> str:
         table = UNARY if len(operands) == 1 else BINARY
         expr = table.get(op, {}).get(_kind(src))
         if expr is None:
-            raise _Decline
+            raise DeclineProgram
         names = ("x",) if len(operands) == 1 else ("a", "b")
         decl = ", ".join(f"{n} = {ref(o)}" for n, o in zip(names, operands))
         lines.append(f"{out_c} v{j}; {{ typedef {CTYPE[src.name]} T; "
@@ -150,7 +148,7 @@ class _Plan:
         names = set(program.inputs) | {d for d, _ in program.scalars} | {
             dt for _, dt, _ in program.steps}
         if not names <= set(CTYPE):
-            raise _Decline
+            raise DeclineProgram
         params = [f"{d} in{k}" for k, d in enumerate(program.inputs)]
         params += [f"{d} s{k}" for k, (d, _) in enumerate(program.scalars)]
         outs = [f"{program.steps[j][1]} out{j}" for j in program.outputs]
@@ -163,19 +161,13 @@ class _Plan:
         self.single = len(program.outputs) == 1
 
 
-_PLANS: dict = {}
+_PLANS = ProgramCache(_Plan)
 
 
 def fused_elementwise(program, *arrays):
     """One ElementwiseKernel launch computing ``program``; None when it is declined."""
-    plan = _PLANS.get(program.key)
-    if plan is None:
-        try:
-            plan = _Plan(program)
-        except _Decline:
-            plan = False
-        _PLANS[program.key] = plan
-    if plan is False or len(arrays) != len(plan.in_dtypes):
+    plan = _PLANS.get(program)
+    if plan is None or len(arrays) != len(plan.in_dtypes):
         return None
     for a, dt in zip(arrays, plan.in_dtypes):
         if a.dtype != dt:

@@ -15,6 +15,8 @@ import math
 import numpy as np
 import pyopencl as cl
 
+from ember.plugins.api import DeclineProgram, ProgramCache
+
 from . import elementwise as ew
 from .array import CLArray, broadcast_to, c_strides, empty
 from .runtime import CTYPE, ELEMENTWISE_WG, STRIDED_RUN, UTYPE, kind
@@ -33,10 +35,6 @@ _MATH = frozenset(ew.UNARY) - {"sqrt", "reciprocal", "neg", "abs", "sign", "floo
 CPU_MATH_LIMIT = 8192
 
 
-class _Decline(Exception):
-    pass
-
-
 class _Plan:
     """A program checked for this backend: its kernel's name and argument dtypes."""
 
@@ -49,7 +47,7 @@ class _Plan:
         names = set(program.inputs) | {d for d, _ in program.scalars} | {
             dt for _, dt, _ in program.steps}
         if not names <= _DTYPES:
-            raise _Decline
+            raise DeclineProgram
         self.needs_fp64 = "float64" in names
         self.in_dtypes = tuple(np.dtype(d) for d in program.inputs)
         self.sc_dtypes = tuple(np.dtype(d) for d, _ in program.scalars)
@@ -71,7 +69,7 @@ def _step(j: int, op: str, dt: str, operands, dtype_of, ref) -> str:
     table = ew.UNARY if len(operands) == 1 else ew.BINARY
     expr = table.get(op, {}).get(kind(src))
     if expr is None or "ember_" in expr:  # (no entry, or one that needs a helper function)
-        raise _Decline
+        raise DeclineProgram
     names = ("x",) if len(operands) == 1 else ("a", "b")
     decl = ", ".join(f"{n} = {ref(o)}" for n, o in zip(names, operands))
     return (f"        {out_c} v{j};\n        {{ typedef {CTYPE[src.name]} T; "
@@ -128,7 +126,7 @@ def source(program, flat: bool) -> str:
             f"{''.join(setup)}    for (long j = j0; j < j1; ++j) {{\n{body}    }}\n}}\n")
 
 
-_PLANS: dict = {}
+_PLANS = ProgramCache(_Plan)
 _CPU: dict = {}
 
 
@@ -141,14 +139,8 @@ def _is_cpu(dev) -> bool:
 
 def fused_elementwise(program, *arrays):
     """One launch computing ``program`` over ``arrays``; None when it is declined."""
-    plan = _PLANS.get(program.key)
-    if plan is None:
-        try:
-            plan = _Plan(program)
-        except _Decline:
-            plan = False
-        _PLANS[program.key] = plan
-    if plan is False or len(arrays) != len(plan.in_dtypes):
+    plan = _PLANS.get(program)
+    if plan is None or len(arrays) != len(plan.in_dtypes):
         return None
     first = arrays[0]
     dev = first.device
