@@ -9,7 +9,6 @@ gamma gradient is checked against finite differences of the quantile (scipy's, a
 uniform noise) and, statistically, through E[d x / d alpha] = d E[x] / d alpha.
 """
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -24,18 +23,8 @@ DEVICES = ember.backends.available()
 TOL = {"float64": dict(rtol=1e-8, atol=1e-9), "float32": dict(rtol=3e-4, atol=3e-5)}
 
 
-@pytest.fixture(autouse=True)
-def _quiet_fallback():
-    # linalg decompositions run on cpu for backends without them; that warning is expected
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*has no .* kernel; running it on cpu")
-        yield
-
-
-def _dtype_or_skip(device, dtype):
-    if dtype not in ember.backends.capabilities(device)["dtypes"]:
-        pytest.skip(f"{device} has no {dtype}")
-    return dtype
+from tests.dist_helpers import dtype_or_skip as _dtype_or_skip  # noqa: E402
+from tests.dist_helpers import quiet_fallback  # noqa: E402,F401 (autouse fixture)
 
 
 def _np(t):
