@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import struct
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -315,7 +316,7 @@ def devices() -> list[Device]:
         found = []
         for platform in cl.get_platforms():
             try:
-                found.extend(platform.get_devices())
+                found.extend(d for d in platform.get_devices() if _compiles(d))
             except cl.Error:
                 continue  # a platform without devices of its own
         choice = os.environ.get("EMBER_OPENCL_DEVICE")
@@ -327,6 +328,27 @@ def devices() -> list[Device]:
             found.insert(0, found.pop(i))
         _DEVICES = [_make_device(i, d) for i, d in enumerate(found)]
     return _DEVICES
+
+
+def _compiles(d: cl.Device) -> bool:
+    """Whether the device's OpenCL C compiler builds a trivial kernel. A driver can list a
+    device it cannot compile for (PoCL built with an LLVM older than the host CPU passes
+    ``-target-cpu generic``, which clang refuses): such a device is left out with a warning,
+    so that ``opencl:0`` is one that works."""
+    try:
+        cl.Program(cl.Context([d]), _PROBE_KERNEL).build()
+    except cl.Error as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        reason = next((ln for ln in lines if ln.startswith("error:")),
+                      lines[0] if lines else type(e).__name__)
+        warnings.warn(f"ember: OpenCL device {d.name.strip()!r} ({d.platform.version.strip()}) "
+                      f"is left out: it cannot build a trivial kernel ({reason})",
+                      RuntimeWarning, stacklevel=2)
+        return False
+    return True
+
+
+_PROBE_KERNEL = "__kernel void ember_probe(__global float* a) { a[get_global_id(0)] += 1.0f; }"
 
 
 def _make_device(index: int, d: cl.Device) -> Device:
