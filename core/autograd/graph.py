@@ -8,8 +8,10 @@ enabled (``create_graph=True``) records a graph of the backward itself.
 """
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
+from heapq import heappop, heappush
 import weakref
 
 from . import anomaly, grad_mode
@@ -196,15 +198,21 @@ class _NodeHooks:
         return in_grads
 
 
+#: Creation order of nodes, counting down: a node's inputs' nodes exist before it, so a newer
+#: node (smaller number) never feeds an older one, and the engine runs nodes in this order.
+next_order = itertools.count(0, -1).__next__
+
+
 class Node:
     """A recorded op: ``grad_fn`` of the tensors it produced."""
 
     __slots__ = ("next_functions", "_saved", "_ctx", "_meta", "_out_meta", "_hooks",
-                 "_metadata", "__weakref__")
+                 "_metadata", "_order", "__weakref__")
     _backward = None     # the op's backward rule: (ctx, *grads) -> grads per input
     _n_outputs = 1
 
     def __init__(self, next_functions, saved, ctx, meta, out_meta=None):
+        self._order = next_order()  # (the engine runs newer nodes first)
         self.next_functions = next_functions
         self._saved = saved      # (saved inputs or None, saved outputs or None)
         self._ctx = ctx          # the op's non-tensor parameters (a dict)
@@ -457,34 +465,26 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 continue
             capture.setdefault(edge, []).append(i)
 
-    # What each reachable node waits for: [number of edges still to deliver a gradient, the
-    # gradients so far] (a Tensor for a single-output node, else a list with one entry per
-    # output). One entry per node: the engine's hot loop does one dict lookup per edge.
-    root_nodes = [node for (node, _), _g in roots]
-    # (each node once: two outputs of one node, both roots, must not count its edges twice)
-    stack = list(dict.fromkeys(root_nodes))
-    pending = {node: [0, None] for node in stack}
-    while stack:
-        for nxt in stack.pop().next_functions:
-            if nxt is not None:
-                p = pending.get(nxt[0])
-                if p is None:
-                    pending[nxt[0]] = [1, None]
-                    stack.append(nxt[0])
-                else:
-                    p[0] += 1
+    # The gradients each reached node has received so far (a Tensor for a single-output node,
+    # else a list with one entry per output), and the reached nodes still to run in a heap
+    # ordered by creation, newest first. A node's inputs are created before it, so every node
+    # that can send it a gradient is newer: when a node comes off the heap, all of its
+    # gradients have arrived. (No dependency counting pass over the graph: the order is
+    # torch's sequence-number order.)
+    pending = {}
+    heap = []
+    for (node, nr), g in roots:
+        if node not in pending:
+            heappush(heap, (node._order, node))
+        _add_gradient(pending, node, nr, g)
 
     needed = None
     if not accumulate:
-        needed = _nodes_leading_to({e[0] for e in capture}, root_nodes)
-
-    for (node, nr), g in roots:
-        _add_gradient(pending[node], node, nr, g)
+        needed = _nodes_leading_to({e[0] for e in capture}, [node for (node, _), _g in roots])
 
     results = [None] * (len(inputs) if inputs is not None else 0)
-    # Kahn's algorithm: a node runs once every node that feeds it a gradient has run.
-    ready = [node for node in dict.fromkeys(root_nodes) if pending[node][0] == 0]
-    pop, take = ready.pop, pending.pop
+    take = pending.pop
+    last = heap[0][0] if heap else 0
 
     state = grad_mode.state
     prev_enabled = state.enabled
@@ -493,9 +493,13 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     # a plain backward() of core ops runs their rules directly
     general = bool(capture) or needed is not None or anomaly.enabled()
     try:
-        while ready:
-            node = pop()
-            grads = take(node)[1]
+        while heap:
+            order, node = heappop(heap)
+            if order < last:
+                raise RuntimeError(f"ember internal error: {node.name()} got a gradient after "
+                                   "it ran (a node older than one of its inputs)")
+            last = order
+            grads = take(node)
             cls = type(node)
             if cls is AccumulateGrad:
                 if general or node._hooks is not None:
@@ -509,8 +513,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             rule = cls._backward
             if general or rule is None or node._hooks is not None or node._n_outputs != 1:
                 in_grads = _apply_node(node, grads, capture, results, needed)
-            elif grads is None:
-                in_grads = ()
             else:
                 in_grads = rule(node, grads)
                 if type(in_grads) is not tuple:
@@ -518,36 +520,26 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             grads = None
             if not retain_graph:
                 node._saved = None
-            nexts = node.next_functions
-            if len(in_grads) != len(nexts):
-                # a rule may leave out the trailing None gradients
-                in_grads = tuple(in_grads) + (None,) * (len(nexts) - len(in_grads))
-            meta = node._meta
-            for i, nxt in enumerate(nexts):
-                if nxt is None:
+            if node._meta is not None:
+                in_grads = _conform(in_grads, node._meta)
+            # (zip: a rule may leave out the trailing None gradients)
+            for nxt, g in zip(node.next_functions, in_grads):
+                if g is None or nxt is None:
                     continue
                 nn = nxt[0]
-                p = pending[nn]
-                g = in_grads[i]
-                if g is not None:
-                    if meta is not None:
-                        m = meta[i]
-                        if g._data.shape != m[0]:
-                            g = _sum_to(g, m[0])
-                        if g._dtype is not m[1]:
-                            g = g.to(m[1]) if not g._dtype.is_complex else \
-                                _complex_grad_to(g, m[1])
-                    if nn._n_outputs == 1:  # (_add_gradient's first case, inline)
-                        prev = p[1]
-                        p[1] = g if prev is None else prev + g
+                if nn._n_outputs == 1:  # (_add_gradient's first case, inline)
+                    prev = pending.get(nn)
+                    if prev is None:
+                        pending[nn] = g
+                        heappush(heap, (nn._order, nn))
                     else:
-                        _add_gradient(p, nn, nxt[1], g)
-                if p[0] == 1:
-                    ready.append(nn)
+                        pending[nn] = prev + g
                 else:
-                    p[0] -= 1
+                    if nn not in pending:
+                        heappush(heap, (nn._order, nn))
+                    _add_gradient(pending, nn, nxt[1], g)
             # (a gradient these held would look shared to AccumulateGrad)
-            in_grads = p = g = prev = None
+            in_grads = g = prev = None
     finally:
         state.enabled = prev_enabled
 
@@ -599,14 +591,29 @@ def _before(node, grads, hooks, capture, results):
     return grads
 
 
-def _add_gradient(p, node, nr, g):
-    """Add ``g``, a gradient of output ``nr`` of ``node``, to its entry ``p`` of pending."""
+def _conform(in_grads, meta):
+    """The gradients a node's rule returned, reduced to each input's shape (broadcasting in the
+    forward) and cast to its dtype (promotion in the forward)."""
+    fixed = []
+    for g, m in zip(in_grads, meta):
+        if g is not None and m is not None:
+            if g._data.shape != m[0]:
+                g = _sum_to(g, m[0])
+            if g._dtype is not m[1]:
+                g = g.to(m[1]) if not g._dtype.is_complex else _complex_grad_to(g, m[1])
+        fixed.append(g)
+    return fixed
+
+
+def _add_gradient(pending, node, nr, g):
+    """Add ``g``, a gradient of output ``nr`` of ``node``, to what ``pending`` holds for it."""
     if node._n_outputs == 1:
-        p[1] = g if p[1] is None else p[1] + g
+        prev = pending.get(node)
+        pending[node] = g if prev is None else prev + g
         return
-    buf = p[1]
+    buf = pending.get(node)
     if buf is None:
-        buf = p[1] = [None] * node._n_outputs
+        buf = pending[node] = [None] * node._n_outputs
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 

@@ -6,8 +6,8 @@ from builtins import abs as builtins_abs
 
 from .. import amp as _amp, dtypes as _dt
 from ..tensor import Tensor
-from .registry import (_state, composite, defop, device_mismatch, record, record_elementwise,
-                       unrecorded)
+from .registry import (_state, composite, defop, device_mismatch, out_rule, record,
+                       record_elementwise, unrecorded)
 
 _wrap = Tensor._wrap
 _SCALARS = (bool, int, float)
@@ -282,12 +282,11 @@ def _g_mul(ctx, g):
 
 
 def _save_mul(a, b):
-    # d(a*b)/da needs only b and vice versa; saving less avoids false in-place errors
-    return (a if _rg(b) else _scalar_or_none(a), b if _rg(a) else _scalar_or_none(b))
-
-
-def _scalar_or_none(x):
-    return None if isinstance(x, Tensor) else x
+    # d(a*b)/da needs only b and vice versa; saving less avoids false in-place errors (a tensor
+    # not needed is None, a scalar is kept: the rules read both)
+    ta, tb = isinstance(a, Tensor), isinstance(b, Tensor)
+    return (a if not ta or (tb and b._requires_grad) else None,
+            b if not tb or (ta and a._requires_grad) else None)
 
 
 def _g_div(ctx, g):
@@ -299,7 +298,7 @@ def _g_div(ctx, g):
 
 
 def _save_div(a, b):
-    return (a if _rg(b) else _scalar_or_none(a), b)
+    return (a if not isinstance(a, Tensor) or _rg(b) else None, b)
 
 
 def _g_pow(ctx, g):
@@ -615,7 +614,7 @@ def _x(ctx):
     return ctx.inputs[0]
 
 
-exp = Unary("exp", lambda c, g: g * c.out, to_float=True, out=True)
+exp = Unary("exp", out_rule("mul", lambda g, out: g * out), to_float=True, out=True)
 log = Unary("log", lambda c, g: g / _x(c), to_float=True, inputs=True)
 log1p = Unary("log1p", lambda c, g: g / (_x(c) + 1), to_float=True, inputs=True)
 expm1 = Unary("expm1", lambda c, g: g * (c.out + 1), to_float=True, out=True)
@@ -642,8 +641,10 @@ def threshold_backward(grad, out):
     return where(out <= 0, 0.0, grad)
 
 
-tanh = Unary("tanh", lambda c, g: tanh_backward(g, c.out), to_float=True, out=True)
-sigmoid = Unary("sigmoid", lambda c, g: sigmoid_backward(g, c.out), to_float=True, out=True)
+tanh = Unary("tanh", out_rule("tanh_backward", lambda g, out: tanh_backward(g, out)),
+             to_float=True, out=True)
+sigmoid = Unary("sigmoid", out_rule("sigmoid_backward", lambda g, out: sigmoid_backward(g, out)),
+                to_float=True, out=True)
 erf = Unary("erf", lambda c, g: g * (2 / math.sqrt(math.pi)) * exp(-_x(c) * _x(c)),
             to_float=True, inputs=True, complex_fn=_no_complex(
                 NotImplementedError, "\"erf_vml_{dev}\" not implemented for '{dt}'"))
@@ -720,11 +721,8 @@ def frac(x):
     return x - trunc(x)
 
 
-def _g_relu(ctx, g):
-    return (threshold_backward(g, ctx.out),)
-
-
-@composite("relu", _g_relu, inputs=False, out=True)
+@composite("relu", out_rule("threshold_backward", lambda g, out: threshold_backward(g, out)),
+           inputs=False, out=True)
 def relu(x):
     """max(x, 0), NaN kept (torch's); the gradient at 0 is 0, as torch's."""
     return where(x <= 0, 0, x)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from .. import dtypes as _dtypes
 from ..autograd import grad_mode
-from ..autograd.graph import Node, SavedTensor
+from ..autograd.graph import Node, SavedTensor, _hook_stack
+from ..autograd.graph import next_order as _next_order
 from ..tensor import Tensor
 
 OPS: dict[str, "OpDef"] = {}
@@ -81,10 +82,15 @@ def _save(op, inputs, outputs):
     save_inputs = op.save_inputs
     if save_inputs:
         keep = save_inputs(*inputs) if save_inputs is not True else inputs
-        if len(keep) == 2:  # (a comprehension costs a call before Python 3.12)
+        if len(keep) == 2 and not _hook_stack:  # (the common case inline)
             a, b = keep
-            sin = (SavedTensor(a) if isinstance(a, Tensor) else a,
-                   SavedTensor(b) if isinstance(b, Tensor) else b)
+            if isinstance(a, Tensor):
+                s = a = _new_saved(SavedTensor)
+                s.tensor, s.version, s.is_output = keep[0], keep[0]._vc[0], False
+            if isinstance(b, Tensor):
+                s = b = _new_saved(SavedTensor)
+                s.tensor, s.version, s.is_output = keep[1], keep[1]._vc[0], False
+            sin = (a, b)
         else:
             sin = tuple([SavedTensor(t) if isinstance(t, Tensor) else t for t in keep])
     if op.save_out:
@@ -93,6 +99,10 @@ def _save(op, inputs, outputs):
         else:
             sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
     return sin, sout
+
+
+# (SavedTensor without its __init__: the fields of a plain saved input, set by _save)
+_new_saved = object.__new__
 
 
 def record(op: OpDef, inputs, outputs, params=None):
@@ -153,6 +163,7 @@ def record_elementwise(op: OpDef, inputs, out):
                     b._grad_edge()
         nexts = (ea, eb)
     node = _new_node(op.complex_node_cls if out._dtype.is_complex else op.node_cls)
+    node._order = _next_order()
     node.next_functions = nexts
     node._saved = _save(op, inputs, out) if op.saves else None
     node._ctx = _NO_PARAMS
@@ -164,6 +175,30 @@ def record_elementwise(op: OpDef, inputs, out):
 
 _new_node = object.__new__
 _NO_PARAMS: dict = {}
+
+
+def out_rule(kernel_name, fn):
+    """The backward rule ``fn(g, out)`` of a unary elementwise op that saves its output, where
+    ``fn``'s ember ops come down to the one kernel call ``kernel_name(g, out)``. A backward
+    without create_graph (grad mode off) with a plain gradient of the output's dtype and device
+    calls that kernel on the buffers directly: the same computation, without the ops' checks
+    and the wrapping of ``out``. Otherwise (create_graph records the rule's ops; a modified or
+    freed ``out`` raises torch's errors) ``fn`` runs. ``rule.recorded`` always runs ``fn``:
+    the form for tools that watch the ops a rule calls (the profiler)."""
+    def recorded(ctx, g):
+        return (fn(g, ctx.out),)
+
+    def rule(ctx, g):
+        saved = ctx._saved
+        if saved is not None and not _state.enabled and type(g) is Tensor:
+            s = saved[1][0]
+            if s.vc[0] == s.version and g._dtype is s.dtype and g._device is s.device:
+                kernel = s.device._backend.kernels.get(kernel_name)
+                if kernel is not None:
+                    return (Tensor._wrap(kernel(g._data, s.data), s.dtype, s.device),)
+        return (fn(g, ctx.out),)
+    rule.recorded = recorded
+    return rule
 
 
 def unrecorded(fn, *args):

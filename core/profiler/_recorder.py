@@ -324,7 +324,10 @@ def _named_method_wrapper(fn, fmt, kind):
 
 
 def _rule_wrapper(rule):
-    """A backward rule (``rule(node, *grads)``) as the engine runs it."""
+    """A backward rule (``rule(node, *grads)``) as the engine runs it (in its form that calls
+    ember ops, where it has a faster one that calls kernels: the ops are what is recorded)."""
+    rule = getattr(rule, "recorded", rule)
+
     def profiled(node, *grads):
         s = _active
         if s is None:
