@@ -301,8 +301,8 @@ def _regroup(flat, args, nums, argnums):
 
 
 def jacfwd(func, argnums=0, has_aux=False, *, randomness="error"):
-    """The Jacobian of ``func``: the same matrix as ``jacrev`` (Ember has no forward-mode
-    autodiff, so it is computed by reverse mode too)."""
+    """The Jacobian of ``func``: the same matrix as ``jacrev``, and computed by reverse mode
+    too (Ember's forward mode, ``autograd.forward_ad``, itself runs reverse-mode passes)."""
     return jacrev(func, argnums, has_aux=has_aux)
 
 

@@ -15,6 +15,7 @@ from .anomaly import detect_anomaly, set_detect_anomaly  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from . import graph as _graph
 from . import functional  # noqa: F401
+from . import forward_ad  # noqa: F401
 
 
 def _make_grads(outputs, grad_outputs, is_grads_batched=False):
