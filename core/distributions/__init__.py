@@ -27,8 +27,12 @@ from .distribution import Distribution
 from .exp_family import ExponentialFamily
 from .exponential import Exponential
 from .gamma import Chi2, Gamma
+from .generalized_pareto import GeneralizedPareto
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+# imported only to register torch's other cross-family KL pairs
+from . import kl_cross
+from .lkj_cholesky import LKJCholesky
 from .laplace import Laplace
 from .mixture_same_family import MixtureSameFamily
 from .more_families import Cauchy, Gumbel, HalfNormal, LogNormal, Poisson, StudentT
@@ -39,6 +43,9 @@ from .transformed_distribution import TransformedDistribution
 # NOTE: torch.distributions re-exports every transform (from .transforms import *)
 from .transforms import *  # noqa: F401,F403
 from .uniform import Uniform
+from .wishart import Wishart
+
+del kl_cross
 
 __all__ = ["Bernoulli", "Beta", "Categorical", "Cauchy", "Dirichlet", "Distribution",
            "Exponential", "Gumbel", "HalfNormal", "LogNormal", "Poisson", "StudentT",
@@ -50,4 +57,5 @@ __all__ = ["Bernoulli", "Beta", "Categorical", "Cauchy", "Dirichlet", "Distribut
            "Geometric", "HalfCauchy", "InverseGamma", "Kumaraswamy", "LogisticNormal",
            "LowRankMultivariateNormal", "Multinomial", "NegativeBinomial", "Pareto",
            "RelaxedBernoulli", "RelaxedOneHotCategorical", "VonMises", "Weibull", "biject_to",
-           "transform_to", *transforms.__all__]
+           "transform_to", "GeneralizedPareto", "LKJCholesky", "Wishart",
+           *transforms.__all__]
