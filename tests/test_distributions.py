@@ -20,34 +20,8 @@ DEVICES = ember.backends.available()
 TOL = {"float64": dict(rtol=1e-9, atol=1e-10), "float32": dict(rtol=2e-4, atol=2e-5)}
 
 
-from tests.dist_helpers import dtype_or_skip as _dtype_or_skip  # noqa: E402
+from tests.dist_helpers import Maker, dtype_or_skip as _dtype_or_skip  # noqa: E402
 from tests.dist_helpers import quiet_fallback  # noqa: E402,F401 (autouse fixture)
-
-
-class Maker:
-    """Builds the same tensors for ember and torch; float parameters become grad leaves."""
-
-    def __init__(self, lib, dtype, device=None, grad=False):
-        self.lib, self.grad, self.leaves = lib, grad, []
-        self.opts = dict(dtype=getattr(lib, dtype))
-        if device is not None:
-            self.opts["device"] = device
-
-    def __call__(self, data):
-        """A parameter (a leaf when gradients are wanted)."""
-        x = self.lib.tensor(np.asarray(data, dtype=np.float64), **self.opts)
-        if self.grad:
-            x.requires_grad_()
-            self.leaves.append(x)
-        return x
-
-    def value(self, data):
-        """A point to evaluate at (no gradient)."""
-        return self.lib.tensor(np.asarray(data, dtype=np.float64), **self.opts)
-
-    def long(self, data):
-        opts = {k: v for k, v in self.opts.items() if k != "dtype"}
-        return self.lib.tensor(np.asarray(data, dtype=np.int64), dtype=self.lib.int64, **opts)
 
 
 def _pair(dtype="float64", device="cpu", grad=False):

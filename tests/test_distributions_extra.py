@@ -49,25 +49,10 @@ def _close(a, b, dtype, scale=1.0):
     np.testing.assert_allclose(_np(a), _np(b), equal_nan=True, **tol)
 
 
-class Maker:
-    """Builds tensors for one library (ember or torch) in one dtype, optionally as leaves that
-    require grad, and remembers the leaves so gradients can be compared pairwise."""
-
-    def __init__(self, lib, dtype, device=None, grad=False):
-        self.lib, self.grad, self.leaves = lib, grad, []
-        self.opts = dict(dtype=getattr(lib, dtype))
-        if device is not None:
-            self.opts["device"] = device
-
-    def __call__(self, data):
-        t = self.lib.tensor(np.asarray(data, dtype=np.float64), **self.opts)
-        if self.grad:
-            t.requires_grad_()
-            self.leaves.append(t)
-        return t
-
+class Maker(dist_helpers.Maker):
     @property
     def M(self):
+        """The distributions module of the maker's library."""
         return D if self.lib is ember else TD
 
 
