@@ -234,20 +234,6 @@ def _kl_expfamily_expfamily(p, q):
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
-@register_kl(Normal, Uniform)
-@register_kl(Normal, Exponential)
-@register_kl(Laplace, Uniform)
-@register_kl(Laplace, Exponential)
-def _kl_real_line_to_bounded(p, q):
-    # p has mass outside q's bounded support
-    return _infinite_like(p.loc)
-
-
-@register_kl(Exponential, Uniform)
-def _kl_exponential_uniform(p, q):
-    return _infinite_like(p.rate)
-
-
 @register_kl(Exponential, Normal)
 def _kl_exponential_normal(p, q):
     # -H(p) - E_p[log q] with E_p[(x - mu)^2] = 2/rate^2 - 2 mu/rate + mu^2

@@ -59,6 +59,7 @@ def _kl_continuous_bernoulli_infinity(p, q):
 @register_kl(Exponential, Beta)
 @register_kl(Exponential, ContinuousBernoulli)
 @register_kl(Exponential, Pareto)
+@register_kl(Exponential, Uniform)
 def _kl_exponential_infinity(p, q):
     return _infinite_like(p.rate)
 
@@ -85,7 +86,12 @@ def _kl_gamma_infinity(p, q):
 @register_kl(Normal, ContinuousBernoulli)
 @register_kl(Normal, Gamma)
 @register_kl(Normal, Pareto)
+@register_kl(Normal, Uniform)
+@register_kl(Normal, Exponential)
+@register_kl(Laplace, Uniform)
+@register_kl(Laplace, Exponential)
 def _kl_real_line_infinity(p, q):
+    # (p has mass outside q's support)
     return _infinite_like(p.loc)
 
 
