@@ -50,6 +50,11 @@ def _as_tuple(x):
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
              grad_variables=None, inputs=None):
     """Accumulate gradients of ``tensors`` into the leaves' ``.grad``."""
+    if grad_tensors is None and inputs is None and type(tensors) is _graph.Tensor:
+        # (loss.backward(), the common call, without the general argument handling)
+        _graph.run_backward((tensors,), _make_grads((tensors,), (None,)),
+                            create_graph if retain_graph is None else retain_graph, create_graph)
+        return
     tensors = _as_tuple(tensors)
     if grad_tensors is None:
         grad_tensors = [None] * len(tensors)

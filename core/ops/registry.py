@@ -141,16 +141,16 @@ def record(op: OpDef, inputs, outputs, params=None):
 
 def record_elementwise(op: OpDef, inputs, out):
     """``record`` for an op whose floating-point output ``out`` has the shape and dtype of each
-    tensor in ``inputs`` (an elementwise op that neither broadcast nor promoted): the node keeps
-    no input metadata, and the engine neither reduces nor casts its gradients."""
+    tensor in ``inputs`` (an elementwise op that neither broadcast nor promoted; the first input
+    is a Tensor): the node keeps no input metadata, and the engine neither reduces nor casts its
+    gradients."""
     # (the forward's hot path: _edge and Node.__init__ inline, which saves two to three calls
-    # per recorded op)
+    # per recorded op; the callers' first input is a Tensor)
     a = inputs[0]
     ea = None
-    if type(a) is Tensor or isinstance(a, Tensor):
-        if a._requires_grad:
-            fn = a._grad_fn
-            ea = (fn, a._output_nr) if fn is not None and a._base is None else a._grad_edge()
+    if a._requires_grad:
+        fn = a._grad_fn
+        ea = (fn, a._output_nr) if fn is not None and a._base is None else a._grad_edge()
     if len(inputs) == 1:
         nexts = (ea,)
     else:
@@ -169,8 +169,7 @@ def record_elementwise(op: OpDef, inputs, out):
     node._ctx = _NO_PARAMS
     node._meta = node._out_meta = node._hooks = node._metadata = None
     out._grad_fn = node
-    out._requires_grad = True
-    out._output_nr = 0
+    out._requires_grad = True  # (out is fresh from Tensor._wrap: its _output_nr is 0 already)
 
 
 _new_node = object.__new__
