@@ -104,3 +104,48 @@ def test_cached_scalar_operands_keep_numpy_values():
     assert (d * 0.1).dtype == ember.float64
     np.testing.assert_array_equal((d * 0.1).numpy(), np.array([1.0, 2.0]) * 0.1)
     np.testing.assert_array_equal((x / 3.0).numpy(), np.array([1.0, -0.0, 2.0], np.float32) / 3)
+
+
+def test_grad_neither_runs_nor_frees_nodes_leading_to_no_input():
+    for m in (ember, torch):
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        y = m.tensor([3.0, 4.0], requires_grad=True)
+        a, b = x.exp(), y.exp()
+        c = (a + b).sum()
+        g, = m.autograd.grad(c, [a])  # (a's and b's ExpBackward are not needed for it)
+        c.backward()  # so their saved results are still there
+        np.testing.assert_allclose(g.detach().numpy(), [1.0, 1.0])
+        np.testing.assert_allclose(x.grad.numpy(), np.exp([1.0, 2.0]), rtol=1e-6)
+        np.testing.assert_allclose(y.grad.numpy(), np.exp([3.0, 4.0]), rtol=1e-6)
+        # a node that did run for the gradient asked for is freed, as in torch
+        a, b = x.exp(), y.exp()
+        c = (a * b).sum()
+        m.autograd.grad(c, [a])
+        with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+            c.backward()
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_custom_function_sees_none_for_unused_outputs_without_materialize(materialize):
+    seen = {}
+
+    def make(m):
+        class Split(m.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.set_materialize_grads(materialize)
+                return x * 2.0, x * 3.0
+
+            @staticmethod
+            def backward(ctx, ga, gb):
+                seen[m.__name__] = (ga is None, gb is None)
+                return (ga if ga is not None else 0.0) * 2.0 + (
+                    gb * 3.0 if gb is not None else 0.0)
+        return Split
+
+    for m in (ember, torch):
+        x = m.tensor([1.0, -1.0], requires_grad=True)
+        u, _ = make(m).apply(x)
+        u.sum().backward()
+        np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+    assert seen["ember"] == seen["torch"] == (False, not materialize)

@@ -513,6 +513,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             rule = cls._backward
             if general or rule is None or node._hooks is not None or node._n_outputs != 1:
                 in_grads = _apply_node(node, grads, capture, results, needed)
+                if in_grads is None:
+                    # (it leads to no input asked for: neither run nor freed, as torch's)
+                    continue
             else:
                 in_grads = rule(node, grads)
                 if type(in_grads) is not tuple:
@@ -555,7 +558,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
 def _apply_node(node, grads, capture, results, needed):
     """One node's gradients for its inputs, with everything the engine's plain path leaves out:
     tensor and node hooks, captured gradients (autograd.grad), outputs that got no gradient,
-    nodes that lead to no requested input, anomaly checks, custom Functions."""
+    anomaly checks, custom Functions. None for a node that leads to no requested input (its
+    gradients are captured, but it does not run)."""
     hooks = node._hooks
     single = node._n_outputs == 1  # (per instance for a custom Function)
     if single:
@@ -564,9 +568,13 @@ def _apply_node(node, grads, capture, results, needed):
     else:
         grads = _before(node, grads or [None] * node._n_outputs, hooks, capture, results)
         run = any([g is not None for g in grads])
-        if run and any([g is None for g in grads]):  # (not `in`: Tensor.__eq__)
+        # (a custom Function materializes its missing gradients itself, unless its ctx says
+        # set_materialize_grads(False); not `in`: Tensor.__eq__)
+        if run and type(node)._backward is not None and any([g is None for g in grads]):
             grads = _materialize(node, grads)
-    if not run or (needed is not None and node not in needed):
+    if needed is not None and node not in needed:
+        return None
+    if not run:
         return ()
     rule = type(node)._backward
     in_grads = node.apply(grads) if rule is None else rule(node, *grads)
@@ -618,8 +626,9 @@ def _add_gradient(pending, node, nr, g):
 
 
 def _nodes_leading_to(targets, roots):
-    """The nodes from which some node of ``targets`` is reachable. Iterative post-order DFS,
-    so deep graphs (long RNN unrolls) do not hit Python's recursion limit."""
+    """The nodes from which some node of ``targets`` is reachable through at least one edge (a
+    target whose gradient is captured runs only if it leads to another). Iterative post-order
+    DFS, so deep graphs (long RNN unrolls) do not hit Python's recursion limit."""
     order, seen = [], set()
     for root in roots:
         if root in seen:
@@ -638,7 +647,8 @@ def _nodes_leading_to(targets, roots):
                 order.append(node)
     leads = set()
     for node in order:  # children come before parents
-        if node in targets or any(n is not None and n[0] in leads for n in node.next_functions):
+        if any(n is not None and (n[0] in leads or n[0] in targets)
+               for n in node.next_functions):
             leads.add(node)
     return leads
 
