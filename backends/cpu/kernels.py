@@ -73,21 +73,27 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         return r if type(r) is ndarray else xp.asarray(r)
 
     # NumPy converts a Python scalar operand on every call (about 250 ns of a 32x32 float32
-    # op); a cached 0-d array of the array's float dtype gives the same values and dtype.
+    # op); a cached 0-d array of the array's float dtype gives the same values and dtype. The
+    # kernels look a nonzero scalar up in its dtype's table themselves (a miss goes through
+    # operand()); zeros are never cached (-0.0 would find 0.0's entry), the fused kernels'
+    # constants come from zeros/ones.
     scalar_arrays = {np.dtype(np.float32): {}, np.dtype(np.float64): {}} if xp is np else {}
+    scalar_table = scalar_arrays.get
+    zeros = {dt: np.zeros((), dt) for dt in scalar_arrays}
+    ones = {dt: np.ones((), dt) for dt in scalar_arrays}
 
     def operand(s, dt):
         """Python scalar ``s`` as the operand of an op on an array of dtype ``dt``."""
-        table = scalar_arrays.get(dt)
-        if table is None or (s == 0 and math.copysign(1.0, s) < 0):
-            return s  # (-0.0 would find 0's entry)
+        table = scalar_table(dt)
+        if table is None or not s:
+            return s
         z = table.get(s)
         if z is None:
             if s != s:
                 return s  # (NaN is no dict key)
             z = np.array(s, dt)
             if not np.isfinite(z) and math.isfinite(s):
-                return s  # (an overflow: NumPy's cast warning on every call, as before)
+                return s  # (an overflow: inf, computed from the scalar each call as before)
             if len(table) >= 256:
                 table.clear()
             table[s] = z
@@ -120,7 +126,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         if type(r) is not ndarray:
             return 1.0 / (1.0 + xp.exp(r))
         xp.exp(r, out=r)
-        r += operand(1.0, r.dtype)
+        r += ones.get(r.dtype, 1.0)
         return xp.reciprocal(r, out=r)
 
     def float_erf(x):
@@ -166,7 +172,9 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     def binary(f):
         def k(a, b):
             if type(b) is float and type(a) is ndarray:
-                b = operand(b, a.dtype)
+                table = scalar_table(a.dtype)
+                z = table.get(b) if table is not None and b else None
+                b = z if z is not None else operand(b, a.dtype)
             r = f(a, b)
             return r if type(r) is ndarray else xp.asarray(r)
         return k
@@ -188,7 +196,9 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
         def k(a, b):
             tb = type(b)
             if (tb is float or tb is int) and type(a) is ndarray:
-                b = operand(b, a.dtype)
+                table = scalar_table(a.dtype)
+                z = table.get(b) if table is not None and b else None
+                b = z if z is not None else operand(b, a.dtype)
             r = f(a, b)
             if type(r) is not ndarray:
                 r = xp.asarray(r)
@@ -214,7 +224,9 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
                 return arr(f(a, b)).astype(dt)
             tb = type(b)
             if (tb is float or tb is int) and type(a) is ndarray:
-                b = operand(b, dt)
+                table = scalar_table(dt)
+                z = table.get(b) if table is not None and b else None
+                b = z if z is not None else operand(b, dt)
             return arr(f(a, b))
         return g
 
@@ -522,19 +534,19 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
     def relu(x):
         if x.dtype.kind == "c":
             raise NotImplementedError("clamp is not supported for complex types")
-        return arr(xp.maximum(x, operand(0, x.dtype)))
+        return arr(xp.maximum(x, zeros.get(x.dtype, 0)))
 
     k["relu"] = relu
 
     def tanh_backward(g, out):
         r = arr(out * out)
-        xp.subtract(operand(1, r.dtype), r, out=r)
+        xp.subtract(ones.get(r.dtype, 1), r, out=r)
         if r.shape == g.shape and r.dtype == g.dtype:
             return xp.multiply(g, r, out=r)
         return arr(g * r)
 
     def sigmoid_backward(g, out):
-        r = arr(operand(1, out.dtype) - out)
+        r = arr(ones.get(out.dtype, 1) - out)
         r *= out
         if r.shape == g.shape and r.dtype == g.dtype:
             return xp.multiply(g, r, out=r)
@@ -547,7 +559,7 @@ def make_kernels(xp, ndarray=None, erf=None, add_at=None):
 
     def threshold_backward(g, out):
         # torch's rule: 0 where out <= 0, else g (also where out is NaN)
-        zero = out <= operand(0, out.dtype)
+        zero = out <= zeros.get(out.dtype, 0)
         if g.size < 2048 or g.dtype.kind != "f" or out.shape != g.shape:
             if xp is not np:  # (a CuPy zero would live on one GPU)
                 r = arr(xp.where(zero, 0, g))
