@@ -21,11 +21,13 @@ tensor([3., 3.])
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 from . import autograd
 from .ops import shape as _S
 from .ops.creation import zeros_like
+from .autograd.graph import AccumulateGrad
 from .tensor import Tensor
 
 __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "jacrev", "jvp",
@@ -77,12 +79,57 @@ def _broadcast_dims(dims, tree, what):
 
 # ---- grad / vjp ----
 
+# The grad nodes of the fresh leaves that transforms made, numbered in order of creation
+# (id -> (number, node)) and kept until the outermost transform returns: the leaves of a
+# transform nested inside another are internal to that one, never "a tensor the function
+# closes over" (see _reaches_other_leaves); an enclosing transform's leaves are
+_transform_leaves: dict = {}
+_transform_depth = [0]
+_leaf_count = [0]
+
+
+@contextlib.contextmanager
+def _transform_scope():
+    _transform_depth[0] += 1
+    try:
+        yield
+    finally:
+        _transform_depth[0] -= 1
+        if _transform_depth[0] == 0:
+            _transform_leaves.clear()
+
+
 def _as_differentiable(x):
     """An input to differentiate at: ``x`` itself when it is already on a tape (an enclosing
     transform differentiates through it: keep that path), else a fresh leaf."""
     if x.requires_grad:
         return x.view_as(x), True
-    return x.detach().requires_grad_(True), False
+    leaf = x.detach().requires_grad_(True)
+    node = leaf._grad_edge()[0]
+    _leaf_count[0] += 1
+    _transform_leaves[id(node)] = (_leaf_count[0], node)
+    return leaf, False
+
+
+def _reaches_other_leaves(outputs, own, since):
+    """Whether the graph of ``outputs`` reaches a tensor that requires grad other than the
+    transform's own fresh leaves ``own`` and those of transforms it ran (numbered above
+    ``since``): a tensor the function closes over, a module's parameters, or an enclosing
+    transform's input. The transform's results then stay on that graph, as torch's do."""
+    own_nodes = {id(e[0]) for e in (t._grad_edge() for t in own) if e is not None}
+    own_nodes.update(k for k, (n, _) in _transform_leaves.items() if n > since)
+    stack = [e[0] for e in (o._grad_edge() for o in outputs
+                            if isinstance(o, Tensor) and o.requires_grad) if e is not None]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or id(node) in own_nodes:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            return True
+        stack.extend(e[0] for e in node.next_functions if e is not None)
+    return False
 
 
 def _argnums_tuple(argnums, n_args, fn_name):
@@ -101,52 +148,62 @@ def grad_and_value(func, argnums=0, has_aux=False):
     its value: ``grad_and_value(f)(x) == (grad(f)(x), f(x))``."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        nums = _argnums_tuple(argnums, len(args), "grad_and_value(f)(*args)")
-        args = list(args)
-        diff_leaves, rebuilds, outer = [], [], False
-        for a in nums:
-            leaves, rebuild = _flatten(args[a])
-            new = []
-            for leaf in leaves:
-                if not isinstance(leaf, Tensor) or not leaf.dtype.is_floating_point:
-                    raise RuntimeError(f"grad_and_value(f)(*args): argument {a} must be "
-                                       f"(a pytree of) floating-point Tensors")
-                t, on_tape = _as_differentiable(leaf)
-                outer |= on_tape
-                new.append(t)
-            args[a] = rebuild(new)
-            diff_leaves.append(new)
-            rebuilds.append(rebuild)
-        with autograd.enable_grad():
-            result = func(*args, **kwargs)
-            if has_aux:
-                if not (isinstance(result, tuple) and len(result) == 2):
-                    raise RuntimeError("grad_and_value(f)(*args): output of function f should "
-                                       "be a tuple: (output, aux) if has_aux is True")
-                out, aux = result
-            else:
-                out, aux = result, None
-            if not isinstance(out, Tensor) or out.ndim != 0:
-                got = (f"tensor with {out.ndim} dims" if isinstance(out, Tensor)
-                       else type(out).__name__)
-                raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
-                                   f"scalar Tensor, got {got}. Maybe you wanted to use the vjp "
-                                   f"or jacrev APIs instead?")
-            flat = [t for group in diff_leaves for t in group]
-            grads = autograd.grad(out, flat, create_graph=outer, allow_unused=True)
-        grads = [g if g is not None else zeros_like(t) for g, t in zip(grads, flat)]
-        if not outer:
-            grads = [g.detach() for g in grads]
-            out = out.detach()
-            # NOTE: aux comes back unwrapped, as torch: off the transform's internal graph
-            aux = _map(lambda t: t.detach(), aux)
-        per_arg, i = [], 0
-        for group, rebuild in zip(diff_leaves, rebuilds):
-            per_arg.append(rebuild(grads[i:i + len(group)]))
-            i += len(group)
-        g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
-        return (g, (out, aux)) if has_aux else (g, out)
+        with _transform_scope():
+            return _grad_and_value(func, argnums, has_aux, args, kwargs)
     return wrapper
+
+
+def _grad_and_value(func, argnums, has_aux, args, kwargs):
+    since = _leaf_count[0]
+    nums = _argnums_tuple(argnums, len(args), "grad_and_value(f)(*args)")
+    args = list(args)
+    diff_leaves, rebuilds, outer = [], [], False
+    for a in nums:
+        leaves, rebuild = _flatten(args[a])
+        new = []
+        for leaf in leaves:
+            if not isinstance(leaf, Tensor) or not leaf.dtype.is_floating_point:
+                if isinstance(leaf, Tensor):   # (torch's words: requires_grad_ fails)
+                    raise RuntimeError("only Tensors of floating point dtype can require "
+                                       "gradients")
+                raise RuntimeError(f"grad_and_value(f)(*args): argument {a} must be "
+                                   f"(a pytree of) floating-point Tensors")
+            t, on_tape = _as_differentiable(leaf)
+            outer |= on_tape
+            new.append(t)
+        args[a] = rebuild(new)
+        diff_leaves.append(new)
+        rebuilds.append(rebuild)
+    with autograd.enable_grad():
+        result = func(*args, **kwargs)
+        if has_aux:
+            if not (isinstance(result, tuple) and len(result) == 2):
+                raise RuntimeError("grad_and_value(f)(*args): output of function f should "
+                                   "be a tuple: (output, aux) if has_aux is True")
+            out, aux = result
+        else:
+            out, aux = result, None
+        if not isinstance(out, Tensor) or out.ndim != 0:
+            got = (f"tensor with {out.ndim} dims" if isinstance(out, Tensor)
+                   else type(out).__name__)
+            raise RuntimeError(f"grad_and_value(f)(*args): Expected f(*args) to return a "
+                               f"scalar Tensor, got {got}. Maybe you wanted to use the vjp "
+                               f"or jacrev APIs instead?")
+        flat = [t for group in diff_leaves for t in group]
+        outer = outer or _reaches_other_leaves([out], flat, since)
+        grads = autograd.grad(out, flat, create_graph=outer, allow_unused=True)
+    grads = [g if g is not None else zeros_like(t) for g, t in zip(grads, flat)]
+    if not outer:
+        grads = [g.detach() for g in grads]
+        out = out.detach()
+        # NOTE: aux comes back unwrapped, as torch: off the transform's internal graph
+        aux = _map(lambda t: t.detach(), aux)
+    per_arg, i = [], 0
+    for group, rebuild in zip(diff_leaves, rebuilds):
+        per_arg.append(rebuild(grads[i:i + len(group)]))
+        i += len(group)
+    g = per_arg[0] if isinstance(argnums, int) else tuple(per_arg)
+    return (g, (out, aux)) if has_aux else (g, out)
 
 
 def grad(func, argnums=0, has_aux=False):
@@ -167,6 +224,12 @@ def grad(func, argnums=0, has_aux=False):
 def vjp(func, *primals, has_aux=False):
     """(func(*primals), vjp_fn): ``vjp_fn(cotangents)`` gives the vector-Jacobian products, one
     per primal (pytrees as the primals)."""
+    with _transform_scope():
+        return _vjp(func, primals, has_aux)
+
+
+def _vjp(func, primals, has_aux):
+    since = _leaf_count[0]
     diff, rebuilds, outer = [], [], False
     args = []
     for p in primals:
@@ -184,6 +247,7 @@ def vjp(func, *primals, has_aux=False):
     out, aux = result if has_aux else (result, None)
     out_leaves, _ = _flatten(out)
     flat_in = [t for group in diff for t in group]
+    outer = outer or _reaches_other_leaves(out_leaves, flat_in, since)
 
     def vjp_fn(cotangents, retain_graph=True, create_graph=None):
         cots, _ = _flatten(cotangents)
@@ -192,9 +256,14 @@ def vjp(func, *primals, has_aux=False):
                                f"pytree structure of outputs to the function: {len(cots)} "
                                f"cotangents for {len(out_leaves)} outputs")
         make_graph = outer if create_graph is None else create_graph
+        # NOTE: an output that does not depend on the inputs (the gradient of a function
+        # linear in them, under hessian) contributes zeros, as in torch, not an error
+        pairs = [(o, c) for o, c in zip(out_leaves, cots)
+                 if isinstance(o, Tensor) and o.requires_grad]
         with autograd.enable_grad():
-            gs = autograd.grad(out_leaves, flat_in, cots, retain_graph=retain_graph,
-                               create_graph=make_graph, allow_unused=True)
+            gs = autograd.grad([o for o, _ in pairs], flat_in, [c for _, c in pairs],
+                               retain_graph=retain_graph, create_graph=make_graph,
+                               allow_unused=True) if pairs else [None] * len(flat_in)
         gs = [g if g is not None else zeros_like(t) for g, t in zip(gs, flat_in)]
         if not make_graph:
             gs = [g.detach() for g in gs]
@@ -229,14 +298,20 @@ def jvp(func, primals, tangents, *, strict=False, has_aux=False):
     out, vjp_fn = res[0], res[1]
     out_leaves, rebuild_out = _flatten(out)
     # the vjp is linear in its cotangent u: the derivative of <vjp(u), tangents> by u is J t
+    # (vjp keeps its output on the graph exactly when the caller's graph reaches it)
+    outer = any(isinstance(o, Tensor) and o.requires_grad for o in out_leaves)
     us = [zeros_like(o).requires_grad_(True) for o in out_leaves]
     with autograd.enable_grad():
         gs = vjp_fn(rebuild_out(us), create_graph=True)
         g_leaves = [g for g in _flatten(gs)[0]]
         t_leaves = _flatten(tangents)[0]
-        jv = autograd.grad(g_leaves, us, t_leaves, allow_unused=True)
-    jv = [j.detach() if j is not None else zeros_like(o) for j, o in zip(jv, out_leaves)]
-    result = (_map(lambda t: t.detach(), out), rebuild_out(jv))
+        # NOTE: retain_graph: the vjp's graph saves forward outputs, so this pass reaches the
+        # caller's graph when the primals are on it; it must stay usable, as torch's
+        jv = autograd.grad(g_leaves, us, t_leaves, retain_graph=True, create_graph=outer,
+                           allow_unused=True)
+    jv = [(j if outer else j.detach()) if j is not None else zeros_like(o)
+          for j, o in zip(jv, out_leaves)]
+    result = (out if outer else _map(lambda t: t.detach(), out), rebuild_out(jv))
     return result + (res[2],) if has_aux else result
 
 
@@ -339,7 +414,6 @@ def vmap(func, in_dims=0, out_dims=0, randomness="error", *, chunk_size=None):
         leaves, rebuild = _flatten(list(args))
         dims = _broadcast_dims(list(dims_tree) if isinstance(dims_tree, tuple) else dims_tree,
                                list(args), "in_dims")
-        size = None
         sizes = []
         for leaf, d in zip(leaves, dims):
             if d is None:

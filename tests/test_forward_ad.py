@@ -288,3 +288,23 @@ def test_errors_leave_no_level_behind():
         with efw.dual_level():
             efw.make_dual(ember.ones(3), ember.ones(2))
     assert efw._current_level == -1
+
+
+@pytest.mark.parametrize("dev", DEVICES)
+def test_unpack_dual_twice_and_backward_after(dev):
+    # unpack_dual must leave the graph it reads intact: a second unpack_dual of the same tensor,
+    # and a backward through it afterwards, work in torch (whose forward AD never runs backward)
+    x0 = _arr(3)
+    results = []
+    for mod, m in ((efw, ember), (tfw, torch)):
+        w = m.tensor(x0, requires_grad=True) if m is torch else ember.tensor(
+            x0, device=dev, requires_grad=True)
+        with mod.dual_level():
+            s = mod.make_dual(w * 1.5, m.ones_like(w))
+            e = m.exp(s) * m.sin(s)
+            first = mod.unpack_dual(e).tangent
+            again = mod.unpack_dual(e)
+            again.primal.sum().backward()
+        results.append((first, again.tangent, w.grad))
+    for got, want in zip(results[0], results[1]):
+        _close(got, want)

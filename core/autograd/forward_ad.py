@@ -221,8 +221,10 @@ def _tangent(y, entries):
                      for g, t in zip(vjps, tangents) if g is not None and g._requires_grad]
             jt = None
             if pairs:
+                # NOTE: retain_graph: this pass also reaches nodes of the caller's graph (the
+                # vjp's graph saves forward outputs); torch's forward AD never consumes it
                 (jt,) = _grad([g for g, _ in pairs], u, [t for _, t in pairs],
-                              create_graph=keep_graph, allow_unused=True)
+                              retain_graph=True, create_graph=keep_graph, allow_unused=True)
     finally:
         _cutting[0] = prev
     if jt is None:   # y depends on a dual only through ops with a zero derivative (floor ...)

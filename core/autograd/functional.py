@@ -85,8 +85,10 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
         us = tuple(zeros_like(o).requires_grad_(True) for o in outs)
         gs = grad(outs, ins, us, create_graph=True, allow_unused=True)
         pairs = [(g, t) for g, t in zip(gs, vs) if g is not None]
-        jv = grad([g for g, _ in pairs], us, [t for _, t in pairs], create_graph=create_graph,
-                  allow_unused=True) if pairs else (None,) * len(us)
+        # NOTE: retain_graph: this pass can reach the caller's graph (a tensor ``func`` closes
+        # over), which must stay usable, as torch's
+        jv = grad([g for g, _ in pairs], us, [t for _, t in pairs], retain_graph=True,
+                  create_graph=create_graph, allow_unused=True) if pairs else (None,) * len(us)
     res = []
     for i, (j, o) in enumerate(zip(jv, outs)):
         if j is None:

@@ -6,22 +6,31 @@ import ember
 
 
 def _tensors(xs):
-    return [i for i, x in enumerate(xs) if isinstance(x, ember.Tensor) and x.requires_grad]
+    return [i for i, x in enumerate(xs) if isinstance(x, ember.Tensor)]
 
 
 class BackwardHook:
+    """As torch's: ``grad_input`` has one entry per positional argument of the module (None
+    for a non-tensor, zeros for a tensor that does not require grad), ``grad_output`` one per
+    tensor output (None for an output that got no gradient)."""
+
     def __init__(self, module, hooks, pre_hooks=()):
         self.module = module
         self.hooks = hooks
         self.pre_hooks = list(pre_hooks)
         self.grad_outputs = None
         self.n_inputs = 0
+        self.input_index = None
         outer = self
 
         class _Inputs(ember.autograd.Function):
             @staticmethod
             def forward(ctx, *xs):
-                return tuple(x.view_as(x) for x in xs) if len(xs) > 1 else xs[0].view_as(xs[0])
+                outs = tuple(x.view_as(x) for x in xs)
+                # NOTE: as torch, an input that does not require grad gets a zero grad_input
+                ctx.mark_non_differentiable(*[o for x, o in zip(xs, outs)
+                                              if not x.requires_grad])
+                return outs if len(outs) > 1 else outs[0]
 
             @staticmethod
             def backward(ctx, *grads):
@@ -30,13 +39,15 @@ class BackwardHook:
         class _Outputs(ember.autograd.Function):
             @staticmethod
             def forward(ctx, *xs):
+                # NOTE: torch's pre hooks see None for an output that got no gradient
+                ctx.set_materialize_grads(False)
                 return tuple(x.view_as(x) for x in xs) if len(xs) > 1 else xs[0].view_as(xs[0])
 
             @staticmethod
             def backward(ctx, *grads):
                 outer.grad_outputs = grads = outer._run_pre_hooks(grads)
-                if outer.n_inputs == 0 and outer.hooks:
-                    outer._run_hooks((None,))
+                if outer.input_index is None and outer.hooks:
+                    outer._call_hooks((None,) * outer.n_inputs)
                 return grads if len(grads) > 1 else grads[0]
 
         self._inputs_fn, self._outputs_fn = _Inputs, _Outputs
@@ -54,27 +65,42 @@ class BackwardHook:
             grad_outputs = res
         return grad_outputs
 
-    def _run_hooks(self, grad_inputs):
-        grad_inputs = tuple(grad_inputs)
+    def _call_hooks(self, grad_inputs):
         for hook in self.hooks:
             res = hook(self.module, grad_inputs, self.grad_outputs)
-            if res is not None:
-                grad_inputs = tuple(res)
-        return grad_inputs if len(grad_inputs) > 1 else grad_inputs[0]
+            if res is None:
+                continue
+            res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+            if len(res) != len(grad_inputs):
+                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
+                                   f"{len(res)}, but expected {len(grad_inputs)}")
+            grad_inputs = res
+        return grad_inputs
+
+    def _run_hooks(self, grads):
+        packed = [None] * self.n_inputs
+        for i, g in zip(self.input_index, grads):
+            packed[i] = g
+        packed = self._call_hooks(tuple(packed))
+        grads = tuple(packed[i] for i in self.input_index)
+        return grads if len(grads) > 1 else grads[0]
 
     def _wrap(self, fn, xs):
         idx = _tensors(xs)
-        if not idx:
-            return xs, 0
+        if not idx or not ember.is_grad_enabled() or not any(xs[i].requires_grad
+                                                             for i in idx):
+            return xs, None
         out = fn.apply(*[xs[i] for i in idx])
         out = out if isinstance(out, tuple) else (out,)
         xs = list(xs)
         for i, o in zip(idx, out):
             xs[i] = o
-        return tuple(xs), len(idx)
+        return tuple(xs), idx
 
     def setup_input_hook(self, args):
-        args, self.n_inputs = self._wrap(self._inputs_fn, tuple(args))
+        args = tuple(args)
+        self.n_inputs = len(args)
+        args, self.input_index = self._wrap(self._inputs_fn, args)
         return args
 
     def setup_output_hook(self, result):

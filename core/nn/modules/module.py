@@ -231,6 +231,28 @@ def _run_registration_hooks(hooks: dict, module: "Module", name: str, value):
     return value
 
 
+class _ReturningStateDictHook:
+    """A state-dict hook registered through the private ``_register_state_dict_hook``: what
+    it returns (when not None) replaces the state dict, as torch's private hooks do."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, *args):
+        return self.hook(*args)
+
+
+class _WithoutModule:
+    """A load-state-dict pre hook registered with ``with_module=False``: called without the
+    module argument, as torch calls it."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __call__(self, module, *args):
+        return self.hook(*args)
+
+
 def _addindent(s_: str, num_spaces: int) -> str:
     s = s_.split("\n")
     if len(s) == 1:
@@ -703,8 +725,11 @@ class Module:
                 module.state_dict(destination=destination, prefix=prefix + name + ".",
                                   keep_vars=keep_vars)
         for hook in self._state_hooks("_state_dict_hooks").values():
-            if hook(self, destination, prefix, local_metadata) is not None:
-                raise RuntimeError("state_dict post-hook must return None")
+            result = hook(self, destination, prefix, local_metadata)
+            if result is not None:
+                if not isinstance(hook, _ReturningStateDictHook):
+                    raise RuntimeError("state_dict post-hook must return None")
+                destination = result
         return destination
 
     # state-dict hooks live in dicts made on first registration, so that modules built or
@@ -731,6 +756,19 @@ class Module:
         """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict`` saved
         this module and its children; it may edit state_dict in place and returns None."""
         return self._add_state_hook("_state_dict_hooks", hook)
+
+    def _register_state_dict_hook(self, hook) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` runs after ``state_dict`` saved
+        this module and its children; unlike a post hook it may return a new state_dict.
+        (Private in torch too, and used by libraries: kept with torch's behaviour.)"""
+        return self._add_state_hook("_state_dict_hooks", _ReturningStateDictHook(hook))
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        """``hook(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+        error_msgs)``, with the module first when ``with_module``, runs before this module
+        loads. (Private in torch too; checkpoint-migration code uses it.)"""
+        return self._add_state_hook("_load_state_dict_pre_hooks",
+                                    hook if with_module else _WithoutModule(hook))
 
     def register_load_state_dict_pre_hook(self, hook) -> RemovableHandle:
         """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
