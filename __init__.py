@@ -89,6 +89,7 @@ from .core import nn as _nn  # noqa: E402
 _alias("nn", _nn)
 from .core.torch_nn_aliases import *  # noqa: E402,F401,F403  (torch.conv2d, torch.dropout ...)
 from .core.torch_extra_api import *  # noqa: E402,F401,F403  (windows, torch.solve ...)
+from .core.quantization import *  # noqa: E402,F401,F403  (fake_quantize_per_*_affine)
 from .core import optim as _optim  # noqa: E402
 _alias("optim", _optim)
 from .core import utils as _utils  # noqa: E402

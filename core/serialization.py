@@ -2,7 +2,8 @@
 
 Loading never executes code from the file: the file holds only data (a JSON description of the
 structure and raw tensor bytes), and only these types are written or read back: tensors
-(and ``nn.Parameter``), ``dict``/``OrderedDict`` (any of the types below as keys), ``list``,
+(and ``nn.Parameter``; sparse COO and CSR tensors as their index and value tensors),
+``dict``/``OrderedDict`` (any of the types below as keys), ``list``,
 ``tuple``, ``int``, ``float``, ``bool``, ``str``, ``bytes``, ``None``, ``ember.dtype`` and
 ``ember.device``.
 
@@ -123,8 +124,31 @@ class _Writer:
         self.size += len(raw) + _pad(len(raw))
         return offset, len(raw)
 
+    def sparse(self, t: Any) -> dict:
+        """A sparse tensor's node: its layout, size and the dense tensors that make it up (as
+        torch pickles ``_indices()`` / ``_values()``). Only sparse COO and CSR exist in Ember."""
+        if id(t) in self.seen:
+            return {"t": "ref", "id": self.seen[id(t)]}
+        from .sparse import SparseTensor
+        self.keep.append(t)
+        node = {"t": "sparse_coo" if isinstance(t, SparseTensor) else "sparse_csr",
+                "id": None, "size": list(t.shape), "requires_grad": bool(t.requires_grad)}
+        if isinstance(t, SparseTensor):
+            node["coalesced"] = bool(t.is_coalesced())
+            parts = {"indices": t._indices(), "values": t._values()}
+        else:
+            parts = {"crow": t.crow_indices(), "col": t.col_indices(), "values": t.values()}
+        for key, part in parts.items():
+            node[key] = self.tensor(part.detach())
+        # numbered after its parts, so a "ref" to it always follows its definition
+        node["id"] = self.seen[id(t)] = self.count
+        self.count += 1
+        return node
+
     def node(self, obj: Any, path: str) -> dict:
         if isinstance(obj, ember.Tensor):
+            if obj.layout is not ember.strided:
+                return self.sparse(obj)
             return self.tensor(obj)
         if obj is None:
             return {"t": "none"}
@@ -301,11 +325,38 @@ class _Reader:
         self.tensors[node["id"]] = t
         return t
 
+    def sparse(self, node: dict) -> Any:
+        size = [int(n) for n in node["size"]]
+        parts = {k: self.node(node[k]) for k in ("indices", "crow", "col", "values")
+                 if k in node}
+        if any(not isinstance(p, ember.Tensor) or p.layout is not ember.strided
+               for p in parts.values()):
+            raise self.fail("malformed sparse tensor entry in the header (its parts must be "
+                            "dense tensors)")
+        # the constructors check the indices against the size, so a corrupted file fails here
+        try:
+            with ember.no_grad():
+                if node["t"] == "sparse_coo":
+                    t = ember.sparse_coo_tensor(parts["indices"], parts["values"], size,
+                                                is_coalesced=bool(node.get("coalesced")))
+                else:
+                    t = ember.sparse_csr_tensor(parts["crow"], parts["col"], parts["values"],
+                                                size)
+        except (RuntimeError, ValueError, IndexError) as e:
+            raise self.fail(f"sparse tensor entry does not match its parts; the file is "
+                            f"corrupted ({e})") from None
+        if node.get("requires_grad"):
+            t.requires_grad_(True)
+        self.tensors[node["id"]] = t
+        return t
+
     def node(self, node: Any) -> Any:
         try:
             kind = node["t"]
             if kind == "tensor":
                 return self.tensor(node)
+            if kind in ("sparse_coo", "sparse_csr"):
+                return self.sparse(node)
             if kind == "ref":
                 return self.tensors[node["id"]]
             if kind == "none":

@@ -269,3 +269,69 @@ def test_unknown_node_type_rejected():
     crafted = prefix + new + b"\0" * ser._pad(len(prefix) + len(new)) + blob[d0:]
     with pytest.raises(RuntimeError, match="unknown entry type 'pickle'"):
         ember.load(io.BytesIO(crafted))
+
+
+# -- sparse tensors ------------------------------------------------------------------------
+
+def _sparse_sample():
+    # (0, 1) twice: uncoalesced, with a dense dim of 2
+    return ember.sparse_coo_tensor([[0, 2, 0, 1], [1, 0, 1, 3]],
+                                   [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]], (3, 4, 2))
+
+
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_sparse_coo_round_trips(coalesce):
+    s = _sparse_sample()
+    if coalesce:
+        s = s.coalesce()
+    out = _round_trip({"adj": s, "other": ember.ones(2)})
+    back = out["adj"]
+    assert back.is_sparse and back.layout is ember.sparse_coo
+    assert back.is_coalesced() == s.is_coalesced() and back._nnz() == s._nnz()
+    assert tuple(back.shape) == (3, 4, 2) and back.dtype == ember.float32
+    _same(back._indices(), s._indices())
+    _same(back._values(), s._values())
+    _same(back.to_dense(), s.to_dense())
+
+
+def test_sparse_twice_loads_as_one_object_and_keeps_requires_grad():
+    s = _sparse_sample().coalesce().requires_grad_(True)
+    out = _round_trip([s, s])
+    assert out[0] is out[1] and out[0].requires_grad and out[0].is_leaf
+
+
+def test_sparse_csr_round_trips():
+    c = ember.tensor([[0.0, 2.0, 0.0], [3.0, 0.0, 4.0]]).to_sparse_csr()
+    back = _round_trip(c)
+    assert back.layout is ember.sparse_csr
+    _same(back.crow_indices(), c.crow_indices())
+    _same(back.to_dense(), c.to_dense())
+
+
+@pytest.mark.parametrize("dev", _other_devices() or
+                         [pytest.param("opencl", marks=pytest.mark.skip(
+                             reason="no accelerator backend available here"))])
+def test_sparse_on_device_round_trip_and_map_to_cpu(dev):
+    s = _sparse_sample().to(dev)
+    buf = io.BytesIO()
+    ember.save(s, buf)
+    buf.seek(0)
+    assert ember.load(buf).device.type == dev
+    buf.seek(0)
+    on_cpu = ember.load(buf, map_location="cpu")
+    assert on_cpu.device.type == "cpu" and on_cpu.is_sparse
+    np.testing.assert_array_equal(on_cpu.to_dense().numpy(), s.to_dense().cpu().numpy())
+
+
+def test_sparse_with_indices_out_of_its_size_rejected():
+    blob = _blob(_sparse_sample())
+    h0 = ser._PREFIX.size
+    _, version, hlen, _ = ser._PREFIX.unpack_from(blob, 0)
+    header = json.loads(blob[h0:h0 + hlen])
+    header["root"]["size"] = [2, 4, 2]          # index 2 in dim 0 no longer fits
+    new = json.dumps(header).encode()
+    prefix = ser._PREFIX.pack(ser.MAGIC, version, len(new), zlib.crc32(new))
+    d0 = h0 + hlen + ser._pad(h0 + hlen)
+    crafted = prefix + new + b"\0" * ser._pad(len(prefix) + len(new)) + blob[d0:]
+    with pytest.raises(RuntimeError, match="sparse tensor entry does not match"):
+        ember.load(io.BytesIO(crafted))

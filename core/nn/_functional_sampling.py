@@ -121,7 +121,9 @@ def _gather_nd(flat, coords, sizes):
     ix = coords[0]
     lin = lin.unsqueeze(1).expand(flat.shape[0], flat.shape[1], ix.shape[1])
     vals = flat.gather(2, lin.contiguous())
-    return vals * inside.unsqueeze(1).to(flat.dtype)
+    # NOTE: where, not a multiply by the mask: torch skips outside points, so a negative
+    # value there gives +0.0, never -0.0
+    return ember.where(inside.unsqueeze(1), vals, 0.0)
 
 
 def _cubic_coeffs(t):
