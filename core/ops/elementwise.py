@@ -162,6 +162,7 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
         fast = fast - _COMPLEX  # (complex operands reach _binary_general's error)
     bool_out = kind in ("compare", "logical")
     bool_ = _dt.bool_
+    recorded = op is not None and not bool_out  # (a bool result is never differentiable)
 
     def binary(a, b):
         if isinstance(a, Tensor):  # (isinstance: Parameters take the fast path too)
@@ -176,8 +177,7 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
                         broadcast_shapes(name, xa.shape, xb.shape)
                     res = _wrap(dev._backend.kernels[name](xa, xb), bool_ if bool_out else dt,
                                 dev)
-                    if op is not None and _state.enabled and (
-                            a._requires_grad or b._requires_grad) and not bool_out:
+                    if recorded and _state.enabled and (a._requires_grad or b._requires_grad):
                         if same:
                             record_elementwise(op, (a, b), res)
                         else:
@@ -189,7 +189,7 @@ def Binary(name, backward=None, kind="arith", inputs=True, out=False):
                     b = _int_in(b, dt)
                 res = _wrap(dev._backend.kernels[name](a._data, b), bool_ if bool_out else dt,
                             dev)
-                if op is not None and _state.enabled and a._requires_grad and not bool_out:
+                if recorded and _state.enabled and a._requires_grad:
                     record_elementwise(op, (a, b), res)
                 return res
         return _binary_general(name, kind, op, binary, a, b)

@@ -87,7 +87,9 @@ def _save(op, inputs, outputs):
             if isinstance(a, Tensor):
                 s = a = _new_saved(SavedTensor)
                 s.tensor, s.version, s.is_output = keep[0], keep[0]._vc[0], False
-            if isinstance(b, Tensor):
+            if b is keep[0]:  # (x * x: one saved tensor for both)
+                b = a
+            elif isinstance(b, Tensor):
                 s = b = _new_saved(SavedTensor)
                 s.tensor, s.version, s.is_output = keep[1], keep[1]._vc[0], False
             sin = (a, b)
@@ -95,7 +97,14 @@ def _save(op, inputs, outputs):
             sin = tuple([SavedTensor(t) if isinstance(t, Tensor) else t for t in keep])
     if op.save_out:
         if type(outputs) is Tensor:
-            sout = (SavedTensor(outputs, True),)
+            if _hook_stack:
+                sout = (SavedTensor(outputs, True),)
+            else:  # (the common case inline: SavedTensor.__init__'s fields of an output)
+                s = _new_saved(SavedTensor)
+                s.tensor, s.is_output, s.version = None, True, outputs._vc[0]
+                s.data, s.dtype, s.device, s.vc = (outputs._data, outputs._dtype,
+                                                   outputs._device, outputs._vc)
+                sout = (s,)
         else:
             sout = tuple([SavedTensor(o, True) if o is not None else None for o in outputs])
     return sin, sout
