@@ -54,12 +54,9 @@ def _needs_grad(*tensors):
     return _state.enabled and any(t._requires_grad for t in tensors)
 
 
-def _check_dtype(A, op, complex_ok=True):
+def _check_dtype(A, op):
     if A.dtype.is_complex:
-        if complex_ok:
-            return
-        raise NotImplementedError(f"{op}: complex inputs are not supported by ember.linalg yet "
-                                  f"(got {_dt_name(A.dtype)})")
+        return
     if not A.dtype.is_floating_point:
         raise RuntimeError(f"{op}: Expected a floating point or complex tensor as input. Got "
                            f"{_dt_name(A.dtype)}")
@@ -67,11 +64,11 @@ def _check_dtype(A, op, complex_ok=True):
         raise RuntimeError(f"{op}: Low precision dtypes not supported. Got {_dt_name(A.dtype)}")
 
 
-def _check(A, op, square=True, complex_ok=True):
+def _check(A, op, square=True):
     """torch's checks of a matrix argument: floating or complex dtype, >= 2 dims, square."""
     if not isinstance(A, Tensor):
         raise TypeError(f"{op}(): argument 'A' must be Tensor, not {type(A).__name__}")
-    _check_dtype(A, op, complex_ok)
+    _check_dtype(A, op)
     if A.ndim < 2:
         raise RuntimeError(f"{op}: The input tensor A must have at least 2 dimensions.")
     if square and A.shape[-1] != A.shape[-2]:
@@ -603,9 +600,18 @@ _ldl_solve_op = _not_differentiable("linalg_ldl_solve")
 def ldl_factor_ex(A, *, hermitian=False, check_errors=False):
     """(LD, pivots, info): LAPACK sytrf's compact L D L^T of a symmetric A (read from its lower
     triangle; D has 1x1 and 2x2 blocks), its pivots, and info (0, or the first zero of D).
-    Not differentiable, as in torch."""
-    _check(A, "torch.linalg.ldl_factor_ex", complex_ok=False)
-    LD, pivots, info = _native(A, "ldl_factor_ex")
+    A complex A is complex symmetric (A = A^T, sytrf), or Hermitian with ``hermitian=True``
+    (A = L D L^H, hetrf: D's diagonal real); for a real A ``hermitian`` changes nothing.
+    Not differentiable, as in torch.
+
+    Example::
+
+        >>> A = ember.tensor([[4.0 + 0j, 1 - 2j], [1 + 2j, 3.0]])
+        >>> LD, pivots, info = ember.linalg.ldl_factor_ex(A, hermitian=True)
+        >>> X = ember.linalg.ldl_solve(LD, pivots, ember.eye(2, dtype=A.dtype), hermitian=True)
+    """
+    _check(A, "torch.linalg.ldl_factor_ex")
+    LD, pivots, info = _native(A, "ldl_factor_ex", bool(hermitian))
     if _needs_grad(A):
         record(_ldl_factor_op, (A,), LD)
     if check_errors:
@@ -625,8 +631,9 @@ def ldl_factor(A, *, hermitian=False):
 
 
 def ldl_solve(LD, pivots, B, *, hermitian=False):
-    """X with A X = B from ldl_factor's (LD, pivots) of A (LAPACK sytrs)."""
-    _check(LD, "torch.linalg.ldl_solve", complex_ok=False)
+    """X with A X = B from ldl_factor's (LD, pivots) of A (LAPACK sytrs; hetrs for a complex
+    LD with ``hermitian=True``, which must match the factorization's)."""
+    _check(LD, "torch.linalg.ldl_solve")
     if not isinstance(B, Tensor) or B.ndim < 2:
         raise RuntimeError("torch.linalg.ldl_solve: Expected B to have at least 2 dimensions, "
                            f"but it has {B.ndim if isinstance(B, Tensor) else 0} dimensions "
@@ -638,7 +645,7 @@ def ldl_solve(LD, pivots, B, *, hermitian=False):
         raise RuntimeError(f"Incompatible matrix sizes for torch.linalg.ldl_solve: each A matrix "
                            f"is {LD.shape[-2]} by {LD.shape[-1]} but each b matrix is "
                            f"{B.shape[-2]} by {B.shape[-1]}")
-    X = _native(LD, "ldl_solve", pivots, B)
+    X = _native(LD, "ldl_solve", pivots, B, bool(hermitian))
     if _needs_grad(LD, B):
         record(_ldl_solve_op, (LD, B), X)
     return X
@@ -1017,7 +1024,8 @@ def matrix_rank(A, tol=None, hermitian=False, *, atol=None, rtol=None):
         return (S > tol_).sum(-1)
 
 
-lstsq_ret = _return_types.make("linalg_lstsq", ["solution", "residuals", "rank", "singular_values"])
+lstsq_ret = _return_types.make("linalg_lstsq",
+                               ["solution", "residuals", "rank", "singular_values"])
 _LSTSQ_DRIVERS = ("gels", "gelsy", "gelsd", "gelss")
 
 

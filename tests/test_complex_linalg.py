@@ -232,9 +232,12 @@ def test_eig_matches_torch_gauge_invariant():
         _close(overlap, np.ones(3), 1e-9, 1e-9)
 
 
-def test_ldl_still_refuses_complex():
-    with pytest.raises(NotImplementedError, match="complex"):
-        ember.linalg.ldl_factor(_herm(ember, _ember(A3)))
+def test_ldl_takes_complex():
+    # (compared with torch, both hermitian= settings, in tests/test_complex_gaps.py)
+    H = _herm(ember, _ember(A3))
+    X = ember.linalg.ldl_solve(*ember.linalg.ldl_factor(H, hermitian=True), _ember(B3),
+                               hermitian=True)
+    _close(_np(H @ X), B3, 1e-10, 1e-10)
 
 
 @needs_torch

@@ -125,62 +125,115 @@ def linalg_extra_kernels(xp):
         # (log|det| is real for a complex matrix: the dtype of its parts)
         return xp.asarray(sign, dtype=a.dtype), xp.asarray(logabs, dtype=a.real.dtype)
 
-    def ldl_factor_ex(a):
-        """LAPACK sytrf (lower): Bunch-Kaufman pivoting, 1x1 and 2x2 blocks of D; pivots > 0
-        for a 1x1 block (the row swapped in), -p twice for a 2x2 block; info = first zero D."""
+    def ldl_factor_ex(a, hermitian=False):
+        """LAPACK sytrf (lower; hetrf for a complex ``a`` when ``hermitian``): Bunch-Kaufman
+        pivoting, 1x1 and 2x2 blocks of D; pivots > 0 for a 1x1 block (the row swapped in),
+        -p twice for a 2x2 block; info = first zero D."""
         shape = a.shape
         mats = batch_view(a)
+        herm = bool(hermitian) and mats.dtype.kind == "c"
         ld = xp.zeros_like(mats)
         pivots = xp.zeros(mats.shape[:2], dtype=xp.int32)
         info = xp.zeros(mats.shape[0], dtype=xp.int32)
         for b in range(mats.shape[0]):
-            ld[b], pivots[b], info[b] = _ldl_one(xp.tril(mats[b]))
+            ld[b], pivots[b], info[b] = _ldl_one(xp.tril(mats[b]), herm)
         return ld.reshape(shape), pivots.reshape(shape[:-1]), info.reshape(shape[:-2])
 
-    def _ldl_one(w):
+    def _cabs1(z):
+        # NOTE: LAPACK's complex sytf2/hetf2 pick pivots by |Re| + |Im| (cabs1, izamax), not |z|
+        return xp.abs(z.real) + xp.abs(z.imag)
+
+    def _real_diagonal(w):
+        """hetf2 keeps D's diagonal real: zero the imaginary parts on w's diagonal."""
+        i = xp.arange(w.shape[0])
+        w[i, i] = w[i, i].real
+
+    def _ldl_one(w, herm):
+        """sytf2 (zsytf2 for complex symmetric, zhetf2 when ``herm``) on the lower triangle w."""
         n = w.shape[0]
         alpha = (1 + 17 ** 0.5) / 8
+        mag = _cabs1 if w.dtype.kind == "c" else xp.abs
+        # (hetf2 reads only the real part of a diagonal entry)
+        diag_mag = (lambda z: xp.abs(z.real)) if herm else mag
+        conj = xp.conj if herm else (lambda z: z)
         piv = [0] * n
         info = 0
         k = 0
         while k < n:
             kstep = 1
-            absakk = abs(float(w[k, k]))
+            absakk = float(diag_mag(w[k, k]))
             imax, colmax = k, 0.0
             if k + 1 < n:
-                imax = k + 1 + int(xp.argmax(xp.abs(w[k + 1:, k])))
-                colmax = abs(float(w[imax, k]))
-            if max(absakk, colmax) == 0 or absakk != absakk:
+                imax = k + 1 + int(xp.argmax(mag(w[k + 1:, k])))
+                colmax = float(mag(w[imax, k]))
+            singular = max(absakk, colmax) == 0 or absakk != absakk
+            if singular:
                 info = info or k + 1
                 kp = k
+                if herm:
+                    w[k, k] = w[k, k].real
             elif absakk >= alpha * colmax:
                 kp = k
             else:
-                rowmax = float(xp.abs(w[imax, k:imax]).max())
+                rowmax = float(mag(w[imax, k:imax]).max())
                 if imax + 1 < n:
-                    rowmax = max(rowmax, float(xp.abs(w[imax + 1:, imax]).max()))
+                    rowmax = max(rowmax, float(mag(w[imax + 1:, imax]).max()))
                 if absakk >= alpha * colmax * (colmax / rowmax):
                     kp = k
-                elif abs(float(w[imax, imax])) >= alpha * rowmax:
+                elif float(diag_mag(w[imax, imax])) >= alpha * rowmax:
                     kp = imax
                 else:
                     kp, kstep = imax, 2
             kk = k + kstep - 1
-            if kp != kk:  # swap rows and columns kk, kp of the trailing (lower) matrix
+            if singular:
+                pass
+            elif kp != kk:  # swap rows and columns kk, kp of the trailing (lower) matrix
                 tail = w[kp + 1:, kk].copy()
                 w[kp + 1:, kk] = w[kp + 1:, kp]
                 w[kp + 1:, kp] = tail
+                # (Hermitian: what crosses the diagonal is conjugated)
                 mid = w[kk + 1:kp, kk].copy()
-                w[kk + 1:kp, kk] = w[kp, kk + 1:kp]
-                w[kp, kk + 1:kp] = mid
-                w[kk, kk], w[kp, kp] = w[kp, kp].copy(), w[kk, kk].copy()
+                w[kk + 1:kp, kk] = conj(w[kp, kk + 1:kp])
+                w[kp, kk + 1:kp] = conj(mid)
+                if herm:
+                    w[kp, kk] = xp.conj(w[kp, kk])
+                    w[kk, kk], w[kp, kp] = w[kp, kp].real, w[kk, kk].real
+                    w[k, k] = w[k, k].real
+                else:
+                    w[kk, kk], w[kp, kp] = w[kp, kp].copy(), w[kk, kk].copy()
                 if kstep == 2:
                     w[k + 1, k], w[kp, k] = w[kp, k].copy(), w[k + 1, k].copy()
-            if kstep == 1 and max(absakk, colmax) != 0 and k + 1 < n:
+            elif herm:
+                w[k, k] = w[k, k].real
+                if kstep == 2:
+                    w[k + 1, k + 1] = w[k + 1, k + 1].real
+            if singular or k + kstep >= n:
+                pass
+            elif kstep == 1 and herm:
+                d11 = 1 / w[k, k].real
+                col = w[k + 1:, k].copy()
+                w[k + 1:, k + 1:] -= xp.tril(xp.outer(col, d11 * col.conj()))  # (zher)
+                _real_diagonal(w[k + 1:, k + 1:])
+                w[k + 1:, k] = col * d11
+            elif kstep == 1:
                 x = w[k + 1:, k] / w[k, k]
                 w[k + 1:, k + 1:] -= xp.tril(xp.outer(x, w[k + 1:, k]))
                 w[k + 1:, k] = x
-            elif kstep == 2 and k + 2 < n:
+            elif herm:
+                # D's block [[d_kk, conj(b)], [b, d_k+1]] with b = w[k+1, k] and a real diagonal
+                b = w[k + 1, k]
+                d = abs(b)
+                d11, d22 = w[k + 1, k + 1].real / d, w[k, k].real / d
+                d21 = b / d
+                dd = (1 / (d11 * d22 - 1)) / d
+                wk = dd * (d11 * w[k + 2:, k] - d21 * w[k + 2:, k + 1])
+                wkp1 = dd * (d22 * w[k + 2:, k + 1] - xp.conj(d21) * w[k + 2:, k])
+                w[k + 2:, k + 2:] -= xp.tril(xp.outer(w[k + 2:, k], wk.conj())
+                                             + xp.outer(w[k + 2:, k + 1], wkp1.conj()))
+                _real_diagonal(w[k + 2:, k + 2:])
+                w[k + 2:, k] = wk
+                w[k + 2:, k + 1] = wkp1
+            else:
                 d21 = w[k + 1, k]
                 d11 = w[k + 1, k + 1] / d21
                 d22 = w[k, k] / d21
@@ -198,48 +251,52 @@ def linalg_extra_kernels(xp):
             k += kstep
         return w, xp.asarray(piv, dtype=xp.int32), info
 
-    def ldl_solve(ld, pivots, b):
-        """LAPACK sytrs (lower) for each matrix of the batch."""
+    def ldl_solve(ld, pivots, b, hermitian=False):
+        """LAPACK sytrs (lower; hetrs for a complex ``ld`` when ``hermitian``) for each matrix
+        of the batch."""
+        herm = bool(hermitian) and ld.dtype.kind == "c"
         batch = np.broadcast_shapes(ld.shape[:-2], b.shape[:-2])
         lds = xp.broadcast_to(ld, batch + ld.shape[-2:]).reshape((-1,) + ld.shape[-2:])
         pvs = xp.broadcast_to(pivots, batch + pivots.shape[-1:]).reshape(
             (-1, pivots.shape[-1]))
         x = xp.broadcast_to(b, batch + b.shape[-2:]).reshape((-1,) + b.shape[-2:]).copy()
         for i in range(x.shape[0]):
-            _ldl_solve_one(lds[i], [int(p) for p in pvs[i]], x[i])
+            _ldl_solve_one(lds[i], [int(p) for p in pvs[i]], x[i], herm)
         return x.reshape(batch + b.shape[-2:])
 
     def _swap_rows(x, i, j):
         if i != j:
             x[i], x[j] = x[j].copy(), x[i].copy()
 
-    def _ldl_solve_one(a, piv, x):
+    def _ldl_solve_one(a, piv, x, herm):
         n = a.shape[0]
+        # (L^H for hetrs, L^T for sytrs: the back substitution conjugates L when Hermitian)
+        conj = xp.conj if herm else (lambda z: z)
         k = 0
         while k < n:  # L D y = b
             if piv[k] > 0:
                 _swap_rows(x, k, piv[k] - 1)
                 x[k + 1:] -= xp.outer(a[k + 1:, k], x[k])
-                x[k] /= a[k, k]
+                x[k] /= a[k, k].real if herm else a[k, k]
                 k += 1
                 continue
             _swap_rows(x, k + 1, -piv[k] - 1)
             x[k + 2:] -= xp.outer(a[k + 2:, k], x[k]) + xp.outer(a[k + 2:, k + 1], x[k + 1])
             akm1k = a[k + 1, k]
-            akm1, ak = a[k, k] / akm1k, a[k + 1, k + 1] / akm1k
+            akm1, ak = a[k, k] / conj(akm1k), a[k + 1, k + 1] / akm1k
             denom = akm1 * ak - 1
-            bkm1, bk = x[k] / akm1k, x[k + 1] / akm1k
+            bkm1, bk = x[k] / conj(akm1k), x[k + 1] / akm1k
             x[k], x[k + 1] = (ak * bkm1 - bk) / denom, (akm1 * bk - bkm1) / denom
             k += 2
         k = n - 1
-        while k >= 0:  # L^T P^T x = y
+        while k >= 0:  # L^T P^T x = y  (L^H when Hermitian)
             if piv[k] > 0:
-                x[k] -= a[k + 1:, k] @ x[k + 1:]
+                x[k] -= conj(a[k + 1:, k]) @ x[k + 1:]
                 _swap_rows(x, k, piv[k] - 1)
                 k -= 1
                 continue
-            x[k] -= a[k + 1:, k] @ x[k + 1:]
-            x[k - 1] -= a[k + 1:, k - 1] @ x[k + 1:]
+            x[k] -= conj(a[k + 1:, k]) @ x[k + 1:]
+            x[k - 1] -= conj(a[k + 1:, k - 1]) @ x[k + 1:]
             _swap_rows(x, k, -piv[k] - 1)
             k -= 2
 

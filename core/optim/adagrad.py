@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import ember
 
 from .optimizer import (Optimizer, _no_grad_step, _scalar_step, _check_lr, _check_nonnegative,
-                        _grads)
+                        _grads, _as_real, _full_per_part)
 
 __all__ = ["Adagrad"]
 
@@ -49,7 +49,7 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 state = self.state[p]
                 state["step"] = _scalar_step()
-                state["sum"] = ember.full_like(p, group["initial_accumulator_value"])
+                state["sum"] = _full_per_part(p, group["initial_accumulator_value"])
 
     @_no_grad_step
     def step(self, closure=None):
@@ -73,6 +73,7 @@ class Adagrad(Optimizer):
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)
                 clr = lr / (1 + (step - 1) * lr_decay)
+                p, grad, state = _as_real(p, grad, state)
                 state_sum = state["sum"]
                 state_sum.addcmul_(grad, grad, value=1)
                 std = ember.sqrt(state_sum).add_(eps)

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import ember
 
 from .optimizer import (Optimizer, _no_grad_step, _check_lr, _check_nonnegative, _host_scalar,
-                        _grads)
+                        _grads, _as_real)
 
 __all__ = ["ASGD"]
 
@@ -57,6 +57,7 @@ class ASGD(Optimizer):
                     state["mu"] = _host_scalar(1.0, p.device)
                     state["ax"] = ember.zeros_like(p)
                 state["step"].add_(1)
+                p, grad, state = _as_real(p, grad, state)
                 step = state["step"].item()
                 if wd != 0:
                     grad = grad.add(p, alpha=wd)

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _check_lr
+from .optimizer import Optimizer, _no_grad_step, _check_lr, _real_view
 
 __all__ = ["LBFGS"]
 
@@ -162,13 +162,20 @@ class LBFGS(Optimizer):
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]
 
+    # NOTE: as torch, a complex parameter takes part as its real view: two reals per element
+    # in the flat gradient and the search direction, so dot products stay real
+
     def _gather_flat_grad(self) -> Any:
-        return ember.cat([ember.zeros(p.numel(), dtype=p.dtype, device=p.device)
-                          if p.grad is None else p.grad.reshape(-1) for p in self._params])
+        views = []
+        for p in self._params:
+            g = p.grad if p.grad is not None else ember.zeros_like(p)
+            views.append(_real_view(g).reshape(-1))
+        return ember.cat(views)
 
     def _add_grad(self, step_size: float, update: Any) -> None:
         offset = 0
         for p in self._params:
+            p = _real_view(p)
             n = p.numel()
             p.add_(update[offset:offset + n].reshape(p.shape), alpha=_scalar(step_size))
             offset += n

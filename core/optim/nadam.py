@@ -6,7 +6,7 @@ from typing import Any, Iterable
 import ember
 
 from .optimizer import (Optimizer, _no_grad_step, _scalar_step, _check_lr, _check_nonnegative,
-                        _check_betas, _host_scalar, _grads)
+                        _check_betas, _host_scalar, _grads, _as_real)
 
 __all__ = ["NAdam"]
 
@@ -65,6 +65,7 @@ class NAdam(Optimizer):
                     state["exp_avg"] = ember.zeros_like(p)
                     state["exp_avg_sq"] = ember.zeros_like(p)
                 state["step"].add_(1)
+                p, grad, state = _as_real(p, grad, state)
                 step = state["step"].item()
                 bias_correction2 = 1 - beta2 ** step
                 if wd != 0:

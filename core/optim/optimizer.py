@@ -277,12 +277,35 @@ def _advance_state(state: dict, p: Any, *buffers: str) -> dict:
 
 def _as_real(p: Any, grad: Any, state: dict) -> tuple:
     """(p, grad, state) as torch's optimizers step a complex parameter: through the real views
-    of the parameter, its gradient and its state buffers (elementwise squares and maxima are
-    then per part, not z * z); the views write through. A real parameter as it is."""
+    of the parameter, its gradient and its complex state buffers (elementwise squares, signs
+    and maxima are then per part, not z * z); the views write through. Real state (the step
+    counter, NAdam's mu_product, ASGD's eta and mu) is left as it is, and so is a real
+    parameter.
+
+    Example::
+
+        >>> p, grad, state = _as_real(p, grad, self.state[p])
+        >>> state["exp_avg_sq"].addcmul_(grad, grad)   # |re|**2 and |im|**2, as torch
+    """
     if not p.is_complex():
         return p, grad, state
     return (ember.view_as_real(p), ember.view_as_real(grad),
-            {k: v if k == "step" else ember.view_as_real(v) for k, v in state.items()})
+            {k: _real_view(v) for k, v in state.items()})
+
+
+def _full_per_part(like: Any, value: Any) -> Any:
+    """``full_like(like, value)``, with ``value`` in both the real and the imaginary part of a
+    complex ``like``: torch's start for state that its complex step reads as two independent
+    reals (Adagrad's ``sum``, Rprop's ``step_size``)."""
+    value = value.item() if isinstance(value, ember.Tensor) else value
+    return ember.full_like(like, complex(value, value) if like.is_complex() else value)
+
+
+def _real_view(value: Any) -> Any:
+    """``view_as_real(value)`` for a complex tensor; anything else as it is."""
+    if isinstance(value, ember.Tensor) and value.is_complex():
+        return ember.view_as_real(value)
+    return value
 
 
 def _check_lr(lr: Any) -> None:

@@ -5,7 +5,8 @@ from typing import Any, Iterable
 
 import ember
 
-from .optimizer import Optimizer, _no_grad_step, _scalar_step, _check_lr, _grads
+from .optimizer import (Optimizer, _no_grad_step, _scalar_step, _check_lr, _grads, _as_real,
+                        _full_per_part)
 
 __all__ = ["Rprop"]
 
@@ -48,8 +49,9 @@ class Rprop(Optimizer):
                 if len(state) == 0:
                     state["step"] = _scalar_step()
                     state["prev"] = ember.zeros_like(p)
-                    state["step_size"] = ember.full_like(grad, group["lr"])
+                    state["step_size"] = _full_per_part(grad, group["lr"])
                 state["step"].add_(1)
+                p, grad, state = _as_real(p, grad, state)
                 prev, step_size = state["prev"], state["step_size"]
                 sign = grad.mul(prev).sign()
                 factor = ember.where(sign > 0, ember.full_like(sign, etaplus),
