@@ -57,12 +57,9 @@ class TensorDataset(Dataset):
     """
 
     def __init__(self, *tensors: Any) -> None:
-        if not tensors:
-            raise ValueError("TensorDataset needs at least one tensor")
-        n = tensors[0].shape[0]
-        for t in tensors:
-            if t.shape[0] != n:
-                raise ValueError("Size mismatch between tensors: first dimensions are "
+        # NOTE: torch asserts here, so user code catching a mismatch expects AssertionError
+        if any(t.shape[0] != tensors[0].shape[0] for t in tensors):
+            raise AssertionError("Size mismatch between tensors: first dimensions are "
                                  f"{[tuple(t.shape)[0] for t in tensors]}")
         self.tensors = tensors
 

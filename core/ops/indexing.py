@@ -720,6 +720,12 @@ def index_select(input, dim, index):
     return getitem(input, (slice(None),) * d + (S.reshape(index, (-1,)),))
 
 
+# torch's messages that print a dtype through caffe2's TypeMeta use the C++ type's name
+_TYPEMETA_NAMES = {_dt.int64: "long int", _dt.int32: "int", _dt.int16: "short int",
+                   _dt.int8: "signed char", _dt.uint8: "unsigned char", _dt.float32: "float",
+                   _dt.float64: "double", _dt.float16: "c10::Half", _dt.bfloat16: "c10::BFloat16"}
+
+
 def masked_fill(input, mask, value):
     from .elementwise import where
     if isinstance(value, Tensor) and value.ndim != 0:
@@ -727,7 +733,7 @@ def masked_fill(input, mask, value):
                            f"tensor with {value.ndim} dimension(s).")
     if mask._dtype is not _dt.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{mask._dtype}")
+                           f"{_TYPEMETA_NAMES.get(mask._dtype, str(mask._dtype))}")
     if isinstance(value, Tensor):
         value = value.to(input._dtype)
     else:
@@ -749,6 +755,22 @@ def masked_scatter(input, mask, source):
 
 
 def take(input, index):
+    """The entries of ``input`` read as 1-d at ``index`` (negative counts from the end).
+
+    >>> import ember
+    >>> ember.take(ember.tensor([[1, 2], [3, 4]]), ember.tensor([0, -1])).tolist()
+    [1, 4]
+    """
+    n = input.numel()
+    if index.numel():
+        backend = index._device._backend
+        flat = S.reshape(index, (-1,))._data
+        lo = int(backend.to_numpy(backend.kernels["amin"](flat, (0,), False)))
+        hi = int(backend.to_numpy(backend.kernels["amax"](flat, (0,), False)))
+        if lo < -n or hi >= n:
+            # NOTE: torch names the offending index and the element count, not an axis
+            raise IndexError(f"out of range: tried to access index {hi if hi >= n else lo} "
+                             f"on a tensor of {n} elements.")
     return getitem(S.reshape(input, (-1,)), index)
 
 

@@ -118,6 +118,9 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, out=None):
 
 
 def nanmean(input, dim=None, keepdim=False):
+    if input._dtype.category < 2:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {_title(input._dtype)}")
     from .elementwise import isnan, logical_not
     keep = logical_not(isnan(input))
     return nansum(input, dim, keepdim) / sum(keep, dim, keepdim)
@@ -658,6 +661,8 @@ def kthvalue(input, k, dim=-1, keepdim=False):
     _refuse_complex(input, NotImplementedError, '"kthvalue_{dev}" not implemented for '
                                                 "'{dt}'")
     d = _norm_dim(dim, builtins.max(input.ndim, 1), "kthvalue")
+    if not 1 <= k <= (input.shape[d] if input.ndim else 1):
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
     v, i = sort(input, d)
     v, i = S.narrow(v, d, k - 1, 1), S.narrow(i, d, k - 1, 1)
     if not keepdim:
@@ -681,7 +686,9 @@ def median(input, dim=None, keepdim=False):
         count = sum(tie.to(flat._dtype)).clamp(min=1)
         return mid + sum(where(tie, flat - flat.detach(), 0.0)) / count
     d = _norm_dim(dim, input.ndim, "median")
-    n = input.shape[d]
+    n = input.shape[d] if input.ndim else 1
+    if n == 0:
+        raise IndexError(f"median(): Expected reduction dim {d} to have non-zero size.")
     r = kthvalue(input, (n - 1) // 2 + 1, d, True)
     if input._dtype.is_floating_point and n:
         # a row holding NaN has median NaN at its first NaN (torch)
@@ -790,7 +797,9 @@ def mode(input, dim=-1, keepdim=False):
         u, c = np.unique(row, return_counts=True)
         m = u[np.argmax(c)]
         vals[ix] = m
-        idxs[ix] = np.nonzero(row == m)[0][-1]
+        # (np.unique counts NaNs as one value, as torch's mode does; NaN != NaN)
+        idxs[ix] = np.nonzero((row == m) | (np.isnan(row) & np.isnan(m)) if h.dtype.kind in "fc"
+                              else row == m)[0][-1]
     from .creation import from_numpy
     v, i = from_numpy(vals).to(input.device), from_numpy(idxs).to(input.device)
     if keepdim:
@@ -872,8 +881,13 @@ def bincount(input, weights=None, minlength=0):
 
 def histc(input, bins=100, min=0, max=0):
     import numpy as np
+    if not input._dtype.is_floating_point:
+        raise NotImplementedError(f'"histogram_{input.device.type}" not implemented for '
+                                  f"'{_title(input._dtype)}'")
     h = input.detach().cpu().numpy()
     lo, hi = (float(h.min()), float(h.max())) if min == max else (min, max)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise RuntimeError(f"torch.histc: range of [{lo}, {hi}] is not finite")
     r, _ = np.histogram(h, bins=bins, range=(lo, hi))
     from .creation import from_numpy
     return from_numpy(r.astype(h.dtype)).to(input.device)
@@ -974,21 +988,50 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
 
 def searchsorted(sorted_sequence, values, *, out_int32=False, right=False, side=None,
                  sorter=None):
-    """Indices where values would be inserted to keep sorted_sequence (last dim) sorted."""
-    from .elementwise import lt, le
+    """Indices where values would be inserted to keep sorted_sequence (last dim) sorted: torch's
+    binary search, run for every value at once in ceil(log2(n + 1)) rounds of ember ops, so it
+    gives torch's answers also where the sequence holds NaN or is not sorted.
+
+    >>> import ember
+    >>> ember.searchsorted(ember.tensor([1.0, 3.0, 5.0]), ember.tensor([3.0, 4.0]))
+    tensor([1, 2])
+    """
+    from .elementwise import where
+    from .indexing import gather
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but "
+                               f"got {side}")
+        if right and side == "left":
+            raise RuntimeError("torch.searchsorted(): side and right can't be set to opposites, "
+                               "got side of left while right was True")
+        right = side == "right"
+    seq = sorted_sequence
     if not isinstance(values, Tensor):
         from .creation import tensor
-        values = tensor(values, dtype=sorted_sequence.dtype, device=sorted_sequence.device)
-    if side is not None:
-        right = side == "right"
-    cmp = le if right else lt
-    seq = sorted_sequence
-    if seq.ndim == 1:
-        r = sum(cmp(S.unsqueeze(seq, 0), S.unsqueeze(S.reshape(values, (-1,)), 1)).to(
-            _dt.int64), 1)
-        r = S.reshape(r, values.shape)
+        values = tensor(values, dtype=seq.dtype, device=seq.device)
+    shape = values.shape
+    n = seq.shape[-1]
+    if seq.ndim == 1:  # one sequence for every value
+        v = S.reshape(values, (1, -1))
+        seq = S.unsqueeze(seq, 0)
+        order = None if sorter is None else S.unsqueeze(sorter, 0)
     else:
-        r = sum(cmp(S.unsqueeze(seq, -2), S.unsqueeze(values, -1)).to(_dt.int64), -1)
+        v, order = values, sorter
+    lo = v.new_zeros(v.shape, dtype=_dt.int64)
+    hi = lo + n
+    for _ in range(n.bit_length()):
+        active = lo < hi
+        mid = (lo + hi) // 2
+        at = mid.clamp(max=builtins.max(n - 1, 0))
+        if order is not None:
+            at = gather(order, -1, at)
+        m = gather(seq, -1, at) if n else v
+        # torch's predicates: NaN in the sequence moves the search right, a NaN value too
+        go_right = ~(m > v) if right else ~(m >= v)
+        lo = where(active & go_right, mid + 1, lo)
+        hi = where(active & ~go_right, mid, hi)
+    r = S.reshape(lo, shape)
     return r.to(_dt.int32) if out_int32 else r
 
 
