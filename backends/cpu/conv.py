@@ -9,7 +9,8 @@ whose multi-megabyte operands stream through memory. Here
 - columns are taken per image and, for stride 1, over whole input rows (position p = oh * W + ow;
   the positions past a row's last window are computed and dropped), so that each kernel offset
   copies one contiguous run of the image;
-- the GEMMs run over chunks of the batch whose columns fit in L2, through one buffer per call;
+- the forward runs one GEMM over chunks of the batch (one chunk at LeNet's sizes), through one
+  buffer per call;
 - the gradients work in a (C, H, W, N) layout, where a window row of the whole batch is one run
   of OW * N, over chunks of output rows.
 """
@@ -22,6 +23,9 @@ from .kernels import _LOW_PRECISION
 
 # Elements of the columns of one chunk: 512 KB of float32 stays in L2 with the GEMM's operands.
 _CHUNK = 1 << 17
+# Elements of the forward's columns per chunk (16 MB of float32): LeNet-sized batches take one
+# chunk, and so one GEMM; larger inputs keep the buffer bounded.
+_BATCH_CHUNK = 1 << 22
 
 # NOTE: OpenBLAS splits a GEMM of about 2^20 multiply-adds or more over its threads. For the GEMMs
 # of a small convolution (~0.2 ms) that gains little, and on a busy machine waking the threads
@@ -29,6 +33,7 @@ _CHUNK = 1 << 17
 # _THREADED multiply-adds run as batches of blocks of _ONE_THREAD, each on the calling thread.
 _ONE_THREAD = 1 << 18
 _THREADED = 1 << 24
+_SMALL_PRODUCT = 1 << 10
 
 
 def _wide(a):
@@ -69,17 +74,18 @@ class _Windows:
                           a.strides[:-1] + (self.row * st, st))
 
     def chunks(self, x):
-        """(start, columns) over chunks of the batch; columns (m, C*kh*kw, P) are a buffer that
-        the next chunk overwrites."""
-        win = self.view(x)
-        n, c, kh, kw = win.shape[:4]
+        """(start, columns) over chunks of the batch; columns (C*kh*kw, m * P), in (C, kh, kw,
+        m, P) order, are a buffer that the next chunk overwrites."""
+        win = self.view(x).transpose(1, 2, 3, 0, *range(4, 4 + len(self.positions)))
+        c, kh, kw, n = win.shape[:4]
         rows = c * kh * kw
-        step = max(1, min(n, _CHUNK // max(1, rows * self.count)))
-        buf = np.empty((step,) + win.shape[1:], x.dtype)
+        step = max(1, min(n, _BATCH_CHUNK // max(1, rows * self.count)))
+        buf = np.empty(win.shape[:3] + (step,) + win.shape[4:], x.dtype)
         for s in range(0, n, step):
             m = min(step, n - s)
-            np.copyto(buf[:m], win[s:s + m])
-            yield s, buf[:m].reshape(m, rows, self.count)
+            cols = buf[:, :, :, :m]
+            np.copyto(cols, win[:, :, :, s:s + m])
+            yield s, cols.reshape(rows, m * self.count)
 
 
 def conv2d(x, weight, bias, stride, dilation):
@@ -90,13 +96,12 @@ def conv2d(x, weight, bias, stride, dilation):
     win = _Windows(x.shape, weight.shape[2:], stride, dilation)
     w2 = weight.reshape(c_out, -1)
     out = np.empty((n, c_out, win.oh, win.ow), x.dtype)
-    res = None
     for s, cols in win.chunks(x):
-        m = cols.shape[0]
-        if res is None:
-            res = np.empty((m, c_out, win.count), x.dtype)
-        np.matmul(w2, cols, out=res[:m])
-        out[s:s + m] = win.grid(res[:m])
+        m = cols.shape[1] // win.count
+        # NOTE: one GEMM over the whole chunk (C_out rows, m * P columns) runs faster than a
+        # batch of per-image GEMMs (NumPy calls BLAS per image)
+        res = (w2 @ cols).reshape(c_out, m, win.count)
+        out[s:s + m] = win.grid(res).transpose(1, 0, 2, 3)
     if bias is not None:
         out += bias.reshape(c_out, 1, 1)
     return out.astype(dtype, copy=False)
@@ -104,22 +109,15 @@ def conv2d(x, weight, bias, stride, dilation):
 
 def _batch_last(a):
     """(N, C, H, W) -> contiguous (C, H, W, N)."""
-    return np.ascontiguousarray(a.transpose(1, 2, 3, 0))
-
-
-def _matmul_columns(a, b):
-    """a @ b for 2-d a (M, K) and b (K, P), in blocks of columns (see _ONE_THREAD)."""
-    m, k = a.shape
-    p = b.shape[1]
-    out = np.empty((m, p), np.result_type(a, b))
-    step = max(1, _ONE_THREAD // max(1, m * k))
-    if step >= p or m * k * p > _THREADED:
-        return np.matmul(a, b, out=out)
-    whole = p - p % step
-    np.matmul(a, b[:, :whole].reshape(k, -1, step).transpose(1, 0, 2),
-              out=out[:, :whole].reshape(m, -1, step).transpose(1, 0, 2))
-    if whole < p:
-        np.matmul(a, b[:, whole:], out=out[:, whole:])
+    n = a.shape[0]
+    if n <= 8 or a[0].nbytes % 4096 or not a.flags.c_contiguous:
+        return np.ascontiguousarray(a.transpose(1, 2, 3, 0))
+    # NOTE: where an image's size is a multiple of 4 KB, reading the images' same element
+    # strides by 4 KB and the reads evict each other from the cache's sets (64 x 16 x 8 x 8:
+    # 90 us at once, 32 us in blocks of 8 images)
+    out = np.empty(a.shape[1:] + (n,), a.dtype)
+    for s in range(0, n, 8):
+        out[..., s:s + 8] = a[s:s + 8].transpose(1, 2, 3, 0)
     return out
 
 
@@ -129,7 +127,9 @@ def _matmul_inner(a, b):
     m, k = a.shape
     p = b.shape[1]
     step = max(1, _ONE_THREAD // max(1, m * p))
-    if step >= k or m * k * p > _THREADED:
+    # NOTE: measured, the blocks pay only where the product is tiny (LeNet's first conv's
+    # 25 x 6); from a few thousand elements one threaded GEMM is faster
+    if step >= k or m * k * p > _THREADED or m * p >= _SMALL_PRODUCT:
         return a @ b
     whole = k - k % step
     out = np.matmul(a[:, :whole].reshape(m, -1, step).transpose(1, 0, 2),
@@ -159,7 +159,7 @@ def conv2d_weight_grad(grad, x, kernel, stride, dilation):
     win = as_strided(xt, (c, kh, kw, oh, ow, n),
                      (s0, dh * s1, dw * s2, sh * s1, sw * s2, s3))
     acc = np.zeros((c * kh * kw, c_out), grad.dtype)
-    for r0, r1 in _row_blocks(oh, c * kh * kw * ow * n):
+    for r0, r1 in _row_blocks(oh, c * kh * kw * ow * n, 16 * _CHUNK):
         cols = np.ascontiguousarray(win[:, :, :, r0:r1]).reshape(c * kh * kw, -1)
         acc += _matmul_inner(cols, g[:, r0:r1].reshape(c_out, -1).T)
     return np.ascontiguousarray(acc.T.reshape(c_out, c, kh, kw), dtype=dtype)
@@ -180,7 +180,9 @@ def conv2d_input_grad(grad, weight, shape, stride, dilation):
     t = np.zeros((c, kw, h, ow * n), grad.dtype)
     # NOTE: measured, col2im runs fastest on few large blocks (each block adds 2 * k runs)
     for r0, r1 in _row_blocks(oh, c * kh * kw * ow * n, 16 * _CHUNK):
-        cols = _matmul_columns(wt, g[:, r0:r1].reshape(c_out, -1))
+        # NOTE: measured, one plain GEMM here runs faster than single-threaded blocks of columns
+        # (388 against 527 us for LeNet's second conv, 2 cores)
+        cols = wt @ g[:, r0:r1].reshape(c_out, -1)
         cols = cols.reshape(c, kw, kh, r1 - r0, ow * n)
         for i in range(kh):
             top = i * dh + r0 * sh
