@@ -149,3 +149,18 @@ def test_custom_function_sees_none_for_unused_outputs_without_materialize(materi
         u.sum().backward()
         np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
     assert seen["ember"] == seen["torch"] == (False, not materialize)
+
+
+def test_in_place_gradient_sums_never_touch_a_gradient_seen_elsewhere():
+    for m in (ember, torch):
+        x = m.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        a = x * 2.0
+        b = a * 1.0
+        kept = []
+        b.register_hook(lambda g: kept.append(g))  # (the same tensor that goes on to a's sum)
+        a.retain_grad()
+        (a + b.exp() + b).sum().backward()
+        np.testing.assert_allclose(kept[0].numpy(), [1 + np.exp(1.0), 1 + np.exp(-2.0),
+                                                     1 + np.exp(4.0)], rtol=1e-6)
+        np.testing.assert_allclose(a.grad.numpy(), 1 + kept[0].numpy(), rtol=1e-6)
+        np.testing.assert_allclose(x.grad.numpy(), 2 * a.grad.numpy(), rtol=1e-6)

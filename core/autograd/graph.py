@@ -414,6 +414,17 @@ def _refs_of_exclusive():
 _EXCLUSIVE_REFS = _refs_of_exclusive()
 
 
+def _refs_of_pending():
+    """sys.getrefcount of a gradient held by the engine's pending dict and one local (``prev``):
+    the baseline that tells a partial sum nobody else refers to."""
+    pending = {None: object()}
+    prev = pending.get(None)
+    return sys.getrefcount(prev)
+
+
+_PENDING_REFS = _refs_of_pending()
+
+
 class _Handle:
     """Returned by register_hook; ``remove()`` takes the hook out."""
 
@@ -535,6 +546,14 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     if prev is None:
                         pending[nn] = g
                         heappush(heap, (nn._order, nn))
+                    elif (sys.getrefcount(prev) <= _PENDING_REFS and prev._base is None
+                          and not create_graph and type(prev) is Tensor and type(g) is Tensor
+                          and prev._dtype is g._dtype and prev._device is g._device
+                          and prev._data.shape == g._data.shape
+                          and "add_" in prev._device._backend.kernels):
+                        # a sum only the engine refers to (not a view, no graph): added to in
+                        # place, as torch's input buffers are (no new tensor)
+                        prev._device._backend.kernels["add_"](prev._data, g._data)
                     else:
                         pending[nn] = prev + g
                 else:
