@@ -53,29 +53,12 @@ class BackwardHook:
         self._inputs_fn, self._outputs_fn = _Inputs, _Outputs
 
     def _run_pre_hooks(self, grad_outputs):
-        grad_outputs = tuple(grad_outputs)
-        for hook in self.pre_hooks:
-            res = hook(self.module, grad_outputs)
-            if res is None:
-                continue
-            res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
-            if len(res) != len(grad_outputs):
-                raise RuntimeError(f"Backward pre hook returned an invalid number of grad_output, "
-                                   f"got {len(res)}, but expected {len(grad_outputs)}")
-            grad_outputs = res
-        return grad_outputs
+        return _chain(self.pre_hooks, lambda hook, g: hook(self.module, g), tuple(grad_outputs),
+                      "Backward pre hook", "grad_output")
 
     def _call_hooks(self, grad_inputs):
-        for hook in self.hooks:
-            res = hook(self.module, grad_inputs, self.grad_outputs)
-            if res is None:
-                continue
-            res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
-            if len(res) != len(grad_inputs):
-                raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
-                                   f"{len(res)}, but expected {len(grad_inputs)}")
-            grad_inputs = res
-        return grad_inputs
+        return _chain(self.hooks, lambda hook, g: hook(self.module, g, self.grad_outputs),
+                      grad_inputs, "Backward hook", "grad_input")
 
     def _run_hooks(self, grads):
         packed = [None] * self.n_inputs
@@ -111,3 +94,18 @@ class BackwardHook:
             out, _ = self._wrap(self._outputs_fn, result)
             return out
         return result
+
+
+def _chain(hooks, call, grads, who, what):
+    """``call(hook, grads)`` for each hook in turn; a result that is not None replaces the
+    gradients (torch's error when its length differs)."""
+    for hook in hooks:
+        res = call(hook, grads)
+        if res is None:
+            continue
+        res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+        if len(res) != len(grads):
+            raise RuntimeError(f"{who} returned an invalid number of {what}, got {len(res)}, "
+                               f"but expected {len(grads)}")
+        grads = res
+    return grads
