@@ -68,3 +68,22 @@ def test_private_state_dict_hooks():
     assert results[0] == results[1]
     assert results[1][3] == ["fc.weight"]
     np.testing.assert_array_equal(results[0][2], np.ones((2, 3)))
+
+
+def test_backward_hook_grad_output_is_none_for_an_output_without_gradient():
+    seen = {}
+    for m in (torch, ember):
+        class Two(m.nn.Module):
+            def forward(self, x):
+                return x * 2, x * 3
+
+        def hook(mm, gi, go, name=m.__name__):
+            seen[name] = [g is None for g in go]
+
+        mod = Two()
+        mod.register_full_backward_hook(hook)
+        x = m.ones(2, requires_grad=True)
+        a, _ = mod(x)
+        a.sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0]
+    assert seen["ember"] == seen["torch"] == [False, True]
