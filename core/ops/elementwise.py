@@ -272,12 +272,24 @@ def _g_sub(ctx, g):
     return g, (-g if ctx.next_functions[1] is not None else None)
 
 
+def _scaled(g, s, name):
+    """``g * s`` (name "mul") or ``g / s`` ("div") in a backward rule, for a Python number ``s``:
+    without a recorded graph (grad mode off) the kernel on g's buffer, which is what the ember
+    op's own fast path calls, without its checks; otherwise the ember op."""
+    if not _state.enabled and type(g) is Tensor and g._dtype.is_inexact and (
+            type(s) is float or type(s) is int):
+        return _wrap(g._device._backend.kernels[name](g._data, s), g._dtype, g._device)
+    return g * s if name == "mul" else g / s
+
+
 def _g_mul(ctx, g):
     a, b = ctx.inputs
     nexts = ctx.next_functions
     if a is b and nexts[0] is not None:
         # x * x: both gradients go to x; one 2 * g * x instead of two products and their sum
-        return (g * a) * 2, None
+        return _scaled(g * a, 2, "mul"), None
+    if not isinstance(b, Tensor) and nexts[0] is not None:
+        return _scaled(g, b, "mul"), None
     return (g * b if nexts[0] is not None else None), (g * a if nexts[1] is not None else None)
 
 
@@ -292,6 +304,8 @@ def _save_mul(a, b):
 def _g_div(ctx, g):
     a, b = ctx.inputs
     nexts = ctx.next_functions
+    if not isinstance(b, Tensor) and nexts[0] is not None:
+        return _scaled(g, b, "div"), None
     ga = g / b if nexts[0] is not None else None
     gb = -g * a / (b * b) if nexts[1] is not None else None
     return ga, gb
