@@ -290,6 +290,10 @@ _C_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "
             "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
             "float32": "float", "float64": "double", "complex64": "c10::complex<float>",
             "complex128": "c10::complex<double>"}
+# ... and as the messages that print a dtype through caffe2's TypeMeta name it (masked_fill)
+TYPEMETA_NAMES = {"int64": "long int", "int32": "int", "int16": "short int",
+                  "int8": "signed char", "uint8": "unsigned char", "float32": "float",
+                  "float64": "double", "float16": "c10::Half", "bfloat16": "c10::BFloat16"}
 
 
 def checked_scalar(value, dt: dtype):

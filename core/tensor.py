@@ -126,8 +126,10 @@ class Tensor:
         pass
 
     @staticmethod
-    def _wrap(data, dtype, device):
-        t = _new(Tensor)
+    def _wrap(data, dtype, device, cls=None):
+        """A tensor (of class ``cls``: a subclass with slots of its own, which the caller then
+        sets) over backend buffer ``data``, outside any graph."""
+        t = _new(cls or Tensor)
         t._data = data
         t._dtype = dtype
         t._device = device

@@ -720,12 +720,6 @@ def index_select(input, dim, index):
     return getitem(input, (slice(None),) * d + (S.reshape(index, (-1,)),))
 
 
-# torch's messages that print a dtype through caffe2's TypeMeta use the C++ type's name
-_TYPEMETA_NAMES = {_dt.int64: "long int", _dt.int32: "int", _dt.int16: "short int",
-                   _dt.int8: "signed char", _dt.uint8: "unsigned char", _dt.float32: "float",
-                   _dt.float64: "double", _dt.float16: "c10::Half", _dt.bfloat16: "c10::BFloat16"}
-
-
 def masked_fill(input, mask, value):
     from .elementwise import where
     if isinstance(value, Tensor) and value.ndim != 0:
@@ -733,7 +727,7 @@ def masked_fill(input, mask, value):
                            f"tensor with {value.ndim} dimension(s).")
     if mask._dtype is not _dt.bool_:
         raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{_TYPEMETA_NAMES.get(mask._dtype, str(mask._dtype))}")
+                           f"{_dt.TYPEMETA_NAMES.get(mask._dtype.name, str(mask._dtype))}")
     if isinstance(value, Tensor):
         value = value.to(input._dtype)
     else:

@@ -30,7 +30,6 @@ __all__ = ["SparseTensor", "sparse_coo", "sparse_coo_tensor", "to_sparse", "embe
 
 sparse_coo = layout("sparse_coo")
 _state = grad_mode.state
-_new = object.__new__
 
 
 def _dispatch_key(device) -> str:
@@ -88,17 +87,8 @@ class _SparseData:
 
 def _make(indices, values, size, coalesced=False):
     """A sparse tensor from ``indices`` and ``values`` (no graph is recorded)."""
-    t = _new(SparseTensor)
-    t._data = _SparseData(size, values._dtype.np, values._device)
-    t._dtype = values._dtype
-    t._device = values._device
-    t._requires_grad = False
-    t._grad_fn = None
-    t._output_nr = 0
-    t._vc = [0]
-    t._base = None
-    t._grad = None
-    t._aux = None
+    t = Tensor._wrap(_SparseData(size, values._dtype.np, values._device), values._dtype,
+                     values._device, SparseTensor)
     t._idx = indices
     t._vals = values
     t._coalesced = bool(coalesced)

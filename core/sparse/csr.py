@@ -17,17 +17,9 @@ _state = grad_mode.state
 
 
 def _make_csr(crow, col, values, size):
-    t = object.__new__(SparseCsrTensor)
-    t._data = _SparseData(size, values._dtype.np, values._device)
-    t._dtype = values._dtype
-    t._device = values._device
+    t = Tensor._wrap(_SparseData(size, values._dtype.np, values._device), values._dtype,
+                     values._device, SparseCsrTensor)
     t._requires_grad = values._requires_grad and _state.enabled
-    t._grad_fn = None
-    t._output_nr = 0
-    t._vc = [0]
-    t._base = None
-    t._grad = None
-    t._aux = None
     t._crow, t._col, t._csr_values = crow, col, values
     return t
 
